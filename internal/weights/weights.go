@@ -1,0 +1,101 @@
+// Package weights hands model parameters to the layers that need them. A
+// Source answers by diffusers key name (component-local, e.g.
+// "conv_in.weight"), whatever the file layout; a Loader walks the module tree
+// and keeps the first error, so layer constructors read like the layer.
+package weights
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/imggen/imggen/internal/tensor"
+)
+
+// Source gives the float32 values of named tensors of one model component.
+type Source interface {
+	// Shape returns the tensor's shape and whether it exists.
+	Shape(name string) ([]int, bool)
+	// Float32 returns the tensor widened to float32.
+	Float32(name string) ([]float32, error)
+}
+
+// Loader reads tensors under a key prefix and records the first failure.
+type Loader struct {
+	src    Source
+	prefix string
+	err    *error
+}
+
+// NewLoader starts a Loader at the root of src.
+func NewLoader(src Source) Loader {
+	var err error
+	return Loader{src: src, err: &err}
+}
+
+// Sub returns a Loader for the child module called name.
+func (l Loader) Sub(name string) Loader {
+	return Loader{src: l.src, prefix: l.prefix + name + ".", err: l.err}
+}
+
+// Subf is Sub with a formatted name, e.g. Subf("resnets.%d", i).
+func (l Loader) Subf(format string, args ...any) Loader {
+	return l.Sub(fmt.Sprintf(format, args...))
+}
+
+// Has reports whether the tensor exists.
+func (l Loader) Has(name string) bool {
+	_, ok := l.src.Shape(l.prefix + name)
+	return ok
+}
+
+// Tensor loads the named tensor, which must have exactly the given shape. On
+// failure it records an error naming the key and returns a zero tensor of the
+// expected shape, so construction can go on and report the first problem.
+func (l Loader) Tensor(name string, shape ...int) *tensor.Tensor {
+	key := l.prefix + name
+	if *l.err != nil {
+		return tensor.New(shape...)
+	}
+	got, ok := l.src.Shape(key)
+	if !ok {
+		*l.err = fmt.Errorf("missing tensor %q", key)
+		return tensor.New(shape...)
+	}
+	if !tensor.SameShape(got, shape) {
+		*l.err = fmt.Errorf("tensor %q has shape %v, expected %v", key, got, shape)
+		return tensor.New(shape...)
+	}
+	data, err := l.src.Float32(key)
+	if err != nil {
+		*l.err = fmt.Errorf("tensor %q: %w", key, err)
+		return tensor.New(shape...)
+	}
+	return tensor.From(data, shape...)
+}
+
+// Err returns the first error met by any Loader sharing this root.
+func (l Loader) Err() error { return *l.err }
+
+// Prefix is the key prefix of this Loader (for messages).
+func (l Loader) Prefix() string { return strings.TrimSuffix(l.prefix, ".") }
+
+// MapSource is an in-memory Source, used by tests and converters.
+type MapSource map[string]*tensor.Tensor
+
+// Shape implements Source.
+func (m MapSource) Shape(name string) ([]int, bool) {
+	t, ok := m[name]
+	if !ok {
+		return nil, false
+	}
+	return t.Shape, true
+}
+
+// Float32 implements Source.
+func (m MapSource) Float32(name string) ([]float32, error) {
+	t, ok := m[name]
+	if !ok {
+		return nil, fmt.Errorf("missing tensor %q", name)
+	}
+	return t.Data, nil
+}
