@@ -1,0 +1,102 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/imggen/imggen/internal/tensor"
+)
+
+// SiLU applies x·sigmoid(x) in place.
+func SiLU(v []float32) {
+	for i, x := range v {
+		v[i] = x / (1 + float32(math.Exp(float64(-x))))
+	}
+}
+
+// GELU applies the exact (erf) GELU in place.
+func GELU(v []float32) {
+	for i, x := range v {
+		v[i] = float32(0.5 * float64(x) * (1 + math.Erf(float64(x)/math.Sqrt2)))
+	}
+}
+
+// QuickGELU applies CLIP's x·sigmoid(1.702x) in place.
+func QuickGELU(v []float32) {
+	for i, x := range v {
+		v[i] = x / (1 + float32(math.Exp(float64(-1.702*x))))
+	}
+}
+
+// Add returns a + b (same shapes).
+func Add(a, b *tensor.Tensor) *tensor.Tensor {
+	y := tensor.New(a.Shape...)
+	for i := range y.Data {
+		y.Data[i] = a.Data[i] + b.Data[i]
+	}
+	return y
+}
+
+// AddInPlace adds b into a.
+func AddInPlace(a, b *tensor.Tensor) {
+	for i, v := range b.Data {
+		a.Data[i] += v
+	}
+}
+
+// ConcatChannels joins [N, Ca, H, W] and [N, Cb, H, W] along channels.
+func ConcatChannels(a, b *tensor.Tensor) *tensor.Tensor {
+	n, ca, cb := a.Shape[0], a.Shape[1], b.Shape[1]
+	px := a.Numel() / (n * ca)
+	y := tensor.New(n, ca+cb, a.Shape[2], a.Shape[3])
+	for i := 0; i < n; i++ {
+		dst := y.Data[i*(ca+cb)*px:]
+		copy(dst[:ca*px], a.Data[i*ca*px:(i+1)*ca*px])
+		copy(dst[ca*px:(ca+cb)*px], b.Data[i*cb*px:(i+1)*cb*px])
+	}
+	return y
+}
+
+// UpsampleNearest resizes x [N, C, H, W] to oh x ow, picking source index
+// floor(dst · in/out) with the scale in float32, as torch does.
+func UpsampleNearest(x *tensor.Tensor, oh, ow int) *tensor.Tensor {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	y := tensor.New(n, c, oh, ow)
+	sy, sx := float32(h)/float32(oh), float32(w)/float32(ow)
+	srcX := make([]int, ow)
+	for j := range srcX {
+		srcX[j] = min(int(float32(j)*sx), w-1)
+	}
+	for p := 0; p < n*c; p++ {
+		in := x.Data[p*h*w : (p+1)*h*w]
+		out := y.Data[p*oh*ow : (p+1)*oh*ow]
+		for i := 0; i < oh; i++ {
+			row := in[min(int(float32(i)*sy), h-1)*w:]
+			dst := out[i*ow : (i+1)*ow]
+			for j, sj := range srcX {
+				dst[j] = row[sj]
+			}
+		}
+	}
+	return y
+}
+
+// ToTokens turns [N, C, H, W] into [N, H·W, C] for the transformer layers.
+func ToTokens(x *tensor.Tensor) *tensor.Tensor {
+	n, c := x.Shape[0], x.Shape[1]
+	px := x.Numel() / (n * c)
+	y := tensor.New(n, px, c)
+	for i := 0; i < n; i++ {
+		Transpose(y.Data[i*px*c:(i+1)*px*c], x.Data[i*c*px:(i+1)*c*px], c, px)
+	}
+	return y
+}
+
+// FromTokens turns [N, H·W, C] back into [N, C, H, W].
+func FromTokens(x *tensor.Tensor, h, w int) *tensor.Tensor {
+	n, px, c := x.Shape[0], x.Shape[1], x.Shape[2]
+	y := tensor.New(n, c, h, w)
+	for i := 0; i < n; i++ {
+		Transpose(y.Data[i*px*c:(i+1)*px*c], x.Data[i*px*c:(i+1)*px*c], px, c)
+	}
+	return y
+}

@@ -1,0 +1,57 @@
+// Package nn holds the numeric building blocks of the networks: matrix
+// products, convolutions, normalisations, activations and attention, all on
+// float32 NCHW (images) or [tokens, channels] (sequences) data.
+//
+// Work is split across goroutines only along output rows or columns, never
+// along a reduction, so results are bit-identical whatever the thread count.
+package nn
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+var threads atomic.Int32
+
+func init() { threads.Store(int32(runtime.GOMAXPROCS(0))) }
+
+// SetThreads sets how many goroutines the kernels use (at least 1).
+func SetThreads(n int) {
+	if n < 1 {
+		n = 1
+	}
+	threads.Store(int32(n))
+}
+
+// Threads reports the current thread count.
+func Threads() int { return int(threads.Load()) }
+
+// parallelFor calls fn over [0, n) split into contiguous chunks, one per
+// thread, each at least minChunk long.
+func parallelFor(n, minChunk int, fn func(lo, hi int)) {
+	t := Threads()
+	if minChunk < 1 {
+		minChunk = 1
+	}
+	if mx := (n + minChunk - 1) / minChunk; t > mx {
+		t = mx
+	}
+	if t <= 1 {
+		if n > 0 {
+			fn(0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + t - 1) / t
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, hi)
+	}
+	wg.Wait()
+}
