@@ -1,0 +1,184 @@
+package unet
+
+import (
+	"github.com/imggen/imggen/internal/nn"
+	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/weights"
+)
+
+// resnetBlock is diffusers' ResnetBlock2D: two GroupNorm-SiLU-conv stages,
+// the time embedding added per channel between them, and a residual path
+// that is a 1x1 conv when the channel count changes.
+type resnetBlock struct {
+	norm1, norm2 *nn.GroupNorm
+	conv1, conv2 *nn.Conv2d
+	timeEmbProj  *nn.Linear
+	shortcut     *nn.Conv2d // nil when in == out
+}
+
+func loadResnet(l weights.Loader, cfg Config, in, out, tembDim int) *resnetBlock {
+	r := &resnetBlock{
+		norm1:       nn.LoadGroupNorm(l.Sub("norm1"), cfg.NormNumGroups, in, cfg.NormEps),
+		conv1:       nn.LoadConv2d(l.Sub("conv1"), in, out, 3, 1, 1),
+		timeEmbProj: nn.LoadLinear(l.Sub("time_emb_proj"), tembDim, out, true),
+		norm2:       nn.LoadGroupNorm(l.Sub("norm2"), cfg.NormNumGroups, out, cfg.NormEps),
+		conv2:       nn.LoadConv2d(l.Sub("conv2"), out, out, 3, 1, 1),
+	}
+	if in != out {
+		r.shortcut = nn.LoadConv2d(l.Sub("conv_shortcut"), in, out, 1, 1, 0)
+	}
+	return r
+}
+
+// forward takes x [N, in, H, W] and the SiLU-activated time embedding
+// [N, tembDim].
+func (r *resnetBlock) forward(x, tembAct *tensor.Tensor) *tensor.Tensor {
+	h := r.conv1.Forward(r.norm1.Forward(x, true))
+	t := r.timeEmbProj.Forward(tembAct)
+	n, c := h.Shape[0], h.Shape[1]
+	px := h.Numel() / (n * c)
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			v := t.Data[i*c+ch]
+			row := h.Data[(i*c+ch)*px : (i*c+ch+1)*px]
+			for j := range row {
+				row[j] += v
+			}
+		}
+	}
+	h = r.conv2.Forward(r.norm2.Forward(h, true))
+	skip := x
+	if r.shortcut != nil {
+		skip = r.shortcut.Forward(x)
+	}
+	nn.AddInPlace(h, skip)
+	return h
+}
+
+// attention is multi-head attention with bias-free q, k, v projections and
+// a biased output projection (diffusers' Attention with to_out.0).
+type attention struct {
+	heads       int
+	q, k, v, o  *nn.Linear
+	dim, ctxDim int
+}
+
+func loadAttention(l weights.Loader, dim, ctxDim, heads int) *attention {
+	return &attention{
+		heads: heads, dim: dim, ctxDim: ctxDim,
+		q: nn.LoadLinear(l.Sub("to_q"), dim, dim, false),
+		k: nn.LoadLinear(l.Sub("to_k"), ctxDim, dim, false),
+		v: nn.LoadLinear(l.Sub("to_v"), ctxDim, dim, false),
+		o: nn.LoadLinear(l.Sub("to_out.0"), dim, dim, true),
+	}
+}
+
+// forward attends from x [N, L, dim] to ctx [N, Lc, ctxDim] (ctx = x for
+// self-attention).
+func (a *attention) forward(x, ctx *tensor.Tensor) *tensor.Tensor {
+	q, k, v := a.q.Forward(x), a.k.Forward(ctx), a.v.Forward(ctx)
+	n, l, lc := x.Shape[0], x.Shape[1], ctx.Shape[1]
+	scale := float32(1 / sqrt(float64(a.dim/a.heads)))
+	out := tensor.New(n, l, a.dim)
+	for i := 0; i < n; i++ {
+		o := nn.Attention(q.Data[i*l*a.dim:(i+1)*l*a.dim], k.Data[i*lc*a.dim:(i+1)*lc*a.dim],
+			v.Data[i*lc*a.dim:(i+1)*lc*a.dim], l, lc, a.dim, a.heads, scale, false)
+		copy(out.Data[i*l*a.dim:], o)
+	}
+	return a.o.Forward(out)
+}
+
+// transformerBlock is BasicTransformerBlock: pre-LayerNorm self-attention,
+// cross-attention to the text, and a GEGLU feed-forward, each residual.
+type transformerBlock struct {
+	norm1, norm2, norm3 *nn.LayerNorm
+	attn1, attn2        *attention
+	ffIn, ffOut         *nn.Linear // GEGLU projection to 2x inner, then back
+	inner               int
+}
+
+func loadTransformerBlock(l weights.Loader, dim, ctxDim, heads int) *transformerBlock {
+	inner := 4 * dim
+	return &transformerBlock{
+		norm1: nn.LoadLayerNorm(l.Sub("norm1"), dim, 1e-5),
+		attn1: loadAttention(l.Sub("attn1"), dim, dim, heads),
+		norm2: nn.LoadLayerNorm(l.Sub("norm2"), dim, 1e-5),
+		attn2: loadAttention(l.Sub("attn2"), dim, ctxDim, heads),
+		norm3: nn.LoadLayerNorm(l.Sub("norm3"), dim, 1e-5),
+		ffIn:  nn.LoadLinear(l.Sub("ff.net.0.proj"), dim, 2*inner, true),
+		ffOut: nn.LoadLinear(l.Sub("ff.net.2"), inner, dim, true),
+		inner: inner,
+	}
+}
+
+func (b *transformerBlock) forward(x, ctx *tensor.Tensor) *tensor.Tensor {
+	h := b.norm1.Forward(x)
+	x = nn.Add(x, b.attn1.forward(h, h))
+	x = nn.Add(x, b.attn2.forward(b.norm2.Forward(x), ctx))
+	return nn.Add(x, b.ffOut.Forward(geglu(b.ffIn.Forward(b.norm3.Forward(x)), b.inner)))
+}
+
+// geglu splits each row of x [..., 2·inner] into a value half and a gate
+// half and returns value · gelu(gate) [..., inner].
+func geglu(x *tensor.Tensor, inner int) *tensor.Tensor {
+	rows := x.Numel() / (2 * inner)
+	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), inner)
+	y := tensor.New(shape...)
+	gate := make([]float32, inner)
+	for r := 0; r < rows; r++ {
+		src := x.Data[r*2*inner : (r+1)*2*inner]
+		copy(gate, src[inner:])
+		nn.GELU(gate)
+		dst := y.Data[r*inner : (r+1)*inner]
+		for j := range dst {
+			dst[j] = src[j] * gate[j]
+		}
+	}
+	return y
+}
+
+// spatialTransformer is diffusers' Transformer2DModel: GroupNorm, project
+// in, a transformer block over the H·W tokens, project out, plus the input.
+type spatialTransformer struct {
+	norm            *nn.GroupNorm
+	linear          bool // SD2: proj_in/proj_out are linear layers over tokens
+	projInConv      *nn.Conv2d
+	projOutConv     *nn.Conv2d
+	projIn, projOut *nn.Linear
+	block           *transformerBlock
+}
+
+func loadSpatialTransformer(l weights.Loader, cfg Config, ch, heads int) *spatialTransformer {
+	s := &spatialTransformer{
+		norm:   nn.LoadGroupNorm(l.Sub("norm"), cfg.NormNumGroups, ch, 1e-6),
+		linear: cfg.UseLinearProjection,
+		block:  loadTransformerBlock(l.Sub("transformer_blocks.0"), ch, cfg.CrossAttentionDim, heads),
+	}
+	if s.linear {
+		s.projIn = nn.LoadLinear(l.Sub("proj_in"), ch, ch, true)
+		s.projOut = nn.LoadLinear(l.Sub("proj_out"), ch, ch, true)
+	} else {
+		s.projInConv = nn.LoadConv2d(l.Sub("proj_in"), ch, ch, 1, 1, 0)
+		s.projOutConv = nn.LoadConv2d(l.Sub("proj_out"), ch, ch, 1, 1, 0)
+	}
+	return s
+}
+
+func (s *spatialTransformer) forward(x, ctx *tensor.Tensor) *tensor.Tensor {
+	h, w := x.Shape[2], x.Shape[3]
+	y := s.norm.Forward(x, false)
+	var tokens *tensor.Tensor
+	if s.linear {
+		tokens = s.projIn.Forward(nn.ToTokens(y))
+	} else {
+		tokens = nn.ToTokens(s.projInConv.Forward(y))
+	}
+	tokens = s.block.forward(tokens, ctx)
+	if s.linear {
+		y = nn.FromTokens(s.projOut.Forward(tokens), h, w)
+	} else {
+		y = s.projOutConv.Forward(nn.FromTokens(tokens, h, w))
+	}
+	nn.AddInPlace(y, x)
+	return y
+}
