@@ -75,28 +75,47 @@ func (c *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 	y := tensor.New(n, c.Out, oh, ow)
 	kk := c.In * c.K * c.K
 	pixels := oh * ow
-	direct := c.K == 1 && c.Stride == 1 && c.PadT+c.PadL+c.PadB+c.PadR == 0
-	var cols []float32
-	if !direct {
-		cols = make([]float32, kk*pixels)
+	if c.K == 1 && c.Stride == 1 && c.PadT+c.PadL+c.PadB+c.PadR == 0 {
+		for i := 0; i < n; i++ {
+			out := y.Data[i*c.Out*pixels : (i+1)*c.Out*pixels]
+			MatMul(out, c.w, x.Data[i*ch*h*w:(i+1)*ch*h*w], c.Out, pixels, kk)
+			addChannelBias(out, c.b, pixels)
+		}
+		return y
 	}
+	// The patch matrix of a whole 512 px VAE layer would take gigabytes, so
+	// build it for bands of output rows; the sums per output are unchanged.
+	band := max(1, min(oh, maxIm2colFloats/(kk*ow)))
+	cols := make([]float32, kk*band*ow)
+	tmp := make([]float32, c.Out*band*ow)
 	for i := 0; i < n; i++ {
 		img := x.Data[i*ch*h*w : (i+1)*ch*h*w]
-		src := img
-		if !direct {
-			c.im2col(cols, img, h, w, oh, ow)
-			src = cols
-		}
 		out := y.Data[i*c.Out*pixels : (i+1)*c.Out*pixels]
-		MatMul(out, c.w, src, c.Out, pixels, kk)
+		for y0 := 0; y0 < oh; y0 += band {
+			rows := min(band, oh-y0)
+			bp := rows * ow
+			c.im2col(cols[:kk*bp], img, h, w, y0, rows, ow)
+			if rows == oh {
+				MatMul(out, c.w, cols[:kk*bp], c.Out, bp, kk)
+				continue
+			}
+			MatMul(tmp[:c.Out*bp], c.w, cols[:kk*bp], c.Out, bp, kk)
+			for o := 0; o < c.Out; o++ {
+				copy(out[o*pixels+y0*ow:o*pixels+y0*ow+bp], tmp[o*bp:(o+1)*bp])
+			}
+		}
 		addChannelBias(out, c.b, pixels)
 	}
 	return y
 }
 
+// maxIm2colFloats caps the patch matrix at 64 MiB (a variable for tests).
+var maxIm2colFloats = 16 << 20
+
 // im2col lays out, for every (channel, ky, kx), the input pixel each output
-// position reads (zero outside the image), as rows of length oh*ow.
-func (c *Conv2d) im2col(cols, img []float32, h, w, oh, ow int) {
+// position of rows y0..y0+oh-1 reads (zero outside the image), as rows of
+// length oh*ow.
+func (c *Conv2d) im2col(cols, img []float32, h, w, y0, oh, ow int) {
 	k, s := c.K, c.Stride
 	parallelFor(c.In, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
@@ -105,7 +124,7 @@ func (c *Conv2d) im2col(cols, img []float32, h, w, oh, ow int) {
 				for kx := 0; kx < k; kx++ {
 					row := cols[((ch*k+ky)*k+kx)*oh*ow:][:oh*ow]
 					for oy := 0; oy < oh; oy++ {
-						iy := oy*s + ky - c.PadT
+						iy := (y0+oy)*s + ky - c.PadT
 						dst := row[oy*ow : (oy+1)*ow]
 						if iy < 0 || iy >= h {
 							clear(dst)

@@ -1,0 +1,174 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/imggen/imggen/internal/tensor"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// naiveConv is the textbook definition, summed in float64.
+func naiveConv(c *Conv2d, x *tensor.Tensor) *tensor.Tensor {
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	oh, ow := c.OutSize(h, w)
+	y := tensor.New(n, c.Out, oh, ow)
+	for b := 0; b < n; b++ {
+		for o := 0; o < c.Out; o++ {
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					s := float64(c.b[o])
+					for i := 0; i < c.In; i++ {
+						for ky := 0; ky < c.K; ky++ {
+							for kx := 0; kx < c.K; kx++ {
+								iy, ix := oy*c.Stride+ky-c.PadT, ox*c.Stride+kx-c.PadL
+								if iy < 0 || iy >= h || ix < 0 || ix >= w {
+									continue
+								}
+								s += float64(c.w[((o*c.In+i)*c.K+ky)*c.K+kx]) * float64(x.Data[((b*c.In+i)*h+iy)*w+ix])
+							}
+						}
+					}
+					y.Data[((b*c.Out+o)*oh+oy)*ow+ox] = float32(s)
+				}
+			}
+		}
+	}
+	return y
+}
+
+func TestConv2dMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	tests := []struct {
+		name                         string
+		in, out, k, stride           int
+		padT, padL, padB, padR, h, w int
+		limit                        int // im2col cap, to force row bands
+	}{
+		{"3x3 same", 5, 7, 3, 1, 1, 1, 1, 1, 9, 11, 1 << 20},
+		{"3x3 same banded", 5, 7, 3, 1, 1, 1, 1, 1, 9, 11, 5 * 9 * 11 * 2},
+		{"3x3 stride 2", 4, 6, 3, 2, 1, 1, 1, 1, 7, 10, 1 << 20},
+		{"vae downsample pad 0,1", 4, 3, 3, 2, 0, 0, 1, 1, 8, 12, 1 << 20},
+		{"vae downsample banded", 4, 3, 3, 2, 0, 0, 1, 1, 8, 12, 4 * 9 * 6},
+		{"1x1", 6, 3, 1, 1, 0, 0, 0, 0, 5, 4, 1 << 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(v int) { maxIm2colFloats = v }(maxIm2colFloats)
+			maxIm2colFloats = tc.limit
+			c := &Conv2d{In: tc.in, Out: tc.out, K: tc.k, Stride: tc.stride, PadT: tc.padT, PadL: tc.padL, PadB: tc.padB, PadR: tc.padR,
+				w: randSlice(r, tc.out*tc.in*tc.k*tc.k), b: randSlice(r, tc.out)}
+			x := tensor.From(randSlice(r, 2*tc.in*tc.h*tc.w), 2, tc.in, tc.h, tc.w)
+			got, want := c.Forward(x), naiveConv(c, x)
+			if !tensor.SameShape(got.Shape, want.Shape) {
+				t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
+			}
+			for i := range got.Data {
+				if d := math.Abs(float64(got.Data[i] - want.Data[i])); d > 1e-4 {
+					t.Fatalf("element %d: %g, want %g", i, got.Data[i], want.Data[i])
+				}
+			}
+		})
+	}
+}
+
+// TestMatMulSameBitsAnyThreads checks the promise golden-image users rely
+// on: the thread count never changes a result.
+func TestMatMulSameBitsAnyThreads(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	defer SetThreads(Threads())
+	for _, sz := range [][3]int{{1, 300, 70}, {37, 5, 600}, {64, 64, 64}, {3, 1000, 9}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		var ref []float32
+		for _, th := range []int{1, 2, 3, 8} {
+			SetThreads(th)
+			c := make([]float32, m*n)
+			MatMul(c, a, b, m, n, k)
+			if ref == nil {
+				ref = c
+				for i := 0; i < m; i++ {
+					for j := 0; j < n; j++ {
+						var s float64
+						for p := 0; p < k; p++ {
+							s += float64(a[i*k+p]) * float64(b[p*n+j])
+						}
+						if math.Abs(s-float64(c[i*n+j])) > 1e-3 {
+							t.Fatalf("%v: c[%d,%d] = %g, want %g", sz, i, j, c[i*n+j], s)
+						}
+					}
+				}
+				continue
+			}
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%v with %d threads differs at %d", sz, th, i)
+				}
+			}
+		}
+	}
+}
+
+func TestAttentionMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, causal := range []bool{false, true} {
+		lq, lk, dim, heads := 300, 77, 16, 2
+		if causal {
+			lk = lq
+		}
+		q, k, v := randSlice(r, lq*dim), randSlice(r, lk*dim), randSlice(r, lk*dim)
+		got := Attention(q, k, v, lq, lk, dim, heads, 0.3, causal)
+		d := dim / heads
+		for h := 0; h < heads; h++ {
+			for i := 0; i < lq; i++ {
+				n := lk
+				if causal {
+					n = i + 1
+				}
+				s := make([]float64, n)
+				mx := math.Inf(-1)
+				for j := range s {
+					for e := 0; e < d; e++ {
+						s[j] += float64(q[i*dim+h*d+e]) * float64(k[j*dim+h*d+e])
+					}
+					s[j] *= 0.3
+					mx = math.Max(mx, s[j])
+				}
+				var sum float64
+				for j := range s {
+					s[j] = math.Exp(s[j] - mx)
+					sum += s[j]
+				}
+				for e := 0; e < d; e++ {
+					var o float64
+					for j := range s {
+						o += s[j] / sum * float64(v[j*dim+h*d+e])
+					}
+					if diff := math.Abs(o - float64(got[i*dim+h*d+e])); diff > 1e-5 {
+						t.Fatalf("causal=%v head %d row %d: %g, want %g", causal, h, i, got[i*dim+h*d+e], o)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestUpsampleNearestToSkipSize(t *testing.T) {
+	// 2 -> 3 picks 0, 0, 1 (README convention 8).
+	x := tensor.From([]float32{10, 20}, 1, 1, 1, 2)
+	y := UpsampleNearest(x, 1, 3)
+	want := []float32{10, 10, 20}
+	for i, v := range want {
+		if y.Data[i] != v {
+			t.Fatalf("got %v, want %v", y.Data, want)
+		}
+	}
+}
