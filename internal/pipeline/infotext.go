@@ -1,0 +1,89 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// a1111Samplers maps sampler names to the display names AUTOMATIC1111
+// writes in its infotext, so that its PNG Info tab (and tools that parse the
+// format, like civitai) recognise them.
+var a1111Samplers = map[string]string{
+	"ddim":     "DDIM",
+	"ddpm":     "DDPM",
+	"pndm":     "PLMS",
+	"euler":    "Euler",
+	"euler_a":  "Euler a",
+	"dpmpp_2m": "DPM++ 2M",
+	"lms":      "LMS",
+}
+
+// InfoText formats r as AUTOMATIC1111's "parameters" text:
+//
+//	<prompt>
+//	Negative prompt: <negative prompt>      (only when there is one)
+//	Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: abcdef1234, Model: v1-5-pruned-emaonly
+//
+// followed on the last line by "Clip skip: N" when N > 1 and "Eta DDIM: x"
+// for DDIM with a non-zero eta. Empty modelName or modelHash are left out.
+func (r Request) InfoText(modelName, modelHash string) string {
+	var b strings.Builder
+	b.WriteString(r.Prompt)
+	b.WriteByte('\n')
+	if r.NegativePrompt != "" {
+		b.WriteString("Negative prompt: ")
+		b.WriteString(r.NegativePrompt)
+		b.WriteByte('\n')
+	}
+	params := []string{
+		"Steps: " + strconv.Itoa(r.Steps),
+		"Sampler: " + a1111Quote(r.samplerDisplayName()),
+		"CFG scale: " + formatFloat(r.CFGScale),
+		"Seed: " + strconv.FormatInt(r.Seed, 10),
+		fmt.Sprintf("Size: %dx%d", r.Width, r.Height),
+	}
+	if modelHash != "" {
+		params = append(params, "Model hash: "+a1111Quote(modelHash))
+	}
+	if modelName != "" {
+		params = append(params, "Model: "+a1111Quote(modelName))
+	}
+	if r.ClipSkip > 1 {
+		params = append(params, "Clip skip: "+strconv.Itoa(r.ClipSkip))
+	}
+	// A1111 records eta only for DDIM, under this key.
+	if r.Sampler == "ddim" && r.Eta != 0 {
+		params = append(params, "Eta DDIM: "+formatFloat(r.Eta))
+	}
+	b.WriteString(strings.Join(params, ", "))
+	return b.String()
+}
+
+func (r Request) samplerDisplayName() string {
+	name, ok := a1111Samplers[r.Sampler]
+	if !ok {
+		name = r.Sampler
+	}
+	if r.Schedule == "karras" {
+		name += " Karras"
+	}
+	return name
+}
+
+// a1111Quote mirrors A1111's quote(): values holding a separator (comma,
+// colon or newline) are written as JSON strings so the line still parses.
+func a1111Quote(s string) string {
+	if !strings.ContainsAny(s, ",:\n") {
+		return s
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // json.dumps leaves <, >, & alone
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// formatFloat writes the shortest decimal that reads back as v: 7.5, 7, 0.25.
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
