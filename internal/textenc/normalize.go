@@ -34,7 +34,7 @@ import (
 //   - fix_c1_controls: U+0080-U+009F -> their Windows-1252 characters.
 //   - fix_latin_ligatures: ﬁ ﬂ ﬀ ﬃ ﬄ ﬅ ﬆ Ĳ ĳ ŉ Ǳ-ǌ -> letters.
 //   - fix_character_width: U+3000 -> ' ', U+FF01-U+FFEF -> NFKC of the char.
-//   - uncurl_quotes: U+02BC, U+2018-U+201B -> '\”, U+201C-U+201F -> '"'.
+//   - uncurl_quotes: U+02BC and U+2018-U+201B -> apostrophe, U+201C-U+201F -> '"'.
 //   - fix_line_breaks: \r\n, \r, U+2028, U+2029, U+0085 -> \n.
 //   - fix_surrogates: nothing to do in Go (UTF-8 strings hold no
 //     surrogates); invalid UTF-8 bytes become U+FFFD one per byte first,
