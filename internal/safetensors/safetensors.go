@@ -22,10 +22,15 @@ import (
 // hundred kilobytes; anything far larger is not a model file.
 const MaxHeaderLen = 100 << 20
 
-// DTypeSize gives the element size in bytes of each supported dtype.
+// DTypeSize gives the element size in bytes of each dtype the parser accepts.
+// Only the floating-point ones (F64, F32, F16, BF16) convert to float32; the
+// others are accepted so that a file holding, say, an I64 buffer or an 8-bit
+// float tensor still parses and its other tensors stay usable.
 var DTypeSize = map[string]int{
 	"F64": 8, "F32": 4, "F16": 2, "BF16": 2,
-	"I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+	"I64": 8, "I32": 4, "I16": 2, "I8": 1,
+	"U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1,
+	"F8_E4M3": 1, "F8_E5M2": 1,
 }
 
 // Info describes one tensor of a file.
@@ -37,7 +42,8 @@ type Info struct {
 	Begin, End int64
 }
 
-// Numel is the number of elements of the tensor.
+// Numel is the number of elements of the tensor. Parse guarantees it fits in
+// an int and that Numel*size == End-Begin.
 func (in Info) Numel() int {
 	n := 1
 	for _, d := range in.Shape {
@@ -55,10 +61,12 @@ type File struct {
 	release  func() error
 }
 
+// headerEntry uses pointers so that a missing field is told apart from an
+// empty one: a tensor without "shape" is malformed, not a scalar.
 type headerEntry struct {
-	DType       string  `json:"dtype"`
-	Shape       []int64 `json:"shape"`
-	DataOffsets []int64 `json:"data_offsets"`
+	DType       *string  `json:"dtype"`
+	Shape       *[]int64 `json:"shape"`
+	DataOffsets *[]int64 `json:"data_offsets"`
 }
 
 // Open maps (or, where mapping is unavailable, reads) the file at path and
@@ -78,7 +86,7 @@ func Open(path string) (*File, error) {
 }
 
 // Close releases the file's memory. Slices returned by Float32 and Int64 are
-// copies and stay valid.
+// copies and stay valid; views returned by Raw do not.
 func (f *File) Close() error {
 	if f.release == nil {
 		return nil
@@ -89,35 +97,63 @@ func (f *File) Close() error {
 }
 
 // Parse parses a whole safetensors file held in buf. The returned File refers
-// to buf; it does not copy it.
+// to buf; it does not copy it. Memory allocated is proportional to the header
+// actually present, never to sizes the header claims.
 func Parse(buf []byte) (*File, error) {
+	if len(buf) == 0 {
+		return nil, errors.New("not a safetensors file: the file is empty")
+	}
 	if len(buf) < 8 {
 		return nil, fmt.Errorf("not a safetensors file: %d bytes, shorter than the 8-byte header length", len(buf))
 	}
 	n := binary.LittleEndian.Uint64(buf[:8])
-	if n > uint64(len(buf)-8) {
-		return nil, fmt.Errorf("not a safetensors file: header length %d is past the end of the file (%d bytes)", n, len(buf))
-	}
 	if n > MaxHeaderLen {
-		return nil, fmt.Errorf("safetensors header of %d bytes is larger than the %d-byte limit", n, MaxHeaderLen)
+		return nil, fmt.Errorf("not a safetensors file: header length %d is larger than the %d-byte limit", n, MaxHeaderLen)
+	}
+	if n > uint64(len(buf)-8) {
+		return nil, fmt.Errorf("truncated or not a safetensors file: header length %d is past the end of the file (%d bytes)", n, len(buf))
+	}
+	if n < 2 {
+		return nil, fmt.Errorf("not a safetensors file: header length %d is too short for a JSON object", n)
 	}
 	header := buf[8 : 8+n]
 	if !utf8.Valid(header) {
 		return nil, errors.New("safetensors header is not valid UTF-8")
 	}
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(header))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("safetensors header is not a JSON object: %v", err)
-	}
-	f := &File{data: buf[8+n:], tensors: make(map[string]Info, len(raw))}
+	f := &File{data: buf[8+n:], tensors: map[string]Info{}}
 	dataLen := int64(len(f.data))
-	for name, msg := range raw {
+	// Walk the object key by key so that duplicate names are caught (a plain
+	// map decode would silently keep the last one).
+	dec := json.NewDecoder(bytes.NewReader(header))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("safetensors header is not a JSON object")
+	}
+	seenMeta := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("safetensors header is not valid JSON: %v", err)
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return nil, errors.New("safetensors header is not valid JSON: object key is not a string")
+		}
+		var msg json.RawMessage
+		if err := dec.Decode(&msg); err != nil {
+			return nil, fmt.Errorf("safetensors header is not valid JSON: %v", err)
+		}
 		if name == "__metadata__" {
+			if seenMeta {
+				return nil, errors.New("safetensors header has two __metadata__ entries")
+			}
+			seenMeta = true
 			if err := json.Unmarshal(msg, &f.metadata); err != nil {
-				return nil, fmt.Errorf("safetensors __metadata__ is not a string map: %v", err)
+				return nil, fmt.Errorf("safetensors __metadata__ is not a map of strings: %v", err)
 			}
 			continue
+		}
+		if _, dup := f.tensors[name]; dup {
+			return nil, fmt.Errorf("tensor %q appears twice in the header", name)
 		}
 		var e headerEntry
 		if err := json.Unmarshal(msg, &e); err != nil {
@@ -130,6 +166,13 @@ func Parse(buf []byte) (*File, error) {
 		f.tensors[name] = info
 		f.names = append(f.names, name)
 	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, errors.New("safetensors header is not valid JSON: unterminated object")
+	}
+	// Only padding may follow the object.
+	if rest := bytes.TrimRight(header[dec.InputOffset():], " \t\r\n"); len(rest) != 0 {
+		return nil, errors.New("safetensors header has data after the JSON object")
+	}
 	sort.Strings(f.names)
 	if err := checkOverlap(f.tensors); err != nil {
 		return nil, err
@@ -138,37 +181,47 @@ func Parse(buf []byte) (*File, error) {
 }
 
 func checkEntry(name string, e headerEntry, dataLen int64) (Info, error) {
-	size, ok := DTypeSize[e.DType]
+	if e.DType == nil || e.Shape == nil || e.DataOffsets == nil {
+		return Info{}, fmt.Errorf("tensor %q: header entry needs dtype, shape and data_offsets", name)
+	}
+	size, ok := DTypeSize[*e.DType]
 	if !ok {
-		return Info{}, fmt.Errorf("tensor %q: unsupported dtype %q", name, e.DType)
+		return Info{}, fmt.Errorf("tensor %q: unsupported dtype %q", name, *e.DType)
 	}
-	if len(e.DataOffsets) != 2 {
-		return Info{}, fmt.Errorf("tensor %q: data_offsets must have 2 entries, has %d", name, len(e.DataOffsets))
+	offs, dims := *e.DataOffsets, *e.Shape
+	if len(offs) != 2 {
+		return Info{}, fmt.Errorf("tensor %q: data_offsets must have 2 entries, has %d", name, len(offs))
 	}
-	begin, end := e.DataOffsets[0], e.DataOffsets[1]
-	if begin < 0 || end < begin || end > dataLen {
-		return Info{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] out of range (data section is %d bytes)", name, begin, end, dataLen)
+	begin, end := offs[0], offs[1]
+	if begin < 0 || end < begin {
+		return Info{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] are not an increasing range", name, begin, end)
 	}
-	shape := make([]int, len(e.Shape))
+	if end > dataLen {
+		return Info{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] are past the end of the data (%d bytes): truncated file?", name, begin, end, dataLen)
+	}
+	// Multiply with overflow checks (as the reference implementation does):
+	// a wrapped product could otherwise match a small byte range and later
+	// size an allocation.
+	shape := make([]int, len(dims))
 	numel := int64(1)
-	for i, d := range e.Shape {
-		if d < 0 {
-			return Info{}, fmt.Errorf("tensor %q: negative dimension in shape %v", name, e.Shape)
+	for i, d := range dims {
+		if d < 0 || d > math.MaxInt {
+			return Info{}, fmt.Errorf("tensor %q: bad dimension %d in shape %v", name, d, dims)
 		}
-		// Any dimension above dataLen (or product overflowing it) cannot
-		// match the byte range, so stop before the product can overflow.
-		if d > 0 && numel > dataLen/d+1 {
-			return Info{}, fmt.Errorf("tensor %q: shape %v is larger than the file", name, e.Shape)
+		if d != 0 && numel > math.MaxInt64/d {
+			return Info{}, fmt.Errorf("tensor %q: shape %v overflows", name, dims)
 		}
 		numel *= d
 		shape[i] = int(d)
 	}
-	if numel*int64(size) != end-begin {
-		return Info{}, fmt.Errorf("tensor %q: shape %v of %s needs %d bytes but data_offsets give %d", name, e.Shape, e.DType, numel*int64(size), end-begin)
+	if numel > math.MaxInt64/int64(size) || numel*int64(size) != end-begin {
+		return Info{}, fmt.Errorf("tensor %q: shape %v of %s does not match its %d data bytes", name, dims, *e.DType, end-begin)
 	}
-	return Info{Name: name, DType: e.DType, Shape: shape, Begin: begin, End: end}, nil
+	return Info{Name: name, DType: *e.DType, Shape: shape, Begin: begin, End: end}, nil
 }
 
+// checkOverlap rejects tensors sharing bytes. Gaps are tolerated: they are
+// harmless to a reader, unlike aliasing.
 func checkOverlap(ts map[string]Info) error {
 	list := make([]Info, 0, len(ts))
 	for _, in := range ts {
@@ -222,6 +275,9 @@ func (f *File) Float32(name string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !IsFloat(in.DType) {
+		return nil, fmt.Errorf("tensor %q is %s, not a floating-point tensor", name, in.DType)
+	}
 	out := make([]float32, in.Numel())
 	if err := Decode(out, b, in.DType); err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", name, err)
@@ -229,9 +285,21 @@ func (f *File) Float32(name string) ([]float32, error) {
 	return out, nil
 }
 
+// IsFloat reports whether Float32 can convert tensors of dtype.
+func IsFloat(dtype string) bool {
+	switch dtype {
+	case "F64", "F32", "F16", "BF16":
+		return true
+	}
+	return false
+}
+
 // Decode widens raw little-endian values of a floating-point dtype into dst,
 // which must hold exactly len(b)/size(dtype) values.
 func Decode(dst []float32, b []byte, dtype string) error {
+	if size, ok := DTypeSize[dtype]; ok && len(dst)*size != len(b) {
+		return fmt.Errorf("%d bytes of %s do not make %d values", len(b), dtype, len(dst))
+	}
 	switch dtype {
 	case "F32":
 		for i := range dst {

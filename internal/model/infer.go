@@ -1,0 +1,191 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/imggen/imggen/internal/textenc"
+	"github.com/imggen/imggen/internal/unet"
+	"github.com/imggen/imggen/internal/vae"
+)
+
+// SD 1.x constants the shapes cannot show.
+const (
+	sd1UNetHeads    = 8       // SD 1.x fixes the head count, not the head size
+	sd1Scaling      = 0.18215 // VAE latent scaling
+	sd1UNetSample   = 64      // 512 px / 8, diffusers' from_single_file default
+	sd1VAESample    = 512
+	clipHeadDim     = 64 // every released CLIP text tower
+	tinyClipHeadDim = 8  // towers narrower than one 64-wide head (test models)
+)
+
+// inferConfigs derives the three configs of an SD 1.x single-file checkpoint
+// from its tensor shapes (already under diffusers names), with the sidecar
+// yaml's head count and scale factor where given.
+func inferConfigs(comps [numComps]*Component, y *ldmConfig) (unet.Config, vae.Config, textenc.Config, error) {
+	u, err := inferUNet(comps[compUNet], y)
+	if err != nil {
+		return u, vae.Config{}, textenc.Config{}, err
+	}
+	v, err := inferVAE(comps[compVAE], y)
+	if err != nil {
+		return u, v, textenc.Config{}, err
+	}
+	t, err := inferText(comps[compText])
+	return u, v, t, err
+}
+
+// need returns the shape of a tensor the inference relies on, naming the key
+// as stored when it is missing or of the wrong rank.
+func need(c *Component, key string, rank int) ([]int, error) {
+	s, ok := c.Shape(key)
+	if !ok {
+		return nil, fmt.Errorf("%s: missing tensor %q needed to infer the config", c.Name, key)
+	}
+	if len(s) != rank {
+		return nil, fmt.Errorf("%s: tensor %q (stored as %q) has shape %v, expected %d dimensions", c.Name, key, c.Stored(key), s, rank)
+	}
+	for _, d := range s {
+		if d == 0 {
+			return nil, fmt.Errorf("%s: tensor %q (stored as %q) is empty: shape %v", c.Name, key, c.Stored(key), s)
+		}
+	}
+	return s, nil
+}
+
+func (c *Component) has(format string, args ...any) bool {
+	_, ok := c.entries[fmt.Sprintf(format, args...)]
+	return ok
+}
+
+// count returns how many consecutive i from 0 have the formatted key.
+func (c *Component) count(format string) int {
+	n := 0
+	for c.has(format, n) {
+		n++
+	}
+	return n
+}
+
+func inferUNet(c *Component, y *ldmConfig) (unet.Config, error) {
+	cfg := unet.SD15()
+	in, err := need(c, "conv_in.weight", 4)
+	if err != nil {
+		return cfg, err
+	}
+	out, err := need(c, "conv_out.weight", 4)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.InChannels, cfg.OutChannels = in[1], out[0]
+	levels := c.count("down_blocks.%d.resnets.0.conv1.weight")
+	if levels == 0 {
+		_, err := need(c, "down_blocks.0.resnets.0.conv1.weight", 4)
+		return cfg, err
+	}
+	cfg.BlockOutChannels = make([]int, levels)
+	cfg.DownBlockTypes = make([]string, levels)
+	cfg.UpBlockTypes = make([]string, levels)
+	for i := 0; i < levels; i++ {
+		s, err := need(c, fmt.Sprintf("down_blocks.%d.resnets.0.conv1.weight", i), 4)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.BlockOutChannels[i] = s[0]
+		cfg.DownBlockTypes[i] = "DownBlock2D"
+		if c.has("down_blocks.%d.attentions.0.proj_in.weight", i) {
+			cfg.DownBlockTypes[i] = "CrossAttnDownBlock2D"
+		}
+		cfg.UpBlockTypes[i] = "UpBlock2D"
+		if c.has("up_blocks.%d.attentions.0.proj_in.weight", i) {
+			cfg.UpBlockTypes[i] = "CrossAttnUpBlock2D"
+		}
+	}
+	cfg.LayersPerBlock = c.count("down_blocks.0.resnets.%d.conv1.weight")
+	// The context width is the input width of any cross-attention key
+	// projection; the mid block always has one in SD 1.x.
+	k, err := need(c, "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight", 2)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.CrossAttentionDim = k[1]
+	if p, ok := c.Shape("mid_block.attentions.0.proj_in.weight"); ok {
+		cfg.UseLinearProjection = len(p) == 2
+	}
+	heads := sd1UNetHeads
+	if y != nil && y.unetHeads > 0 {
+		heads = y.unetHeads
+	}
+	cfg.AttentionHeadDim = unet.IntOrList{heads}
+	cfg.NumAttentionHeads = nil
+	cfg.SampleSize = sd1UNetSample
+	return cfg, nil
+}
+
+func inferVAE(c *Component, y *ldmConfig) (vae.Config, error) {
+	cfg := vae.SD15()
+	in, err := need(c, "encoder.conv_in.weight", 4)
+	if err != nil {
+		return cfg, err
+	}
+	out, err := need(c, "decoder.conv_out.weight", 4)
+	if err != nil {
+		return cfg, err
+	}
+	lat, err := need(c, "post_quant_conv.weight", 4)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.InChannels, cfg.OutChannels, cfg.LatentChannels = in[1], out[0], lat[0]
+	levels := c.count("encoder.down_blocks.%d.resnets.0.conv1.weight")
+	if levels == 0 {
+		_, err := need(c, "encoder.down_blocks.0.resnets.0.conv1.weight", 4)
+		return cfg, err
+	}
+	cfg.BlockOutChannels = make([]int, levels)
+	for i := range cfg.BlockOutChannels {
+		s, err := need(c, fmt.Sprintf("encoder.down_blocks.%d.resnets.0.conv1.weight", i), 4)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.BlockOutChannels[i] = s[0]
+	}
+	cfg.LayersPerBlock = c.count("encoder.down_blocks.0.resnets.%d.conv1.weight")
+	cfg.ScalingFactor = sd1Scaling
+	if y != nil && y.scaleFactor > 0 {
+		cfg.ScalingFactor = y.scaleFactor
+	}
+	cfg.SampleSize = sd1VAESample
+	return cfg, nil
+}
+
+func inferText(c *Component) (textenc.Config, error) {
+	cfg := textenc.SD15()
+	tok, err := need(c, "text_model.embeddings.token_embedding.weight", 2)
+	if err != nil {
+		return cfg, err
+	}
+	pos, err := need(c, "text_model.embeddings.position_embedding.weight", 2)
+	if err != nil {
+		return cfg, err
+	}
+	fc1, err := need(c, "text_model.encoder.layers.0.mlp.fc1.weight", 2)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.VocabSize, cfg.HiddenSize = tok[0], tok[1]
+	cfg.MaxPositionEmbeddings = pos[0]
+	cfg.IntermediateSize = fc1[0]
+	cfg.NumHiddenLayers = c.count("text_model.encoder.layers.%d.self_attn.q_proj.weight")
+	// The head count is invisible in the shapes. CLIP uses 64-wide heads
+	// (ViT-L/14: 768 = 12 x 64); a tower narrower than 64 can only be a test
+	// model, and those (sd1-tiny: 32 = 4 x 8) use 8-wide heads.
+	switch h := cfg.HiddenSize; {
+	case h%clipHeadDim == 0:
+		cfg.NumAttentionHeads = h / clipHeadDim
+	case h < clipHeadDim && h%tinyClipHeadDim == 0:
+		cfg.NumAttentionHeads = h / tinyClipHeadDim
+	default:
+		return cfg, fmt.Errorf("text_encoder: hidden size %d is not a whole number of 64-wide heads", h)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,377 @@
+package model
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/imggen/imggen/internal/safetensors"
+)
+
+// Key prefixes of the original (LDM/CompVis) single-file layout.
+const (
+	ldmUNet     = "model.diffusion_model."
+	ldmVAE      = "first_stage_model."
+	ldmText     = "cond_stage_model.transformer."
+	ldmOpenCLIP = "cond_stage_model.model." // SD 2.x text tower
+	ldmSDXL     = "conditioner.embedders."  // SDXL text towers
+	ldmTextIDs  = "embeddings.position_ids" // a buffer, not a weight
+)
+
+// keyKind classifies a single-file key.
+type keyKind int
+
+const (
+	keyMapped  keyKind = iota
+	keyIgnored         // known and not needed (EMA copy, DDPM buffers, ...)
+	keyUnknown         // not understood; skipped
+)
+
+// ldmBuffers are training-time tensors real SD checkpoints carry at top level.
+var ldmBuffers = map[string]bool{
+	"betas": true, "alphas_cumprod": true, "alphas_cumprod_prev": true,
+	"sqrt_alphas_cumprod": true, "sqrt_one_minus_alphas_cumprod": true,
+	"log_one_minus_alphas_cumprod": true, "sqrt_recip_alphas_cumprod": true,
+	"sqrt_recipm1_alphas_cumprod": true, "posterior_variance": true,
+	"posterior_log_variance_clipped": true, "posterior_mean_coef1": true,
+	"posterior_mean_coef2": true, "logvar": true, "model_ema.decay": true,
+	"model_ema.num_updates": true,
+}
+
+// ldmLayout is what the key mapping needs to know about the block structure,
+// read from the key names themselves.
+type ldmLayout struct {
+	unetLayers int // resnets per UNet down level (layers_per_block)
+	vaeUp      int // VAE decoder levels, numbered in reverse in LDM
+}
+
+// storedTensor is one tensor of a file, as the key mapping sees it.
+type storedTensor struct {
+	file *safetensors.File
+	info safetensors.Info
+}
+
+func fileTensors(f *safetensors.File) []storedTensor {
+	ts := make([]storedTensor, 0, len(f.Names()))
+	for _, n := range f.Names() {
+		in, _ := f.Info(n)
+		ts = append(ts, storedTensor{f, in})
+	}
+	return ts
+}
+
+// mapSingleFile fills o's components from a single-file checkpoint's tensors
+// and derives the architecture and configs.
+func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.info.Name
+	}
+	hasPrefix := func(p string) bool {
+		for _, n := range names {
+			if strings.HasPrefix(n, p) {
+				return true
+			}
+		}
+		return false
+	}
+	o.arch = SD1
+	switch {
+	case hasPrefix(ldmSDXL):
+		o.arch, o.problem = SDXL, "SDXL checkpoints are not supported (only SD 1.x)"
+	case hasPrefix(ldmOpenCLIP):
+		o.arch, o.problem, o.padID = SD2, notSupportedSD2, 0
+	case !hasPrefix(ldmUNet):
+		o.arch = "unknown"
+		if hasPrefix("down_blocks.") || hasPrefix("encoder.down_blocks.") || hasPrefix("text_model.") {
+			o.problem = "this is one component of a diffusers model; pass the folder that holds model_index.json"
+		} else {
+			o.problem = "no " + ldmUNet + "* tensors: not a Stable Diffusion checkpoint (a LoRA, embedding or VAE-only file?)"
+		}
+	case !hasPrefix(ldmVAE):
+		o.problem = "the checkpoint has no VAE (" + ldmVAE + "* tensors)"
+	case !hasPrefix(ldmText):
+		o.problem = "the checkpoint has no text encoder (" + ldmText + "* tensors)"
+	case y != nil && (y.headChannels > 0 || y.linear || y.vPrediction || y.openCLIP):
+		o.arch, o.problem, o.padID = SD2, notSupportedSD2+" (per "+y.path+")", 0
+	}
+
+	lay := ldmLayoutOf(names)
+	for c := range o.comps {
+		o.comps[c] = newComponent(compNames[c])
+	}
+	for _, t := range ts {
+		name, in := t.info.Name, t.info
+		e := entry{file: t.file, stored: name, dtype: in.DType, shape: in.Shape, bytes: in.End - in.Begin}
+		if o.arch == SD2 && strings.HasPrefix(name, ldmOpenCLIP) {
+			// Not mapped (SD 2.x is refused); listed for Inspect's counts.
+			o.comps[compText].add(strings.TrimPrefix(name, ldmOpenCLIP), e)
+			continue
+		}
+		comp, key, kind := mapLDMKey(name, lay)
+		switch kind {
+		case keyIgnored:
+			o.ignored = append(o.ignored, name)
+			continue
+		case keyUnknown:
+			o.unknown = append(o.unknown, name)
+			continue
+		}
+		if comp == compVAE && isVAEAttnWeight(key) && len(e.shape) == 4 && e.shape[2] == 1 && e.shape[3] == 1 {
+			// LDM's 1x1 convs are diffusers' linears: same data, [C, C].
+			e.shape = e.shape[:2]
+		}
+		if !o.comps[comp].add(key, e) {
+			o.unknown = append(o.unknown, name)
+		}
+	}
+	for _, c := range o.comps {
+		c.sortNames()
+	}
+	if o.problem == "" {
+		o.unet, o.vae, o.text, o.cfgErr = inferConfigs(o.comps, y)
+	}
+}
+
+func isVAEAttnWeight(key string) bool {
+	if !strings.Contains(key, "mid_block.attentions.") || !strings.HasSuffix(key, ".weight") {
+		return false
+	}
+	for _, p := range []string{".to_q.", ".to_k.", ".to_v.", ".to_out.0."} {
+		if strings.Contains(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ldmLayoutOf reads layers-per-block and the VAE depth from key names: the
+// first UNet downsampler sits at input_blocks.{layers+1}, and the VAE
+// decoder's levels are decoder.up.0 .. up.{n-1}.
+func ldmLayoutOf(names []string) ldmLayout {
+	lay := ldmLayout{unetLayers: -1}
+	maxInput := 0
+	for _, n := range names {
+		if rest, ok := strings.CutPrefix(n, ldmUNet+"input_blocks."); ok {
+			p := strings.SplitN(rest, ".", 4)
+			k, ok := atoi(p[0])
+			if !ok {
+				continue
+			}
+			maxInput = max(maxInput, k)
+			if len(p) >= 3 && p[1] == "0" && p[2] == "op" && (lay.unetLayers < 0 || k-1 < lay.unetLayers) {
+				lay.unetLayers = k - 1
+			}
+		}
+		if rest, ok := strings.CutPrefix(n, ldmVAE+"decoder.up."); ok {
+			if i, ok := atoi(strings.SplitN(rest, ".", 2)[0]); ok && i+1 > lay.vaeUp && i < 1<<10 {
+				lay.vaeUp = i + 1
+			}
+		}
+	}
+	if lay.unetLayers < 0 {
+		// One level, no downsampler: every input block after conv_in is a layer.
+		lay.unetLayers = maxInput
+	}
+	return lay
+}
+
+// atoi parses a block index: plain decimal digits only, bounded.
+func atoi(s string) (int, bool) {
+	if s == "" || len(s) > 6 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// mapLDMKey maps one single-file key to its component and diffusers key,
+// following the rules of diffusers' convert_original_stable_diffusion script.
+func mapLDMKey(name string, lay ldmLayout) (int, string, keyKind) {
+	switch {
+	case strings.HasPrefix(name, "model_ema.") || ldmBuffers[name] ||
+		strings.HasPrefix(name, "lpips") || strings.HasPrefix(name, ldmVAE+"loss."):
+		return 0, "", keyIgnored
+	case strings.HasPrefix(name, ldmUNet):
+		key, ok := mapUNetKey(strings.TrimPrefix(name, ldmUNet), lay.unetLayers)
+		return compUNet, key, known(ok)
+	case strings.HasPrefix(name, ldmVAE):
+		key, ok := mapVAEKey(strings.TrimPrefix(name, ldmVAE), lay.vaeUp)
+		return compVAE, key, known(ok)
+	case strings.HasPrefix(name, ldmText):
+		key := strings.TrimPrefix(name, ldmText)
+		// transformers before 4.x had no "text_model." level.
+		if !strings.HasPrefix(key, "text_model.") {
+			key = "text_model." + key
+		}
+		if strings.HasSuffix(key, ldmTextIDs) {
+			return 0, "", keyIgnored
+		}
+		return compText, key, keyMapped
+	}
+	return 0, "", keyUnknown
+}
+
+func known(ok bool) keyKind {
+	if ok {
+		return keyMapped
+	}
+	return keyUnknown
+}
+
+// renamePrefix replaces the first matching prefix of s.
+func renamePrefix(s string, table [][2]string) (string, bool) {
+	for _, r := range table {
+		if rest, ok := strings.CutPrefix(s, r[0]); ok {
+			return r[1] + rest, true
+		}
+	}
+	return "", false
+}
+
+var unetResnet = [][2]string{
+	{"in_layers.0.", "norm1."}, {"in_layers.2.", "conv1."}, {"emb_layers.1.", "time_emb_proj."},
+	{"out_layers.0.", "norm2."}, {"out_layers.3.", "conv2."}, {"skip_connection.", "conv_shortcut."},
+}
+
+// mapUNetKey maps a UNet key (prefix removed). Block k of input_blocks is
+// level (k-1)/(L+1), slot (k-1)%(L+1), the last slot being the downsampler;
+// output_blocks have L+1 resnets per level and the upsampler after the
+// last one's attention. Transformer internals are named alike in both layouts.
+func mapUNetKey(k string, layers int) (string, bool) {
+	if out, ok := renamePrefix(k, [][2]string{
+		{"time_embed.0.", "time_embedding.linear_1."}, {"time_embed.2.", "time_embedding.linear_2."},
+		{"out.0.", "conv_norm_out."}, {"out.2.", "conv_out."}, {"input_blocks.0.0.", "conv_in."},
+	}); ok {
+		return out, true
+	}
+	p := strings.SplitN(k, ".", 4)
+	if len(p) < 3 {
+		return "", false
+	}
+	switch p[0] {
+	case "input_blocks", "output_blocks":
+		if len(p) < 4 {
+			return "", false
+		}
+		blk, ok1 := atoi(p[1])
+		sub, ok2 := atoi(p[2])
+		if !ok1 || !ok2 {
+			return "", false
+		}
+		rest := p[3]
+		if p[0] == "input_blocks" {
+			if blk < 1 {
+				return "", false
+			}
+			level, slot := (blk-1)/(layers+1), (blk-1)%(layers+1)
+			switch {
+			case slot == layers && sub == 0 && strings.HasPrefix(rest, "op."):
+				return fmt.Sprintf("down_blocks.%d.downsamplers.0.conv.%s", level, rest[3:]), true
+			case slot < layers && sub == 0:
+				r, ok := renamePrefix(rest, unetResnet)
+				return fmt.Sprintf("down_blocks.%d.resnets.%d.%s", level, slot, r), ok
+			case slot < layers && sub == 1:
+				return fmt.Sprintf("down_blocks.%d.attentions.%d.%s", level, slot, rest), true
+			}
+			return "", false
+		}
+		level, slot := blk/(layers+1), blk%(layers+1)
+		switch {
+		case sub == 0:
+			r, ok := renamePrefix(rest, unetResnet)
+			return fmt.Sprintf("up_blocks.%d.resnets.%d.%s", level, slot, r), ok
+		case (sub == 1 || sub == 2) && strings.HasPrefix(rest, "conv."):
+			if slot != layers {
+				return "", false
+			}
+			return fmt.Sprintf("up_blocks.%d.upsamplers.0.conv.%s", level, rest[5:]), true
+		case sub == 1:
+			return fmt.Sprintf("up_blocks.%d.attentions.%d.%s", level, slot, rest), true
+		}
+		return "", false
+	case "middle_block":
+		rest := strings.Join(p[2:], ".")
+		switch p[1] {
+		case "0", "2":
+			r, ok := renamePrefix(rest, unetResnet)
+			return fmt.Sprintf("mid_block.resnets.%d.%s", map[string]int{"0": 0, "2": 1}[p[1]], r), ok
+		case "1":
+			return "mid_block.attentions.0." + rest, true
+		}
+	}
+	return "", false
+}
+
+var vaeResnet = [][2]string{
+	{"norm1.", "norm1."}, {"conv1.", "conv1."}, {"norm2.", "norm2."}, {"conv2.", "conv2."},
+	{"nin_shortcut.", "conv_shortcut."},
+}
+
+var vaeMid = [][2]string{
+	{"attn_1.norm.", "attentions.0.group_norm."}, {"attn_1.q.", "attentions.0.to_q."},
+	{"attn_1.k.", "attentions.0.to_k."}, {"attn_1.v.", "attentions.0.to_v."},
+	{"attn_1.proj_out.", "attentions.0.to_out.0."},
+}
+
+// mapVAEKey maps a VAE key (prefix removed). The decoder's LDM up blocks are
+// numbered from the full-resolution end: decoder.up.i is up_blocks.{n-1-i}.
+func mapVAEKey(k string, upLevels int) (string, bool) {
+	if strings.HasPrefix(k, "quant_conv.") || strings.HasPrefix(k, "post_quant_conv.") {
+		return k, true
+	}
+	coder, rest, ok := strings.Cut(k, ".")
+	if !ok || (coder != "encoder" && coder != "decoder") {
+		return "", false
+	}
+	if strings.HasPrefix(rest, "conv_in.") || strings.HasPrefix(rest, "conv_out.") {
+		return k, true
+	}
+	if r, ok := strings.CutPrefix(rest, "norm_out."); ok {
+		return coder + ".conv_norm_out." + r, true
+	}
+	if r, ok := strings.CutPrefix(rest, "mid."); ok {
+		for i, b := range []string{"block_1.", "block_2."} {
+			if rr, ok := strings.CutPrefix(r, b); ok {
+				m, ok := renamePrefix(rr, vaeResnet)
+				return fmt.Sprintf("%s.mid_block.resnets.%d.%s", coder, i, m), ok
+			}
+		}
+		m, ok := renamePrefix(r, vaeMid)
+		return coder + ".mid_block." + m, ok
+	}
+	// encoder.down.i.{block.j.*, downsample.conv.*} / decoder.up.i.{block.j.*, upsample.conv.*}
+	p := strings.SplitN(rest, ".", 3)
+	if len(p) < 3 {
+		return "", false
+	}
+	level, ok := atoi(p[1])
+	if !ok {
+		return "", false
+	}
+	var blocks, sampler string
+	switch {
+	case coder == "encoder" && p[0] == "down":
+		blocks, sampler = "down_blocks", "downsample.conv."
+	case coder == "decoder" && p[0] == "up":
+		if level >= upLevels {
+			return "", false
+		}
+		blocks, sampler, level = "up_blocks", "upsample.conv.", upLevels-1-level
+	default:
+		return "", false
+	}
+	if r, ok := strings.CutPrefix(p[2], sampler); ok {
+		return fmt.Sprintf("%s.%s.%d.%ssamplers.0.conv.%s", coder, blocks, level, strings.TrimSuffix(sampler, "sample.conv."), r), true
+	}
+	if r, ok := strings.CutPrefix(p[2], "block."); ok {
+		idx, rr, ok := strings.Cut(r, ".")
+		j, ok2 := atoi(idx)
+		if !ok || !ok2 {
+			return "", false
+		}
+		m, ok := renamePrefix(rr, vaeResnet)
+		return fmt.Sprintf("%s.%s.%d.resnets.%d.%s", coder, blocks, level, j, m), ok
+	}
+	return "", false
+}

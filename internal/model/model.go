@@ -1,0 +1,212 @@
+// Package model opens a Stable Diffusion checkpoint, either an original
+// single .safetensors file (LDM/CompVis key names) or a diffusers folder, and
+// presents each component's weights by diffusers key name with its config.
+//
+// Nothing is read eagerly: weights stay in the memory-mapped files and are
+// widened to float32 one tensor at a time when a layer asks for them.
+// Pickle checkpoints (.ckpt, .pt, .bin, ...) are refused unread, since
+// unpickling can run arbitrary code.
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/imggen/imggen/internal/safetensors"
+	"github.com/imggen/imggen/internal/textenc"
+	"github.com/imggen/imggen/internal/unet"
+	"github.com/imggen/imggen/internal/vae"
+	"github.com/imggen/imggen/internal/weights"
+)
+
+// Layouts.
+const (
+	SingleFile = "single-file"
+	Diffusers  = "diffusers"
+)
+
+// Architectures.
+const (
+	SD1  = "SD 1.x"
+	SD2  = "SD 2.x"
+	SDXL = "SDXL"
+)
+
+// Model is an opened checkpoint. Its weight sources read from memory-mapped
+// files, so Close it when done (after the layers have loaded their weights).
+type Model struct {
+	Name   string // file name without .safetensors, or the folder's base name
+	Path   string
+	Layout string // SingleFile or Diffusers
+	Arch   string // SD1
+
+	UNet unet.Config
+	VAE  vae.Config
+	Text textenc.Config
+	// Scheduler is scheduler/scheduler_config.json when the folder has one,
+	// else nil (the caller uses its defaults).
+	Scheduler []byte
+
+	// Weights by diffusers key name, component-local; the dynamic type is
+	// *Component.
+	UNetWeights, VAEWeights, TextWeights weights.Source
+
+	PadID int // tokenizer pad id: 49407 (<|endoftext|>) for SD 1.x
+
+	hashPath  string
+	hashOnce  sync.Once
+	hash      string
+	hashErr   error
+	files     []*safetensors.File
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Load opens the checkpoint at path (a .safetensors file or a diffusers
+// folder) and checks that it is an architecture this program runs.
+func Load(path string) (*Model, error) {
+	o, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Model, error) {
+		o.close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if o.problem != "" {
+		return fail(errors.New(o.problem))
+	}
+	if o.cfgErr != nil {
+		return fail(o.cfgErr)
+	}
+	for _, err := range []error{o.unet.Validate(), o.vae.Validate(), o.text.Validate()} {
+		if err != nil {
+			return fail(err)
+		}
+	}
+	return &Model{
+		Name: o.name, Path: path, Layout: o.layout, Arch: o.arch,
+		UNet: o.unet, VAE: o.vae, Text: o.text, Scheduler: o.scheduler,
+		UNetWeights: o.comps[compUNet], VAEWeights: o.comps[compVAE], TextWeights: o.comps[compText],
+		PadID: o.padID, hashPath: o.hashPath, files: o.files,
+	}, nil
+}
+
+// Hash returns the AUTOMATIC1111 "Model hash" written into PNG parameters:
+// the first 10 hex digits of the SHA-256 of the checkpoint file (for a
+// diffusers folder, of the UNet weights file). It reads the whole file, so
+// it is computed on first call and remembered.
+func (m *Model) Hash() (string, error) {
+	m.hashOnce.Do(func() {
+		m.hash, m.hashErr = fileHash(m.hashPath)
+	})
+	return m.hash, m.hashErr
+}
+
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:10], nil
+}
+
+// Close unmaps the weight files. Tensors already returned by Float32 are
+// copies and stay valid; reading weights after Close fails.
+func (m *Model) Close() error {
+	m.closeOnce.Do(func() {
+		for _, f := range m.files {
+			if err := f.Close(); err != nil && m.closeErr == nil {
+				m.closeErr = err
+			}
+		}
+	})
+	return m.closeErr
+}
+
+// Component is the weights of one model part (unet, vae or text_encoder)
+// under diffusers key names, whichever layout they are stored in. It
+// implements weights.Source.
+type Component struct {
+	Name    string
+	entries map[string]entry
+	names   []string
+}
+
+// entry locates one tensor: the file and stored name it comes from and the
+// shape it has under its diffusers name (which differs from the stored one
+// only for the VAE attention 1x1 convs that diffusers keeps as linears).
+type entry struct {
+	file   *safetensors.File
+	stored string
+	dtype  string
+	shape  []int
+	bytes  int64
+}
+
+func newComponent(name string) *Component {
+	return &Component{Name: name, entries: map[string]entry{}}
+}
+
+// add records a tensor; a second tensor under the same key is refused (two
+// stored names mapping to one diffusers name) and the first one kept.
+func (c *Component) add(key string, e entry) bool {
+	if _, dup := c.entries[key]; dup {
+		return false
+	}
+	c.names = append(c.names, key)
+	c.entries[key] = e
+	return true
+}
+
+func (c *Component) sortNames() { sort.Strings(c.names) }
+
+// Shape implements weights.Source.
+func (c *Component) Shape(name string) ([]int, bool) {
+	e, ok := c.entries[name]
+	if !ok {
+		return nil, false
+	}
+	return append([]int(nil), e.shape...), true
+}
+
+// Float32 implements weights.Source: the tensor widened exactly to float32,
+// read from the mapped file now.
+func (c *Component) Float32(name string) ([]float32, error) {
+	e, ok := c.entries[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: missing tensor %q", c.Name, name)
+	}
+	if e.file == nil {
+		return nil, fmt.Errorf("%s: tensor %q has no data", c.Name, name)
+	}
+	v, err := e.file.Float32(e.stored)
+	if err != nil {
+		if e.stored != name {
+			return nil, fmt.Errorf("%s (stored as %q): %w", name, e.stored, err)
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+// Names lists the component's diffusers key names, sorted.
+func (c *Component) Names() []string { return c.names }
+
+// Stored returns the name the tensor has in the file (the LDM name for a
+// single-file checkpoint).
+func (c *Component) Stored(name string) string { return c.entries[name].stored }
+
+// DType returns the tensor's dtype as stored ("F16", "F32", ...).
+func (c *Component) DType(name string) string { return c.entries[name].dtype }

@@ -1,0 +1,352 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/imggen/imggen/internal/safetensors"
+	"github.com/imggen/imggen/internal/textenc"
+	"github.com/imggen/imggen/internal/unet"
+	"github.com/imggen/imggen/internal/vae"
+)
+
+// Component indices and their diffusers folder names.
+const (
+	compUNet = iota
+	compVAE
+	compText
+	numComps
+)
+
+var compNames = [numComps]string{"unet", "vae", "text_encoder"}
+
+// sd1PadID is <|endoftext|>, which SD 1.x's tokenizer pads with.
+const sd1PadID = 49407
+
+// notSupportedSD2 is the message for SD 2.x checkpoints until they are.
+const notSupportedSD2 = "SD 2.x checkpoints are not supported yet (only SD 1.x)"
+
+// opened is what Load and Inspect share: the files are open, the keys
+// mapped and the configs derived; problem says why Load must refuse it.
+type opened struct {
+	name, layout, arch string
+	problem            string
+	cfgErr             error
+	comps              [numComps]*Component
+	files              []*safetensors.File
+	weightFiles        []string
+	ignored, unknown   []string
+	unet               unet.Config
+	vae                vae.Config
+	text               textenc.Config
+	scheduler          []byte
+	padID              int
+	hashPath           string
+	metadata           map[string]string
+}
+
+func (o *opened) close() {
+	for _, f := range o.files {
+		f.Close()
+	}
+	o.files = nil
+}
+
+// pickleExts are PyTorch pickle formats, refused by name before any byte is read.
+var pickleExts = map[string]bool{".ckpt": true, ".pt": true, ".pth": true, ".bin": true, ".pkl": true, ".pickle": true}
+
+func pickleError(path string) error {
+	return fmt.Errorf("%s is a PyTorch pickle checkpoint; imggen refuses pickles because loading one can run arbitrary code. "+
+		"Use the model's .safetensors download instead, or convert it once in Python: "+
+		`python -c "import torch, safetensors.torch as st; sd = torch.load('model.ckpt', map_location='cpu', weights_only=True); sd = sd.get('state_dict', sd); st.save_file({k: v.contiguous().clone() for k, v in sd.items() if isinstance(v, torch.Tensor)}, 'model.safetensors')"`+
+		" (for a diffusers folder with .bin weights: DiffusionPipeline.from_pretrained(dir).save_pretrained(out, safe_serialization=True))", path)
+}
+
+// hasPickleMagic reports whether the file starts like a pickle (protocol 2+)
+// or a zip archive (torch.save's default format). It is only consulted after
+// a safetensors parse failed, since a valid safetensors header length can
+// begin with the same bytes.
+func hasPickleMagic(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [4]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return false
+	}
+	return (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) || bytes.Equal(b[:], []byte("PK\x03\x04"))
+}
+
+func open(path string) (*opened, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("model %s does not exist", path)
+		}
+		return nil, err
+	}
+	if st.IsDir() {
+		return openDiffusers(path)
+	}
+	if pickleExts[strings.ToLower(filepath.Ext(path))] {
+		return nil, pickleError(path)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("model %s is not a regular file", path)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("model %s is an empty file", path)
+	}
+	f, err := safetensors.Open(path)
+	if err != nil {
+		if hasPickleMagic(path) {
+			return nil, pickleError(path)
+		}
+		return nil, fmt.Errorf("reading model: %w", err)
+	}
+	o := &opened{
+		name:        strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+		layout:      SingleFile,
+		files:       []*safetensors.File{f},
+		weightFiles: []string{path},
+		hashPath:    path,
+		metadata:    f.Metadata(),
+		padID:       sd1PadID,
+	}
+	y, err := sidecarYAML(path)
+	if err != nil {
+		o.close()
+		return nil, err
+	}
+	mapSingleFile(o, fileTensors(f), y)
+	return o, nil
+}
+
+// readSmall reads a config file, refusing anything implausibly large so a
+// hostile folder cannot make us allocate much.
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	const limit = 8 << 20
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func openDiffusers(dir string) (*opened, error) {
+	indexPath := filepath.Join(dir, "model_index.json")
+	if !exists(indexPath) {
+		return nil, fmt.Errorf("%s is a directory without model_index.json: not a diffusers model folder "+
+			"(expected model_index.json with unet/, vae/, text_encoder/, tokenizer/ and scheduler/ beside it)", dir)
+	}
+	idxBytes, err := readSmall(indexPath)
+	if err != nil {
+		return nil, err
+	}
+	var index map[string]json.RawMessage
+	if err := json.Unmarshal(idxBytes, &index); err != nil {
+		return nil, fmt.Errorf("%s: %v", indexPath, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	o := &opened{name: filepath.Base(abs), layout: Diffusers, padID: sd1PadID}
+	ok := false
+	defer func() {
+		if !ok {
+			o.close()
+		}
+	}()
+	for c := 0; c < numComps; c++ {
+		name := compNames[c]
+		wpath, err := diffusersWeights(filepath.Join(dir, name), name)
+		if err != nil {
+			return nil, err
+		}
+		f, err := safetensors.Open(wpath)
+		if err != nil {
+			return nil, fmt.Errorf("reading model: %w", err)
+		}
+		o.files = append(o.files, f)
+		o.weightFiles = append(o.weightFiles, wpath)
+		comp := newComponent(name)
+		for _, key := range f.Names() {
+			in, _ := f.Info(key)
+			comp.add(diffusersAlias(c, key), entry{file: f, stored: key, dtype: in.DType, shape: in.Shape, bytes: in.End - in.Begin})
+		}
+		comp.sortNames()
+		o.comps[c] = comp
+		if c == compUNet {
+			o.hashPath = wpath
+		}
+	}
+	if err := readDiffusersConfigs(o, dir); err != nil {
+		return nil, err
+	}
+	if sched, err := readSmall(filepath.Join(dir, "scheduler", "scheduler_config.json")); err == nil {
+		if !json.Valid(sched) {
+			return nil, fmt.Errorf("%s: scheduler/scheduler_config.json is not valid JSON", dir)
+		}
+		o.scheduler = sched
+	}
+	pad, padName, err := tokenizerPad(filepath.Join(dir, "tokenizer"))
+	if err != nil {
+		return nil, err
+	}
+	o.padID = pad
+	o.arch, o.problem = diffusersArch(index, o.unet, o.text, padName)
+	ok = true
+	return o, nil
+}
+
+// diffusersWeights picks a component's weights file: the standard name, else
+// the fp16 variant. Pickle-only and sharded components get an explanation.
+func diffusersWeights(dir, comp string) (string, error) {
+	base := "diffusion_pytorch_model"
+	if comp == "text_encoder" {
+		base = "model"
+	}
+	if !exists(dir) {
+		return "", fmt.Errorf("diffusers folder %s has no %s/ directory", filepath.Dir(dir), comp)
+	}
+	for _, n := range []string{base + ".safetensors", base + ".fp16.safetensors"} {
+		if p := filepath.Join(dir, n); exists(p) {
+			return p, nil
+		}
+	}
+	for _, n := range []string{base + ".bin", base + ".fp16.bin"} {
+		if p := filepath.Join(dir, n); exists(p) {
+			return "", pickleError(p)
+		}
+	}
+	if exists(filepath.Join(dir, base+".safetensors.index.json")) {
+		return "", fmt.Errorf("%s: sharded weights (%s.safetensors.index.json) are not supported", dir, base)
+	}
+	return "", fmt.Errorf("%s: no %s.safetensors (or .fp16.safetensors) weights file", dir, base)
+}
+
+// diffusersAlias renames the VAE attention keys that diffusers releases
+// before 0.14 wrote (query/key/value/proj_attn), which some published SD 1.x
+// folders still carry, to the current names.
+func diffusersAlias(comp int, key string) string {
+	if comp != compVAE || !strings.Contains(key, ".attentions.") {
+		return key
+	}
+	for old, cur := range map[string]string{".query.": ".to_q.", ".key.": ".to_k.", ".value.": ".to_v.", ".proj_attn.": ".to_out.0."} {
+		if strings.Contains(key, old) {
+			return strings.Replace(key, old, cur, 1)
+		}
+	}
+	return key
+}
+
+func readDiffusersConfigs(o *opened, dir string) error {
+	// Start from the SD 1.x values so that keys an older config.json lacks
+	// (e.g. the VAE's scaling_factor) get the SD 1.x value.
+	o.unet, o.vae, o.text = unet.SD15(), vae.SD15(), textenc.SD15()
+	for _, c := range []struct {
+		file string
+		dst  any
+	}{
+		{"unet/config.json", &o.unet},
+		{"vae/config.json", &o.vae},
+		{"text_encoder/config.json", &o.text},
+	} {
+		b, err := readSmall(filepath.Join(dir, c.file))
+		if err != nil {
+			return fmt.Errorf("diffusers folder: %w", err)
+		}
+		if err := json.Unmarshal(b, c.dst); err != nil {
+			return fmt.Errorf("%s: %v", filepath.Join(dir, c.file), err)
+		}
+	}
+	return nil
+}
+
+// tokenizerPad reads the pad token from tokenizer/special_tokens_map.json
+// (or tokenizer_config.json) and returns its id; SD 1.x pads with
+// <|endoftext|>, SD 2.x with "!". A folder without a tokenizer gets SD 1.x's.
+func tokenizerPad(dir string) (int, string, error) {
+	var pad string
+	for _, n := range []string{"special_tokens_map.json", "tokenizer_config.json"} {
+		b, err := readSmall(filepath.Join(dir, n))
+		if err != nil {
+			continue
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return 0, "", fmt.Errorf("%s: %v", filepath.Join(dir, n), err)
+		}
+		raw, ok := m["pad_token"]
+		if !ok {
+			continue
+		}
+		// Either a string or {"content": "..."}.
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			var obj struct{ Content string }
+			if json.Unmarshal(raw, &obj) != nil {
+				return 0, "", fmt.Errorf("%s: pad_token is neither a string nor an object", filepath.Join(dir, n))
+			}
+			s = obj.Content
+		}
+		pad = s
+		break
+	}
+	switch pad {
+	case "", "<|endoftext|>":
+		return sd1PadID, pad, nil
+	case "!":
+		return 0, pad, nil
+	}
+	// Anything else: look it up in the vocabulary.
+	b, err := readSmall(filepath.Join(dir, "vocab.json"))
+	if err != nil {
+		return 0, "", fmt.Errorf("tokenizer pad token %q: %w", pad, err)
+	}
+	var vocab map[string]int
+	if err := json.Unmarshal(b, &vocab); err != nil {
+		return 0, "", fmt.Errorf("%s: %v", filepath.Join(dir, "vocab.json"), err)
+	}
+	id, ok := vocab[pad]
+	if !ok {
+		return 0, "", fmt.Errorf("tokenizer pad token %q is not in vocab.json", pad)
+	}
+	return id, pad, nil
+}
+
+// diffusersArch names the architecture a diffusers folder's configs describe
+// and, when it is not SD 1.x, why Load refuses it.
+func diffusersArch(index map[string]json.RawMessage, u unet.Config, t textenc.Config, pad string) (arch, problem string) {
+	var class string
+	json.Unmarshal(index["_class_name"], &class)
+	if _, ok := index["text_encoder_2"]; ok || strings.Contains(class, "XL") {
+		return SDXL, "SDXL models are not supported (only SD 1.x)"
+	}
+	if u.UseLinearProjection || len(u.AttentionHeadDim) > 1 || len(u.NumAttentionHeads) > 1 || t.HiddenAct == "gelu" || pad == "!" {
+		return SD2, notSupportedSD2
+	}
+	return SD1, ""
+}
