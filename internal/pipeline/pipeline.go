@@ -1,0 +1,185 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+
+	"github.com/imggen/imggen/internal/model"
+	"github.com/imggen/imggen/internal/sampler"
+	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/textenc"
+	"github.com/imggen/imggen/internal/torchrng"
+	"github.com/imggen/imggen/internal/unet"
+	"github.com/imggen/imggen/internal/vae"
+	"github.com/imggen/imggen/internal/weights"
+)
+
+// Pipeline holds a loaded model, ready to generate any number of images.
+type Pipeline struct {
+	Model     *model.Model
+	tokenizer *textenc.Tokenizer
+	text      *textenc.TextModel
+	unet      *unet.UNet
+	vae       *vae.VAE
+	scheduler sampler.Config
+}
+
+// New builds the networks of m. The weights are widened to float32 here.
+func New(m *model.Model) (*Pipeline, error) {
+	text, err := textenc.LoadTextModel(m.Text, weights.NewLoader(m.TextWeights))
+	if err != nil {
+		return nil, err
+	}
+	u, err := unet.Load(m.UNet, weights.NewLoader(m.UNetWeights))
+	if err != nil {
+		return nil, err
+	}
+	v, err := vae.Load(m.VAE, weights.NewLoader(m.VAEWeights))
+	if err != nil {
+		return nil, err
+	}
+	sched := sampler.DefaultConfig()
+	if m.Scheduler != nil {
+		if sched, err = sampler.ParseConfig(m.Scheduler); err != nil {
+			return nil, fmt.Errorf("scheduler config: %w", err)
+		}
+	}
+	return &Pipeline{Model: m, tokenizer: textenc.NewCLIPTokenizer(m.PadID), text: text, unet: u, vae: v, scheduler: sched}, nil
+}
+
+// DefaultSize is the model's native image size (U-Net sample size x 8).
+func (p *Pipeline) DefaultSize() (w, h int) {
+	s := p.unet.Config().SampleSize * 8
+	if s <= 0 {
+		s = 512
+	}
+	return s, s
+}
+
+// Tokenizer returns the model's tokenizer.
+func (p *Pipeline) Tokenizer() *textenc.Tokenizer { return p.tokenizer }
+
+// Trace, when non-nil, receives the tensors of a run as they are made
+// (for parity tests and debugging).
+type Trace struct {
+	Context       func(ctx *tensor.Tensor)            // [B, 77, C], rows [uncond, cond] with guidance
+	InitialLatent func(x []float32)                   // generator draw 0
+	Step          func(i int, noisePred, x []float32) // after sampler step i
+	Decoded       func(img *tensor.Tensor)            // raw VAE output
+}
+
+// Generate makes one image. It checks ctx between sampler steps and
+// returns ctx.Err() when cancelled; progress (if set) is told after each step.
+func (p *Pipeline) Generate(ctx context.Context, req Request, progress func(step, total int)) (*image.RGBA, error) {
+	return p.generate(ctx, req, progress, nil)
+}
+
+func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step, total int), tr *Trace) (*image.RGBA, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	guided := req.CFGScale > 1
+	cond, err := p.encode(req, guided)
+	if err != nil {
+		return nil, err
+	}
+	if tr != nil && tr.Context != nil {
+		tr.Context(cond)
+	}
+	s, err := sampler.New(req.Sampler, p.scheduler, req.samplerOptions())
+	if err != nil {
+		return nil, err
+	}
+	lc := p.unet.Config().InChannels
+	h, w := req.Height/8, req.Width/8
+	rng := torchrng.New(uint64(req.Seed)) // two's complement, as torch.manual_seed takes negative seeds
+	x := rng.Normal(lc * h * w)
+	if tr != nil && tr.InitialLatent != nil {
+		tr.InitialLatent(x)
+	}
+	sigma := s.InitNoiseSigma()
+	for i := range x {
+		x[i] *= sigma
+	}
+	batch := 1
+	if guided {
+		batch = 2
+	}
+	g := float32(req.CFGScale)
+	for i := 0; i < s.Len(); i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		in := s.ScaleModelInput(x, i)
+		unetIn := tensor.New(batch, lc, h, w)
+		for b := 0; b < batch; b++ {
+			copy(unetIn.Data[b*len(in):], in)
+		}
+		out, err := p.unet.Forward(unetIn, []float64{s.Timestep(i)}, cond, nil)
+		if err != nil {
+			return nil, err
+		}
+		eps := out.Data[:len(x)]
+		if guided {
+			// noise = uncond + g·(cond − uncond), rows [uncond, cond].
+			uncond, text := out.Data[:len(x)], out.Data[len(x):]
+			eps = make([]float32, len(x))
+			for j := range eps {
+				eps[j] = uncond[j] + g*(text[j]-uncond[j])
+			}
+		}
+		x = s.Step(eps, x, i, rng)
+		if tr != nil && tr.Step != nil {
+			tr.Step(i, eps, x)
+		}
+		if progress != nil {
+			progress(i+1, s.Len())
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	decoded := p.vae.Decode(tensor.From(x, 1, lc, h, w))
+	if tr != nil && tr.Decoded != nil {
+		tr.Decoded(decoded)
+	}
+	return ToImage(decoded), nil
+}
+
+// encode returns the text context for the U-Net: [uncond, cond] with
+// guidance, else just the prompt. CLIP skip applies to both rows, as in
+// AUTOMATIC1111 and stable-diffusion.cpp.
+func (p *Pipeline) encode(req Request, guided bool) (*tensor.Tensor, error) {
+	ids := [][]int{p.tokenizer.Encode(req.Prompt).IDs}
+	if guided {
+		ids = [][]int{p.tokenizer.Encode(req.NegativePrompt).IDs, ids[0]}
+	}
+	skip := max(req.ClipSkip, 1)
+	return p.text.Encode(ids, skip)
+}
+
+// ToImage converts a decoded [1, 3, H, W] tensor in about [-1, 1] to 8-bit
+// RGB as diffusers does: float32 x/2 + 0.5, clamp to [0, 1], times 255,
+// round half to even.
+func ToImage(t *tensor.Tensor) *image.RGBA {
+	hh, ww := t.Shape[2], t.Shape[3]
+	img := image.NewRGBA(image.Rect(0, 0, ww, hh))
+	plane := hh * ww
+	for y := 0; y < hh; y++ {
+		for x := 0; x < ww; x++ {
+			o := img.PixOffset(x, y)
+			for c := 0; c < 3; c++ {
+				v := t.Data[c*plane+y*ww+x]/2 + 0.5
+				if v != v { // NaN: numpy's uint8 cast gives 0
+					v = 0
+				}
+				v = min(max(v, 0), 1)
+				img.Pix[o+c] = uint8(math.RoundToEven(float64(v * 255)))
+			}
+			img.Pix[o+3] = 255
+		}
+	}
+	return img
+}

@@ -1,0 +1,61 @@
+// Package pipeline runs text-to-image generation: prompt -> CLIP embedding ->
+// seeded latents -> sampler loop with classifier-free guidance -> VAE decode
+// -> 8-bit RGB image, in the order of random draws diffusers uses, so that a
+// seed gives the reference implementation's picture.
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/imggen/imggen/internal/sampler"
+)
+
+// Request is everything that determines one image.
+type Request struct {
+	Prompt, NegativePrompt string
+	Width, Height          int     // pixels, multiples of 8
+	Steps                  int     // sampler steps (>= 1)
+	CFGScale               float64 // classifier-free guidance; <= 1 skips the unconditional pass
+	Sampler                string  // one of sampler.Names()
+	Schedule               string  // "default" (the sampler's own spacing) or "karras"
+	Eta                    float64 // DDIM's eta (0 = deterministic)
+	Seed                   int64   // torch.manual_seed value; torch uses its low 32 bits
+	ClipSkip               int     // 1 (or 0) = last CLIP layer, 2 = penultimate, ... for prompt and negative
+}
+
+// Schedules lists the accepted Schedule values.
+var Schedules = []string{"default", "karras"}
+
+// Validate reports a usage error in the request (bad sizes, steps, names).
+func (r Request) Validate() error {
+	switch {
+	case r.Width < 8 || r.Height < 8 || r.Width%8 != 0 || r.Height%8 != 0:
+		return fmt.Errorf("width and height must be positive multiples of 8, got %dx%d", r.Width, r.Height)
+	case r.Width > 4096 || r.Height > 4096:
+		return fmt.Errorf("width and height must be at most 4096, got %dx%d", r.Width, r.Height)
+	case r.Steps < 1 || r.Steps > 1000:
+		return fmt.Errorf("steps must be between 1 and 1000, got %d", r.Steps)
+	case r.CFGScale < 0 || r.CFGScale > 100:
+		return fmt.Errorf("cfg scale must be between 0 and 100, got %g", r.CFGScale)
+	case !slices.Contains(sampler.Names(), r.Sampler):
+		return fmt.Errorf("unknown sampler %q (one of %v)", r.Sampler, sampler.Names())
+	case !slices.Contains(Schedules, r.Schedule):
+		return fmt.Errorf("unknown schedule %q (one of %v)", r.Schedule, Schedules)
+	case r.Eta < 0 || r.Eta > 1:
+		return fmt.Errorf("eta must be between 0 and 1, got %g", r.Eta)
+	case r.ClipSkip < 0:
+		return fmt.Errorf("clip skip must be >= 1, got %d", r.ClipSkip)
+	}
+	// Combinations the sampler rejects (karras with ddim, eta with euler,
+	// ...) are usage errors too; the model's scheduler config does not change
+	// which combinations exist.
+	if _, err := sampler.New(r.Sampler, sampler.DefaultConfig(), r.samplerOptions()); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (r Request) samplerOptions() sampler.Options {
+	return sampler.Options{Steps: r.Steps, Eta: r.Eta, Karras: r.Schedule == "karras"}
+}

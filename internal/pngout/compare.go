@@ -1,0 +1,60 @@
+package pngout
+
+import (
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+)
+
+// Diff summarises how two images of the same size differ.
+type Diff struct {
+	MaxLevel        int // largest difference of one 8-bit channel value
+	PixelsDiffering int // pixels with any channel different
+	Pixels          int
+}
+
+// Fraction is the share of pixels that differ.
+func (d Diff) Fraction() float64 { return float64(d.PixelsDiffering) / float64(d.Pixels) }
+
+// Compare compares the RGB channels of two images of the same bounds.
+func Compare(a, b image.Image) (Diff, error) {
+	ra, rb := a.Bounds(), b.Bounds()
+	if ra.Dx() != rb.Dx() || ra.Dy() != rb.Dy() {
+		return Diff{}, fmt.Errorf("image sizes differ: %dx%d vs %dx%d", ra.Dx(), ra.Dy(), rb.Dx(), rb.Dy())
+	}
+	d := Diff{Pixels: ra.Dx() * ra.Dy()}
+	for y := 0; y < ra.Dy(); y++ {
+		for x := 0; x < ra.Dx(); x++ {
+			r1, g1, b1, _ := a.At(ra.Min.X+x, ra.Min.Y+y).RGBA()
+			r2, g2, b2, _ := b.At(rb.Min.X+x, rb.Min.Y+y).RGBA()
+			worst := max(absDiff(r1>>8, r2>>8), absDiff(g1>>8, g2>>8), absDiff(b1>>8, b2>>8))
+			if worst > 0 {
+				d.PixelsDiffering++
+			}
+			d.MaxLevel = max(d.MaxLevel, worst)
+		}
+	}
+	return d, nil
+}
+
+func absDiff(a, b uint32) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
+}
+
+// Load decodes a PNG file.
+func Load(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
