@@ -1,11 +1,14 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"image"
 	"math"
 	"testing"
 
 	"github.com/imggen/imggen/internal/model"
+	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/pngout"
 	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
@@ -164,5 +167,43 @@ func TestReferenceRuns(t *testing.T) {
 				t.Errorf("png differs: max level %d, %.3f%% of pixels", diff.MaxLevel, 100*diff.Fraction())
 			}
 		})
+	}
+}
+
+// TestSameBitsAnyThreadCount: golden-image users need identical output
+// whatever --threads says.
+func TestSameBitsAnyThreadCount(t *testing.T) {
+	p := loadPipeline(t, "../../testdata/model-fp16/sd1-tiny.fp16.safetensors")
+	req := Request{Prompt: "a red boat", NegativePrompt: "blurry", Width: 64, Height: 48, Steps: 3, CFGScale: 6,
+		Sampler: "euler_a", Schedule: "default", Seed: 11}
+	defer nn.SetThreads(nn.Threads())
+	var ref *image.RGBA
+	for _, threads := range []int{1, 2, 3} {
+		nn.SetThreads(threads)
+		img, err := p.Generate(context.Background(), req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref == nil {
+			ref = img
+		} else if !bytes.Equal(img.Pix, ref.Pix) {
+			t.Fatalf("%d threads gave different pixels than 1 thread", threads)
+		}
+	}
+}
+
+func TestGenerateStopsWhenCancelled(t *testing.T) {
+	p := loadPipeline(t, "../../testdata/model-fp16/sd1-tiny.fp16.safetensors")
+	ctx, cancel := context.WithCancel(context.Background())
+	req := Request{Prompt: "x", Width: 64, Height: 64, Steps: 5, CFGScale: 7.5, Sampler: "ddim", Schedule: "default"}
+	steps := 0
+	_, err := p.Generate(ctx, req, func(step, total int) {
+		steps = step
+		if step == 2 {
+			cancel()
+		}
+	})
+	if err != context.Canceled || steps != 2 {
+		t.Fatalf("err %v after %d steps, want context.Canceled after 2", err, steps)
 	}
 }
