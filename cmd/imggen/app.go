@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imggen/imggen/internal/model"
+	"github.com/imggen/imggen/internal/pipeline"
+	"github.com/imggen/imggen/internal/sampler"
+)
+
+// generator is what the CLI needs from a loaded pipeline; tests substitute
+// a fake so CLI behaviour is checked without model weights.
+type generator interface {
+	Generate(ctx context.Context, req pipeline.Request, progress func(step, total int)) (*image.RGBA, error)
+	DefaultSize() (w, h int)
+}
+
+// loaded is a model ready to generate.
+type loaded struct {
+	generator
+	name  string                 // A1111's "Model:" value
+	hash  func() (string, error) // A1111's "Model hash:"; reads the whole file
+	close func() error
+}
+
+// app holds the process environment of one run.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	load           func(path string) (*loaded, error)
+	progress       bool // draw progress bars (stderr is a terminal)
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{
+		stdin: stdin, stdout: stdout, stderr: stderr,
+		getenv:   os.Getenv,
+		load:     loadPipeline,
+		progress: isTerminal(stderr),
+	}
+}
+
+func loadPipeline(path string) (*loaded, error) {
+	m, err := model.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pipeline.New(m)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	return &loaded{generator: p, name: m.Name, hash: m.Hash, close: m.Close}, nil
+}
+
+// run executes the command line args and returns the exit code.
+func (a *app) run(ctx context.Context, args []string) int {
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	return exitCode(root.ExecuteContext(ctx), a.stderr)
+}
+
+const rootLong = `imggen generates images from text prompts with a Stable Diffusion 1.x model
+(a single .safetensors checkpoint such as v1-5-pruned-emaonly.safetensors, or
+a diffusers folder), entirely in Go on the CPU.
+
+The model comes from -m/--model or the IMGGEN_MODEL environment variable.
+Get SD 1.5 from https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5
+(file v1-5-pruned-emaonly.safetensors).
+
+Each image is written as an 8-bit RGB PNG whose "parameters" text chunk holds
+the prompt and settings in AUTOMATIC1111's format. Written paths go to stdout,
+one per line (or one JSON object per image with --json); messages, the seed
+and progress go to stderr.
+
+Output names (-o): a printf verb such as %04d is replaced by the image's
+number in the run, counting from 1; without a verb and with more than one
+image, -0001, -0002, ... is inserted before the extension. The default is
+imggen-<seed>.png. Missing parent directories are created; existing files are
+overwritten.
+
+Prompt files (--prompts FILE, or - for stdin): one prompt per line; empty
+lines and lines starting with '#' are skipped. A failing line is reported with
+its line number and the others still run.
+
+Exit codes: 0 success; 1 failure (model load, I/O, generation, or any prompt
+of a batch failing); 2 usage error (bad flag or value, reported before the
+model loads); 130 interrupted by Ctrl-C or SIGTERM (no partial file is left).`
+
+const rootExample = `  imggen "sunset, oil painting" -o out.png -m v1-5-pruned-emaonly.safetensors --seed 42
+  imggen "a castle" -n "blurry" --steps 25 --sampler dpmpp_2m --schedule karras --cfg-scale 6 -W 640 -H 448 -o castle.png
+  imggen --prompts prompts.txt -o 'out/%04d.png' --seed 100
+  cat prompts.txt | imggen --prompts - --json -o 'out/%04d.png'
+  imggen "a red fox" --batch-count 4 -o fox.png          # fox-0001.png .. fox-0004.png, seeds s..s+3
+  imggen tokenize "sunset, oil painting"
+  imggen inspect v1-5-pruned-emaonly.safetensors`
+
+func (a *app) rootCommand() *cobra.Command {
+	o := &genOptions{}
+	root := &cobra.Command{
+		Use:     "imggen [flags] PROMPT",
+		Short:   "Text-to-image with Stable Diffusion 1.x, in pure Go",
+		Long:    rootLong,
+		Example: rootExample,
+		Version: versionString(),
+		Args:    usageArgs(cobra.ArbitraryArgs),
+		// Errors and usage are printed by exitCode, once, in one format.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.generate(cmd, o, args)
+		},
+	}
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	f := root.Flags()
+	f.SortFlags = false
+	f.StringVarP(&o.output, "output", "o", "", "output PNG path; may hold one printf verb like %04d for the image number (from 1) (default \"imggen-<seed>.png\")")
+	f.StringVarP(&o.model, "model", "m", "", "model: .safetensors checkpoint or diffusers folder (default $IMGGEN_MODEL)")
+	f.StringVarP(&o.negative, "negative-prompt", "n", "", "negative prompt")
+	f.IntVar(&o.steps, "steps", 20, "sampling steps")
+	f.StringVar(&o.sampler, "sampler", "dpmpp_2m", "sampler: "+strings.Join(sampler.Names(), ", "))
+	f.StringVar(&o.schedule, "schedule", "", "timestep/sigma spacing: "+strings.Join(pipeline.Schedules, ", ")+"; karras works with euler, dpmpp_2m, lms (default karras for dpmpp_2m, else default)")
+	f.Float64Var(&o.cfgScale, "cfg-scale", 7.5, "classifier-free guidance scale (<= 1 disables guidance)")
+	f.IntVarP(&o.width, "width", "W", 0, "image width, a multiple of 8 (default: the model's native size, 512 for SD 1.5)")
+	f.IntVarP(&o.height, "height", "H", 0, "image height, a multiple of 8 (default: the model's native size, 512 for SD 1.5)")
+	f.Int64Var(&o.seed, "seed", -1, "random seed, 0 to 4294967295; -1 picks one at random (printed and stored in the PNG)")
+	f.IntVar(&o.batchCount, "batch-count", 1, "images per prompt; image i uses seed+i")
+	f.StringVar(&o.prompts, "prompts", "", "read prompts from FILE, one per line (- for stdin)")
+	f.IntVar(&o.clipSkip, "clip-skip", 1, "use the CLIP layer this far from the end (2 = penultimate)")
+	f.Float64Var(&o.eta, "eta", 0, "DDIM eta, 0 to 1 (0 = deterministic); ddim only")
+	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "compute threads (results are identical for any value)")
+
+	pf := root.PersistentFlags()
+	pf.BoolVar(&o.json, "json", false, "write one JSON object per result to stdout")
+	pf.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars or other non-error messages")
+
+	root.AddCommand(a.tokenizeCommand(o), a.inspectCommand(o), versionCommand())
+	return root
+}
+
+// usageArgs makes argument-count errors usage errors (exit code 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// warnf writes a non-error message to stderr unless --quiet.
+func (a *app) warnf(o *genOptions, format string, args ...any) {
+	if !o.quiet {
+		fmt.Fprintf(a.stderr, format, args...)
+	}
+}

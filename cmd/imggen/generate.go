@@ -1,0 +1,446 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imggen/imggen/internal/nn"
+	"github.com/imggen/imggen/internal/pipeline"
+	"github.com/imggen/imggen/internal/pngout"
+	"github.com/imggen/imggen/internal/textenc"
+)
+
+// genOptions are the flag values of the root (generate) command.
+type genOptions struct {
+	output, model, negative string
+	steps                   int
+	sampler, schedule       string
+	cfgScale, eta           float64
+	width, height           int
+	seed                    int64
+	batchCount, clipSkip    int
+	threads                 int
+	prompts                 string
+	json, quiet             bool
+	widthUnset, heightUnset bool   // take the model's native size once loaded
+	modelName               string // A1111's "Model:" value
+}
+
+const (
+	maxSeed       = 1<<32 - 1 // torch seeds its generator with the low 32 bits
+	maxBatchCount = 10000
+	envModel      = "IMGGEN_MODEL"
+)
+
+// missingModelHelp is the whole answer to "which model, and how do I pass it".
+const missingModelHelp = `no model given.
+imggen needs Stable Diffusion 1.x weights. Download v1-5-pruned-emaonly.safetensors
+(about 4 GB) from https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5
+(Files and versions tab), then either pass it on each run:
+    imggen -m /path/to/v1-5-pruned-emaonly.safetensors "a prompt"
+or set it once:
+    export IMGGEN_MODEL=/path/to/v1-5-pruned-emaonly.safetensors`
+
+// job is one image to make.
+type job struct {
+	index  int // 1-based number of the image in the run (for -o)
+	line   int // line in the --prompts file, 0 for a prompt argument
+	prompt string
+	seed   int64
+	err    error // a prompt line that cannot run (reported in order)
+}
+
+// imageRecord is the --json line for a written image.
+type imageRecord struct {
+	Path           string  `json:"path"`
+	Prompt         string  `json:"prompt"`
+	NegativePrompt string  `json:"negative_prompt"`
+	Seed           int64   `json:"seed"`
+	Steps          int     `json:"steps"`
+	Sampler        string  `json:"sampler"`
+	Schedule       string  `json:"schedule"`
+	CFGScale       float64 `json:"cfg_scale"`
+	Width          int     `json:"width"`
+	Height         int     `json:"height"`
+	ClipSkip       int     `json:"clip_skip"`
+	Eta            float64 `json:"eta,omitempty"`
+	Model          string  `json:"model"`
+	ModelHash      string  `json:"model_hash"`
+	Line           int     `json:"line,omitempty"`
+	Seconds        float64 `json:"seconds"`
+}
+
+// failureRecord is the --json line for an image that failed.
+type failureRecord struct {
+	Line   int    `json:"line,omitempty"`
+	Prompt string `json:"prompt"`
+	Seed   int64  `json:"seed"`
+	Error  string `json:"error"`
+}
+
+// generate is the root command: validate everything, then load the model
+// once and make every image.
+func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
+	base, jobs, out, err := a.prepare(cmd, o, args)
+	if err != nil {
+		return err
+	}
+	nn.SetThreads(o.threads)
+
+	a.warnf(o, "loading model %s\n", o.model)
+	start := time.Now()
+	m, err := a.loadCtx(cmd.Context(), o.model)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	a.warnf(o, "model %s loaded in %.1fs\n", m.name, time.Since(start).Seconds())
+
+	if o.widthUnset || o.heightUnset {
+		w, h := m.DefaultSize()
+		if o.widthUnset {
+			base.Width = w
+		}
+		if o.heightUnset {
+			base.Height = h
+		}
+		if err := base.Validate(); err != nil {
+			return fmt.Errorf("model's default size: %w", err)
+		}
+	}
+
+	r := &runner{app: a, o: o, gen: m, name: m.name, out: out, hash: a.startHash(o, m.hash), total: len(jobs),
+		tok: textenc.NewCLIPTokenizer(textenc.EOT)}
+	if !o.quiet {
+		// The negative prompt is the same for every image: warn once.
+		warnTruncated(a.stderr, r.tok, "negative prompt", base.NegativePrompt)
+	}
+	failed := 0
+	for _, j := range jobs {
+		req := base
+		req.Prompt, req.Seed = j.prompt, j.seed
+		if err := r.runJob(cmd.Context(), j, req); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+			failed++
+			r.reportFailure(j, err)
+		}
+	}
+	if failed > 0 {
+		if len(jobs) > 1 {
+			fmt.Fprintf(a.stderr, "imggen: %d of %d images failed\n", failed, len(jobs))
+		}
+		return errReported
+	}
+	return nil
+}
+
+// prepare checks every flag and input and builds the jobs, all before the
+// model is loaded, so usage errors are reported at once.
+func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipeline.Request, []job, outputPattern, error) {
+	var zero pipeline.Request
+	fail := func(err error) (pipeline.Request, []job, outputPattern, error) {
+		return zero, nil, outputPattern{}, err
+	}
+	switch {
+	case len(args) > 1:
+		return fail(usagef("expected one prompt argument, got %d; quote the prompt: imggen \"%s\"", len(args), strings.Join(args, " ")))
+	case len(args) == 1 && o.prompts != "":
+		return fail(usagef("give either a prompt argument or --prompts, not both"))
+	case len(args) == 0 && o.prompts == "":
+		return fail(usagef("no prompt: give one as an argument (imggen \"a red fox\") or use --prompts FILE"))
+	case len(args) == 1 && !utf8.ValidString(args[0]):
+		return fail(usagef("prompt is not valid UTF-8"))
+	case !utf8.ValidString(o.negative):
+		return fail(usagef("negative prompt is not valid UTF-8"))
+	case o.threads < 1:
+		return fail(usagef("--threads must be at least 1, got %d", o.threads))
+	case o.batchCount < 1 || o.batchCount > maxBatchCount:
+		return fail(usagef("--batch-count must be between 1 and %d, got %d", maxBatchCount, o.batchCount))
+	case o.seed < -1 || o.seed > maxSeed:
+		return fail(usagef("--seed must be between 0 and %d (or -1 for random), got %d", maxSeed, o.seed))
+	case o.clipSkip < 1:
+		return fail(usagef("--clip-skip must be at least 1, got %d", o.clipSkip))
+	}
+
+	schedule := o.schedule
+	if schedule == "" {
+		schedule = "default"
+		if o.sampler == "dpmpp_2m" {
+			schedule = "karras"
+		}
+	}
+	o.widthUnset, o.heightUnset = !cmd.Flags().Changed("width"), !cmd.Flags().Changed("height")
+	req := pipeline.Request{
+		NegativePrompt: o.negative,
+		Width:          o.width,
+		Height:         o.height,
+		Steps:          o.steps,
+		CFGScale:       o.cfgScale,
+		Sampler:        o.sampler,
+		Schedule:       schedule,
+		Eta:            o.eta,
+		ClipSkip:       o.clipSkip,
+	}
+	// The native size is only known after loading: check given sizes on
+	// their own, the rest with a stand-in that always passes.
+	for _, d := range []struct {
+		flag string
+		v    int
+		set  bool
+	}{{"-W/--width", o.width, !o.widthUnset}, {"-H/--height", o.height, !o.heightUnset}} {
+		if d.set && (d.v < 8 || d.v%8 != 0) {
+			return fail(usagef("%s must be a positive multiple of 8, got %d", d.flag, d.v))
+		}
+	}
+	check := req
+	if o.widthUnset {
+		check.Width = 512
+	}
+	if o.heightUnset {
+		check.Height = 512
+	}
+	if err := check.Validate(); err != nil {
+		return fail(usageError{err})
+	}
+
+	var prompts []job
+	if o.prompts != "" {
+		var err error
+		if prompts, err = a.readPromptsFlag(o.prompts); err != nil {
+			return fail(err)
+		}
+	} else {
+		prompts = []job{{prompt: args[0]}}
+	}
+
+	if o.model == "" {
+		o.model = a.getenv(envModel)
+	}
+	if o.model == "" {
+		return fail(usageError{errors.New(missingModelHelp)})
+	}
+
+	if o.seed == -1 {
+		o.seed = randomSeed()
+	}
+	spec := o.output
+	if spec == "" {
+		spec = fmt.Sprintf("imggen-%d.png", o.seed)
+	}
+	out, err := parseOutput(spec)
+	if err != nil {
+		return fail(usageError{err})
+	}
+
+	// Image i of a prompt uses seed+i, wrapped to the 32 bits torch uses,
+	// so each prompt line gives the same images as it would alone.
+	jobs := make([]job, 0, len(prompts)*o.batchCount)
+	for _, p := range prompts {
+		for i := range o.batchCount {
+			p.index = len(jobs) + 1
+			p.seed = (o.seed + int64(i)) & maxSeed
+			jobs = append(jobs, p)
+		}
+	}
+	return req, jobs, out, nil
+}
+
+// readPromptsFlag reads the --prompts file (or stdin for "-").
+func (a *app) readPromptsFlag(name string) ([]job, error) {
+	var r io.Reader = a.stdin
+	display := "stdin"
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, usagef("--prompts: %v", err)
+		}
+		defer f.Close()
+		r, display = f, name
+	}
+	jobs, err := readPrompts(r)
+	if err != nil {
+		return nil, usagef("--prompts %s: %v", display, err)
+	}
+	return jobs, nil
+}
+
+// loadCtx loads the model, giving up (exit 130) if ctx is cancelled first:
+// loading cannot be interrupted, but it holds nothing that needs cleaning up.
+func (a *app) loadCtx(ctx context.Context, path string) (*loaded, error) {
+	type result struct {
+		m   *loaded
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		m, err := a.load(path)
+		ch <- result{m, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("loading model: %w", r.err)
+		}
+		if ctx.Err() != nil {
+			r.m.close()
+			return nil, ctx.Err()
+		}
+		return r.m, nil
+	}
+}
+
+// runner makes the images of one run with a loaded model.
+type runner struct {
+	*app
+	o     *genOptions
+	gen   generator
+	name  string
+	out   outputPattern
+	hash  func() string // the model hash, once computed
+	tok   *textenc.Tokenizer
+	total int
+}
+
+// runJob makes, writes and reports one image.
+func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error {
+	o := r.o
+	if j.err != nil {
+		return j.err
+	}
+	prefix := ""
+	if r.total > 1 {
+		prefix = fmt.Sprintf("[%d/%d] ", j.index, r.total)
+	}
+	if !o.json {
+		where := ""
+		if j.line > 0 {
+			where = fmt.Sprintf("line %d, ", j.line)
+		}
+		r.warnf(o, "%s%sseed %d\n", prefix, where, j.seed)
+	}
+	if !o.quiet {
+		what := "prompt"
+		if j.line > 0 {
+			what = fmt.Sprintf("line %d: prompt", j.line)
+		}
+		warnTruncated(r.stderr, r.tok, what, req.Prompt)
+	}
+
+	start := time.Now()
+	bar := r.newProgress(o, prefix)
+	img, err := r.gen.Generate(ctx, req, bar.update)
+	bar.finish(err == nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	path := r.out.path(j.index, r.total)
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := pngout.Write(path, img, req.InfoText(r.name, r.hash())); err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	if o.json {
+		r.writeJSON(imageRecord{
+			Path: path, Prompt: req.Prompt, NegativePrompt: req.NegativePrompt,
+			Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
+			CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
+			Eta: req.Eta, Model: r.name, ModelHash: r.hash(), Line: j.line,
+			Seconds: math.Round(secs*1000) / 1000,
+		})
+	} else {
+		fmt.Fprintln(r.stdout, path)
+		r.warnf(o, "%swrote %s in %.1fs\n", prefix, path, secs)
+	}
+	// A finished image is kept; an interrupt during its write stops here.
+	return ctx.Err()
+}
+
+// reportFailure reports a failed image on stderr (always) and as a JSON
+// line (with --json).
+func (r *runner) reportFailure(j job, err error) {
+	if j.line > 0 {
+		fmt.Fprintf(r.stderr, "imggen: line %d: %v\n", j.line, err)
+	} else {
+		fmt.Fprintf(r.stderr, "imggen: %v\n", err)
+	}
+	if r.o.json {
+		r.writeJSON(failureRecord{Line: j.line, Prompt: j.prompt, Seed: j.seed, Error: err.Error()})
+	}
+}
+
+// writeJSON writes v as one line on stdout.
+func (a *app) writeJSON(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs of strings and numbers always marshal
+	}
+	a.stdout.Write(append(b, '\n'))
+}
+
+// warnTruncated warns when text is over CLIP's 75-token window.
+func warnTruncated(w io.Writer, tok *textenc.Tokenizer, what, text string) {
+	if text == "" {
+		return
+	}
+	enc := tok.Encode(text)
+	if enc.Truncated {
+		fmt.Fprintf(w, "warning: %s is %d tokens, over the limit of %d; dropped: %q\n",
+			what, enc.TextTokens, textenc.ContextLen-2, enc.Dropped)
+	}
+}
+
+// randomSeed draws a seed in [0, 2^32) from the OS generator.
+func randomSeed() int64 {
+	var b [4]byte
+	rand.Read(b[:]) // never fails on supported platforms
+	return int64(binary.LittleEndian.Uint32(b[:]))
+}
+
+// startHash computes the model hash in the background (it reads the whole
+// checkpoint, seconds for 4 GB) while the first image generates; the
+// returned function waits for it. A failure costs only the hash.
+func (a *app) startHash(o *genOptions, hash func() (string, error)) func() string {
+	type result struct {
+		h   string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		h, err := hash()
+		ch <- result{h, err}
+	}()
+	// Waited for and reported on the caller's goroutine, so stderr is only
+	// written from one goroutine.
+	return sync.OnceValue(func() string {
+		r := <-ch
+		if r.err != nil {
+			a.warnf(o, "warning: model hash: %v\n", r.err)
+		}
+		return r.h
+	})
+}

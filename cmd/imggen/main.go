@@ -1,0 +1,85 @@
+// Command imggen generates images from text prompts with Stable Diffusion
+// 1.x checkpoints, in pure Go.
+//
+// Exit codes: 0 success, 1 failure (model load, I/O, generation, or any
+// prompt of a batch failing), 2 usage error (detected before the model is
+// loaded), 130 interrupted (SIGINT/SIGTERM).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+// Exit codes; see the package comment and README.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, what shells report for Ctrl-C
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole program minus os.Exit, so tests can drive it in-process.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The first signal cancels ctx (generation stops between steps and
+	// cleans up); restoring the default handlers lets a second one kill the
+	// process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return newApp(stdin, stdout, stderr).run(ctx, args)
+}
+
+// usageError marks errors that exit with code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// errReported means the failure was already reported on stderr (a batch
+// with failed prompts); only the exit code is left to set.
+var errReported = errors.New("failures reported")
+
+// exitCode maps an error from a command to the process exit code and, if
+// it was not reported yet, reports it on stderr.
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "imggen: interrupted")
+		return exitInterrupted
+	case errors.Is(err, errReported):
+		return exitFailure
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "imggen: %v\nRun 'imggen --help' for usage.\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "imggen: %v\n", err)
+	return exitFailure
+}
+
+// isTerminal reports whether w is a terminal; buffers in tests are not.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
