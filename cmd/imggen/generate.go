@@ -36,8 +36,7 @@ type genOptions struct {
 	threads                 int
 	prompts                 string
 	json, quiet             bool
-	widthUnset, heightUnset bool   // take the model's native size once loaded
-	modelName               string // A1111's "Model:" value
+	widthUnset, heightUnset bool // take the model's native size once loaded
 }
 
 const (
