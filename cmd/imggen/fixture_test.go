@@ -20,7 +20,7 @@ func fixture(t *testing.T, rel string) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture model missing: %v", err)
+		t.Fatalf("fixture missing: %v", err)
 	}
 	return p
 }
