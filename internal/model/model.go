@@ -210,3 +210,15 @@ func (c *Component) Stored(name string) string { return c.entries[name].stored }
 
 // DType returns the tensor's dtype as stored ("F16", "F32", ...).
 func (c *Component) DType(name string) string { return c.entries[name].dtype }
+
+// Raw implements weights.RawSource: the stored bytes (a view of the mapped
+// file, valid until Close) and dtype. Only tensors whose diffusers shape has
+// the stored number of elements are viewable, which holds for all of them.
+func (c *Component) Raw(name string) ([]byte, string, error) {
+	e, ok := c.entries[name]
+	if !ok || e.file == nil {
+		return nil, "", fmt.Errorf("%s: missing tensor %q", c.Name, name)
+	}
+	b, _, err := e.file.Raw(e.stored)
+	return b, e.dtype, err
+}
