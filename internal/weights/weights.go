@@ -56,6 +56,9 @@ func (l Loader) Tensor(name string, shape ...int) *tensor.Tensor {
 	if *l.err != nil {
 		return tensor.New(shape...)
 	}
+	if r, ok := l.src.(Recorder); ok {
+		return tensor.From(r.Record(key, shape), shape...)
+	}
 	got, ok := l.src.Shape(key)
 	if !ok {
 		*l.err = fmt.Errorf("missing tensor %q", key)

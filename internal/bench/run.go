@@ -1,0 +1,341 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/imggen/imggen/internal/model"
+	"github.com/imggen/imggen/internal/nn"
+	"github.com/imggen/imggen/internal/pipeline"
+	"github.com/imggen/imggen/internal/sampler"
+	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/textenc"
+	"github.com/imggen/imggen/internal/torchrng"
+	"github.com/imggen/imggen/internal/unet"
+	"github.com/imggen/imggen/internal/vae"
+)
+
+// Options choose a benchmark run.
+type Options struct {
+	Width, Height int     // image size in pixels, multiples of 8
+	Steps         int     // sampler steps
+	CFGScale      float64 // > 1 evaluates the U-Net on a batch of 2
+	Sampler       string  // one of sampler.Names()
+	Threads       int     // compute threads
+	Seed          int64
+	Prompt        string
+	Negative      string
+	// Log, when set, is told about each finished stage and U-Net call (a run
+	// on SD 1.5's shapes can take many minutes).
+	Log func(format string, args ...any)
+}
+
+// DefaultOptions is a 512x512, 2-step Euler run with guidance 7.5 on every CPU.
+func DefaultOptions() Options {
+	return Options{Width: 512, Height: 512, Steps: 2, CFGScale: 7.5, Sampler: "euler",
+		Threads: runtime.NumCPU(), Prompt: "a photograph of an astronaut riding a horse"}
+}
+
+func (o Options) request() pipeline.Request {
+	return pipeline.Request{Prompt: o.Prompt, NegativePrompt: o.Negative, Width: o.Width, Height: o.Height,
+		Steps: o.Steps, CFGScale: o.CFGScale, Sampler: o.Sampler, Schedule: "default", Seed: o.Seed, ClipSkip: 1}
+}
+
+// Validate reports a bad option (sizes, steps, sampler, threads).
+func (o Options) Validate() error {
+	if o.Threads < 1 {
+		return fmt.Errorf("threads must be at least 1, got %d", o.Threads)
+	}
+	return o.request().Validate()
+}
+
+// Networks is what Run drives: the tokenizer and the networks of a loaded
+// model. *pipeline.Pipeline implements it.
+type Networks interface {
+	Tokenizer() *textenc.Tokenizer
+	TextModel() *textenc.TextModel
+	UNet() *unet.UNet
+	VAE() *vae.VAE
+}
+
+// Stage is the measurement of one stage of the run.
+type Stage struct {
+	Name    string  `json:"name"`
+	Calls   int     `json:"calls"`
+	Seconds float64 `json:"seconds"`          // wall time of all calls
+	GFLOP   float64 `json:"gflop,omitempty"`  // analytic work of all calls (10^9 FLOPs)
+	GFLOPS  float64 `json:"gflops,omitempty"` // GFLOP / Seconds
+	RSS     int64   `json:"rss_bytes"`        // resident set size after the stage
+	PeakRSS int64   `json:"peak_rss_bytes"`   // peak resident set size up to the end of the stage
+}
+
+// Call is one U-Net evaluation (on the whole batch).
+type Call struct {
+	Index    int     `json:"index"` // sampler call, from 0
+	Timestep float64 `json:"timestep"`
+	Seconds  float64 `json:"seconds"`
+	GFLOPS   float64 `json:"gflops"`
+}
+
+// Report is the result of a run.
+type Report struct {
+	Model        string  `json:"model"`
+	Path         string  `json:"path"`
+	Layout       string  `json:"layout"`
+	DType        string  `json:"dtype"` // storage type of the U-Net weights
+	ModelBytes   int64   `json:"model_bytes"`
+	Width        int     `json:"width"`
+	Height       int     `json:"height"`
+	LatentWidth  int     `json:"latent_width"`
+	LatentHeight int     `json:"latent_height"`
+	Steps        int     `json:"steps"`
+	Sampler      string  `json:"sampler"`
+	CFGScale     float64 `json:"cfg_scale"`
+	Batch        int     `json:"unet_batch"` // 2 with guidance
+	Threads      int     `json:"threads"`
+	CPUs         int     `json:"cpus"`
+	GOOS         string  `json:"goos"`
+	GOARCH       string  `json:"goarch"`
+	GoVersion    string  `json:"go_version"`
+	Stages       []Stage `json:"stages"`
+	UNetCalls    []Call  `json:"unet_calls"`
+	TotalSeconds float64 `json:"total_seconds"` // load to decoded image
+	PeakRSS      int64   `json:"peak_rss_bytes"`
+	// Finite is false when a U-Net output or the decoded image held NaN or
+	// infinity (a broken model or kernel, not a slow one).
+	Finite bool `json:"finite"`
+}
+
+// Run loads the model at path and times each stage of one generation:
+// loading (file to ready networks), the text encoder (prompt and, with
+// guidance, negative prompt in one batch), every U-Net evaluation, and the
+// VAE decode. It returns ctx.Err() when cancelled between stages or calls.
+func Run(ctx context.Context, path string, o Options) (*Report, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	nn.SetThreads(o.Threads)
+	start := time.Now()
+	m, err := model.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	p, err := pipeline.New(m)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Model: m.Name, Path: path, Layout: m.Layout, ModelBytes: modelBytes(path)}
+	if c, ok := m.UNetWeights.(*model.Component); ok {
+		r.DType = c.DType("conv_in.weight")
+	}
+	r.stage(o, "load", 1, time.Since(start), 0)
+	if err := run(ctx, p, m.Scheduler, o, r); err != nil {
+		return nil, err
+	}
+	r.TotalSeconds = time.Since(start).Seconds()
+	return r, nil
+}
+
+// run times the stages after loading. scheduler is the model's
+// scheduler_config.json, or nil for SD's defaults.
+func run(ctx context.Context, nets Networks, scheduler []byte, o Options, r *Report) error {
+	u, v := nets.UNet(), nets.VAE()
+	uc := u.Config()
+	lh, lw := o.Height/8, o.Width/8
+	guided := o.CFGScale > 1
+	r.Width, r.Height, r.LatentWidth, r.LatentHeight = o.Width, o.Height, lw, lh
+	r.Steps, r.Sampler, r.CFGScale, r.Threads = o.Steps, o.Sampler, o.CFGScale, nn.Threads()
+	r.CPUs, r.GOOS, r.GOARCH, r.GoVersion = runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version()
+	r.Batch, r.Finite = 1, true
+	if guided {
+		r.Batch = 2
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	ids := [][]int{nets.Tokenizer().Encode(o.Prompt).IDs}
+	if guided {
+		ids = [][]int{nets.Tokenizer().Encode(o.Negative).IDs, ids[0]}
+	}
+	t := time.Now()
+	cond, err := nets.TextModel().Encode(ids, 1)
+	if err != nil {
+		return err
+	}
+	r.stage(o, "text_encoder", 1, time.Since(t), TextFLOPs(nets.TextModel().Config(), len(ids)))
+
+	sched := sampler.DefaultConfig()
+	if scheduler != nil {
+		if sched, err = sampler.ParseConfig(scheduler); err != nil {
+			return fmt.Errorf("scheduler config: %w", err)
+		}
+	}
+	s, err := sampler.New(o.Sampler, sched, sampler.Options{Steps: o.Steps})
+	if err != nil {
+		return err
+	}
+	lc := uc.InChannels
+	rng := torchrng.New(uint64(o.Seed))
+	x := rng.Normal(lc * lh * lw)
+	for i := range x {
+		x[i] *= s.InitNoiseSigma()
+	}
+	perCall := UNetFLOPs(uc, r.Batch, lh, lw)
+	var unetTime time.Duration
+	for i := 0; i < s.Len(); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in := s.ScaleModelInput(x, i)
+		batch := tensor.New(r.Batch, lc, lh, lw)
+		for b := 0; b < r.Batch; b++ {
+			copy(batch.Data[b*len(in):], in)
+		}
+		ts := s.Timestep(i)
+		t := time.Now()
+		out, err := u.Forward(batch, []float64{ts}, cond, nil)
+		d := time.Since(t)
+		if err != nil {
+			return err
+		}
+		unetTime += d
+		c := Call{Index: i, Timestep: ts, Seconds: d.Seconds(), GFLOPS: gflops(perCall, d)}
+		r.UNetCalls = append(r.UNetCalls, c)
+		o.logf("unet call %d/%d: %.2f s, %.2f GFLOPS", i+1, s.Len(), c.Seconds, c.GFLOPS)
+		r.Finite = r.Finite && finite(out.Data)
+		eps := out.Data[:len(x)]
+		if guided {
+			g := float32(o.CFGScale)
+			uncond, text := out.Data[:len(x)], out.Data[len(x):]
+			eps = make([]float32, len(x))
+			for j := range eps {
+				eps[j] = uncond[j] + g*(text[j]-uncond[j])
+			}
+		}
+		x = s.Step(eps, x, i, rng)
+	}
+	r.stage(o, "unet", s.Len(), unetTime, perCall*int64(s.Len()))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	t = time.Now()
+	img := v.Decode(tensor.From(x, 1, lc, lh, lw))
+	r.stage(o, "vae_decode", 1, time.Since(t), VAEDecodeFLOPs(v.Config(), lh, lw))
+	r.Finite = r.Finite && finite(img.Data)
+	if !r.Finite {
+		o.logf("warning: non-finite values in the U-Net output or the decoded image")
+	}
+	return nil
+}
+
+// stage records a finished stage with the memory use at its end.
+func (r *Report) stage(o Options, name string, calls int, d time.Duration, flop int64) {
+	rss, peak := memory()
+	st := Stage{Name: name, Calls: calls, Seconds: d.Seconds(), GFLOP: float64(flop) / 1e9, GFLOPS: gflops(flop, d), RSS: rss, PeakRSS: peak}
+	r.Stages = append(r.Stages, st)
+	r.PeakRSS = max(r.PeakRSS, peak)
+	msg := fmt.Sprintf("%s: %.2f s", name, st.Seconds)
+	if flop > 0 {
+		msg += fmt.Sprintf(", %.4g GFLOP, %.2f GFLOPS", st.GFLOP, st.GFLOPS)
+	}
+	if peak > 0 {
+		msg += ", peak RSS " + fmtBytes(peak)
+	}
+	o.logf("%s", msg)
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+func gflops(flop int64, d time.Duration) float64 {
+	if flop == 0 || d <= 0 {
+		return 0
+	}
+	return float64(flop) / d.Seconds() / 1e9
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// modelBytes is the size of a checkpoint file, or of the .safetensors files
+// of a diffusers folder.
+func modelBytes(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if !st.IsDir() {
+		return st.Size()
+	}
+	var n int64
+	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".safetensors") {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// Table formats the report for people.
+func (r *Report) Table() string {
+	var b strings.Builder
+	guidance := "no guidance"
+	if r.Batch == 2 {
+		guidance = "U-Net batch 2"
+	}
+	fmt.Fprintf(&b, "model   %s (%s, %s, %s)\n", r.Model, r.Layout, r.DType, fmtBytes(r.ModelBytes))
+	fmt.Fprintf(&b, "run     %dx%d (latent %dx%d), %s, %d steps, cfg %g (%s), %d threads\n",
+		r.Width, r.Height, r.LatentWidth, r.LatentHeight, r.Sampler, r.Steps, r.CFGScale, guidance, r.Threads)
+	fmt.Fprintf(&b, "system  %s/%s, %d CPUs, %s\n\n", r.GOOS, r.GOARCH, r.CPUs, r.GoVersion)
+	fmt.Fprintf(&b, "%-13s %5s %10s %10s %11s %8s %10s %10s\n", "stage", "calls", "wall s", "s/call", "GFLOP/call", "GFLOPS", "RSS", "peak RSS")
+	dash := func(v float64, format string) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf(format, v)
+	}
+	for _, s := range r.Stages {
+		fmt.Fprintf(&b, "%-13s %5d %10.2f %10.2f %11s %8s %10s %10s\n", s.Name, s.Calls, s.Seconds, s.Seconds/float64(max(s.Calls, 1)),
+			dash(s.GFLOP/float64(max(s.Calls, 1)), "%.4g"), dash(s.GFLOPS, "%.2f"), memString(s.RSS), memString(s.PeakRSS))
+	}
+	fmt.Fprintf(&b, "%-13s %5s %10.2f %10s %11s %8s %10s %10s\n", "total", "", r.TotalSeconds, "", "", "", "", memString(r.PeakRSS))
+	if len(r.UNetCalls) > 0 {
+		fmt.Fprintf(&b, "\n%-13s %9s %10s %8s\n", "U-Net call", "timestep", "wall s", "GFLOPS")
+		for _, c := range r.UNetCalls {
+			fmt.Fprintf(&b, "%-13d %9g %10.2f %8.2f\n", c.Index+1, c.Timestep, c.Seconds, c.GFLOPS)
+		}
+	}
+	if !r.Finite {
+		b.WriteString("\nwarning: non-finite values in the U-Net output or the decoded image\n")
+	}
+	return b.String()
+}
+
+func memString(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmtBytes(b)
+}

@@ -1,0 +1,19 @@
+package pipeline
+
+import (
+	"github.com/imggen/imggen/internal/textenc"
+	"github.com/imggen/imggen/internal/unet"
+	"github.com/imggen/imggen/internal/vae"
+)
+
+// The networks of a loaded pipeline, for code that drives the stages itself
+// (imggen bench times each one). Generate does not need them.
+
+// TextModel returns the CLIP text transformer.
+func (p *Pipeline) TextModel() *textenc.TextModel { return p.text }
+
+// UNet returns the noise predictor.
+func (p *Pipeline) UNet() *unet.UNet { return p.unet }
+
+// VAE returns the autoencoder.
+func (p *Pipeline) VAE() *vae.VAE { return p.vae }
