@@ -222,3 +222,15 @@ func (c *Component) Raw(name string) ([]byte, string, error) {
 	b, _, err := e.file.Raw(e.stored)
 	return b, e.dtype, err
 }
+
+// Release lets the operating system drop the component's mapped weights
+// from memory until they are next used: the pipeline calls it for a stage
+// it has finished (the U-Net before the VAE decode), which lowers the peak
+// resident size by the stage's weights.
+func (c *Component) Release() {
+	for _, e := range c.entries {
+		if e.file != nil {
+			e.file.Release(e.stored)
+		}
+	}
+}

@@ -85,6 +85,7 @@ func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step
 	if err != nil {
 		return nil, err
 	}
+	release(p.Model.TextWeights)
 	if tr != nil && tr.Context != nil {
 		tr.Context(cond)
 	}
@@ -141,7 +142,9 @@ func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	release(p.Model.UNetWeights)
 	decoded := p.vae.Decode(tensor.From(x, 1, lc, h, w))
+	release(p.Model.VAEWeights)
 	if tr != nil && tr.Decoded != nil {
 		tr.Decoded(decoded)
 	}
@@ -182,4 +185,13 @@ func ToImage(t *tensor.Tensor) *image.RGBA {
 		}
 	}
 	return img
+}
+
+// release lets a finished stage's memory-mapped weights leave the resident
+// set (they are paged back in from the page cache when next used), so the
+// peak memory of a run is that of its largest stage, not of the sum.
+func release(src weights.Source) {
+	if r, ok := src.(interface{ Release() }); ok {
+		r.Release()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // mapFile maps the file read-only so that a multi-gigabyte checkpoint costs
@@ -35,4 +36,21 @@ func mapFile(path string) ([]byte, func() error, error) {
 		return nil, nil, fmt.Errorf("%s: mmap: %w", path, err)
 	}
 	return buf, func() error { return syscall.Munmap(buf) }, nil
+}
+
+// dropPages tells the kernel the process no longer needs the whole pages
+// inside b; they leave its resident set and are read back from the page
+// cache if touched again.
+func dropPages(b []byte, mapped bool) {
+	if !mapped || len(b) == 0 {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	lo := (start + page - 1) &^ (page - 1)
+	hi := (start + uintptr(len(b))) &^ (page - 1)
+	if hi <= lo {
+		return
+	}
+	_ = syscall.Madvise(b[lo-start:hi-start], syscall.MADV_DONTNEED)
 }

@@ -243,6 +243,17 @@ func checkOverlap(ts map[string]Info) error {
 	return nil
 }
 
+// Release tells the operating system that the named tensors' memory is not
+// needed for now (only for mapped files): it leaves the process's resident
+// set and is paged back in from the page cache if read again.
+func (f *File) Release(names ...string) {
+	for _, n := range names {
+		if in, ok := f.tensors[n]; ok && f.data != nil {
+			dropPages(f.data[in.Begin:in.End], f.release != nil)
+		}
+	}
+}
+
 // Names lists the tensor names in sorted order.
 func (f *File) Names() []string { return f.names }
 
