@@ -1,0 +1,88 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// benchShapes are the engine's products (see the package doc).
+var benchShapes = []struct {
+	name    string
+	m, n, k int
+	kind    string // "nn": Sgemm, "nt": SgemmNT, "packed": SgemmPacked
+}{
+	{"conv320_64x64", 320, 4096, 2880, "nn"},
+	{"conv1280_8x8", 1280, 64, 11520, "nn"},
+	{"vae128_256x256", 128, 65536, 1152, "nn"},
+	// The same convolutions transposed: out[P,O] = patches[P,K]·Wᵀ with
+	// W packed once, so no operand is packed per call.
+	{"conv320_64x64_T_packed", 4096, 320, 2880, "packed"},
+	{"conv1280_8x8_T_packed", 64, 1280, 11520, "packed"},
+	{"vae128_256x256_T_packed", 65536, 128, 1152, "packed"},
+	{"linear4096x320x320", 4096, 320, 320, "nn"},
+	{"linear4096x320x320_packed", 4096, 320, 320, "packed"},
+	{"geglu4096x2560x320_packed", 4096, 2560, 320, "packed"},
+	{"attnQK4096x4096x40_nt", 4096, 4096, 40, "nt"},
+	{"attnPV4096x40x4096", 4096, 40, 4096, "nn"},
+	{"attnPV4096x80x4096", 4096, 80, 4096, "nn"},
+}
+
+// BenchmarkSgemm reports GFLOPS (2mnk per product, wall time) and
+// GFLOPS/cpu-s (per CPU-second, robust against a busy machine) for the
+// kernel set in use (IMGGEN_GEMM=avx512|avx2|go picks one) on 1 and 2
+// threads.
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			// Set up only the shapes that -bench selects.
+			r := rand.New(rand.NewPCG(1, 1))
+			fill := func(n int) []float32 {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = r.Float32() - 0.5
+				}
+				return x
+			}
+			a := fill(s.m * s.k)
+			bm := fill(s.k * s.n) // B[k,n], or Bᵀ[n,k] for "nt" and "packed"
+			c := make([]float32, s.m*s.n)
+			var pb *PackedB
+			if s.kind == "packed" {
+				pb = PackBT(bm, s.k, s.k, s.n)
+			}
+			for _, th := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/t%d", CurrentImpl(), th), func(b *testing.B) {
+					cpu0 := cpuSeconds()
+					for b.Loop() {
+						switch s.kind {
+						case "nt":
+							SgemmNT(s.m, s.n, s.k, a, s.k, bm, s.k, c, s.n, th)
+						case "packed":
+							SgemmPacked(s.m, a, s.k, pb, c, s.n, th)
+						default:
+							Sgemm(s.m, s.n, s.k, a, s.k, bm, s.n, c, s.n, th)
+						}
+					}
+					flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
+					if cpu := cpuSeconds() - cpu0; cpu > 0 {
+						b.ReportMetric(flops/cpu/1e9, "GFLOPS/cpu-s")
+					}
+				})
+			}
+		})
+	}
+}
+
+// GEMM_BLOCK=kc,mc,nc overrides the block sizes for tuning runs.
+func init() {
+	if v := os.Getenv("GEMM_BLOCK"); v != "" {
+		var kc, mc, nc int
+		if _, err := fmt.Sscanf(v, "%d,%d,%d", &kc, &mc, &nc); err != nil {
+			panic(err)
+		}
+		setBlocking(&blocking{kc, mc, nc})
+	}
+}

@@ -1,0 +1,13 @@
+//go:build purego || !amd64
+
+package gemm
+
+// Without assembly only the Go kernel exists.
+const (
+	hasAVX512 = false
+	hasAVX2   = false
+)
+
+func microKernel(_ Impl, w, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool) {
+	kernGo(w, kc, a, rs, cs, b, bn, c, ldc, load)
+}

@@ -1,0 +1,376 @@
+package gemm
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	mr = 6  // rows of a micro-tile
+	nr = 32 // columns of the widest tile (6x32 AVX-512); N splits at multiples of it
+)
+
+// Sgemm computes C[m,n] = A[m,k]·B[k,n]; all row-major with leading
+// dimensions lda, ldb, ldc; C is overwritten (with zeros when k is 0). The
+// work is split over up to threads goroutines, along M or N only. Panics if
+// a slice is too short for its shape.
+func Sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, threads int) {
+	checkMat("a", a, lda, m, k)
+	checkMat("b", b, ldb, k, n)
+	checkMat("c", c, ldc, m, n)
+	run(&problem{m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}, threads)
+}
+
+// SgemmNT computes C[m,n] = A[m,k]·Bᵀ where bt[n,k] (leading dimension
+// ldbt) holds B transposed, e.g. Q·Kᵀ from K[lk,d]. Same rules as Sgemm.
+func SgemmNT(m, n, k int, a []float32, lda int, bt []float32, ldbt int, c []float32, ldc int, threads int) {
+	checkMat("a", a, lda, m, k)
+	checkMat("bt", bt, ldbt, n, k)
+	checkMat("c", c, ldc, m, n)
+	run(&problem{m: m, n: n, k: k, a: a, lda: lda, b: bt, ldb: ldbt, trans: true, c: c, ldc: ldc}, threads)
+}
+
+// SgemmPacked computes C[m,n] = A[m,k]·B with B packed beforehand (n and k
+// come from pb). Same rules and bit-identical results as Sgemm.
+func SgemmPacked(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, threads int) {
+	checkMat("a", a, lda, m, pb.k)
+	checkMat("c", c, ldc, m, pb.n)
+	run(&problem{m: m, n: pb.n, k: pb.k, a: a, lda: lda, pb: pb, c: c, ldc: ldc}, threads)
+}
+
+// Impl names a kernel set.
+type Impl int32
+
+const (
+	ImplGo     Impl = iota // portable Go; rounds each product, then the sum
+	ImplAVX2               // 6x16 AVX2+FMA assembly
+	ImplAVX512             // 6x32 AVX-512F assembly
+)
+
+func (im Impl) String() string {
+	switch im {
+	case ImplAVX2:
+		return "avx2"
+	case ImplAVX512:
+		return "avx512"
+	}
+	return "go"
+}
+
+// ParseImpl maps "go", "avx2" or "avx512" to an Impl.
+func ParseImpl(s string) (Impl, error) {
+	for _, im := range []Impl{ImplGo, ImplAVX2, ImplAVX512} {
+		if s == im.String() {
+			return im, nil
+		}
+	}
+	return ImplGo, fmt.Errorf("gemm: unknown kernel set %q (want go, avx2 or avx512)", s)
+}
+
+// Supported reports whether this CPU and build can run im.
+func Supported(im Impl) bool {
+	switch im {
+	case ImplAVX512:
+		return hasAVX512
+	case ImplAVX2:
+		return hasAVX2
+	}
+	return im == ImplGo
+}
+
+var impl atomic.Int32
+
+// The best kernel set the CPU runs, capped by IMGGEN_GEMM=avx512|avx2|go
+// if set (an unknown value is ignored, one the CPU lacks falls back to the
+// next simpler set).
+func init() {
+	best := ImplAVX512
+	if want, err := ParseImpl(os.Getenv("IMGGEN_GEMM")); err == nil {
+		best = want
+	}
+	for !Supported(best) {
+		best--
+	}
+	impl.Store(int32(best))
+}
+
+// CurrentImpl reports the kernel set in use.
+func CurrentImpl() Impl { return Impl(impl.Load()) }
+
+// SetImpl selects the kernel set for later calls, for tests and
+// benchmarks. The assembly sets give the same bits; Go rounds each product
+// before adding it (see kernGo).
+func SetImpl(im Impl) error {
+	if !Supported(im) {
+		return fmt.Errorf("gemm: kernel set %v not supported here", im)
+	}
+	impl.Store(int32(im))
+	return nil
+}
+
+// blocking holds the cache block sizes, in elements: kc rows of B per
+// panel (one kernel's B strips, kc x 16 or kc x 32, stay in L1 while a
+// column of row tiles passes), mc rows of A per block (in L2 across the
+// strips of a panel), nc columns of B per panel (kc x nc in L2). mc is a
+// multiple of mr, nc of nr. The blocks actually used are the even split
+// of each dimension into the fewest blocks no larger than these.
+type blocking struct{ kc, mc, nc int }
+
+// defaultBlocking per kernel set, tuned on a Zen 3 core (32 KiB L1D,
+// 512 KiB L2) for AVX2; the AVX-512 kernel reads two strips, so its kc is
+// halved to keep 2 x kc x 64 bytes of B in a 32 KiB L1.
+var defaultBlocking = [...]blocking{
+	ImplGo:     {kc: 256, mc: 96, nc: 512},
+	ImplAVX2:   {kc: 384, mc: 96, nc: 512},
+	ImplAVX512: {kc: 192, mc: 96, nc: 512},
+}
+
+// blockOverride, if set, replaces the defaults (tests and tuning).
+var blockOverride atomic.Pointer[blocking]
+
+// setBlocking overrides the block sizes (nil restores the defaults) and
+// returns the previous override.
+func setBlocking(b *blocking) *blocking {
+	if b != nil && (b.kc < 1 || b.mc < mr || b.mc%mr != 0 || b.nc < nr || b.nc%nr != 0) {
+		panic("gemm: bad blocking")
+	}
+	return blockOverride.Swap(b)
+}
+
+// problem is one product with its operands.
+type problem struct {
+	m, n, k int
+	a       []float32
+	lda     int
+	b       []float32 // raw B, or Bᵀ with trans; nil when pb is set
+	ldb     int
+	trans   bool
+	pb      *PackedB
+	c       []float32
+	ldc     int
+
+	im Impl
+	bl blocking
+}
+
+// Below this many multiply-adds per goroutine, starting it costs more than
+// it saves.
+var minWorkPerThread = 1 << 18 // a variable so tests can split tiny products
+
+// maxWholePack bounds the floats of a B packed up front so that the
+// threads can split M (see run).
+const maxWholePack = 16 << 20
+
+func run(g *problem, threads int) {
+	m, n, k := g.m, g.n, g.k
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			clear(g.c[i*g.ldc : i*g.ldc+n])
+		}
+		return
+	}
+	g.im = CurrentImpl()
+	g.bl = defaultBlocking[g.im]
+	if b := blockOverride.Load(); b != nil {
+		g.bl = *b
+	}
+
+	mt, nt := (m+mr-1)/mr, (n+nr-1)/nr
+	t := min(max(threads, 1), mt*nt, max(1, m*n*k/minWorkPerThread))
+	if t == 1 {
+		w := getWorker()
+		w.run(g, 0, m, 0, n)
+		putWorker(w)
+		return
+	}
+	// Split the side that leaves the largest share smallest. Splitting N,
+	// each goroutine packs only its own columns of B; splitting M, all
+	// would need all of B, so a raw B is packed once, up front, in
+	// parallel. Either way every C element sees the same operations.
+	areaM := (mt + t - 1) / t * mr * nt * nr
+	areaN := mt * mr * ((nt + t - 1) / t) * nr
+	splitN := areaN < areaM || (areaN == areaM && g.pb == nil)
+	if !splitN && g.pb == nil {
+		if packedLen(k, n) > maxWholePack {
+			splitN = true
+		} else {
+			buf := wholePacks.Get().(*[]float32)
+			g.pb = packWhole(*buf, g.b, g.ldb, g.trans, k, n, t)
+			defer func() {
+				*buf = g.pb.data
+				wholePacks.Put(buf)
+			}()
+		}
+	}
+	if splitN {
+		parallel(nt, t, func(lo, hi int) {
+			w := getWorker()
+			w.run(g, 0, m, lo*nr, min(hi*nr, n))
+			putWorker(w)
+		})
+		return
+	}
+	parallel(mt, t, func(lo, hi int) {
+		w := getWorker()
+		w.run(g, lo*mr, min(hi*mr, m), 0, n)
+		putWorker(w)
+	})
+}
+
+// parallel calls fn on t contiguous, nearly equal parts of [0, n), the first
+// on the calling goroutine.
+func parallel(n, t int, fn func(lo, hi int)) {
+	t = min(t, n)
+	if t <= 1 {
+		if n > 0 {
+			fn(0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(t - 1)
+	for i := 1; i < t; i++ {
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(i*n/t, (i+1)*n/t)
+	}
+	fn(0, n/t)
+	wg.Wait()
+}
+
+// worker holds one goroutine's scratch space.
+type worker struct {
+	bpanel []float32        // packed kc x nc panel of a raw B
+	aedge  []float32        // packed last tile of A if it has fewer than 6 rows
+	tmp    [mr * nr]float32 // C tile for tiles that overhang C
+}
+
+var workers = sync.Pool{New: func() any { return new(worker) }}
+
+// wholePacks recycles the buffers of B packed up front for M splits.
+var wholePacks = sync.Pool{New: func() any { return new([]float32) }}
+
+func getWorker() *worker  { return workers.Get().(*worker) }
+func putWorker(w *worker) { workers.Put(w) }
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// panel locates the packed strips of one kc x nc block of B: strip q
+// (relative to the block) starts at data[off + q*sstride + row*sw].
+type panel struct {
+	data         []float32
+	off, sstride int
+	row          int
+}
+
+// run computes C[m0:m1, n0:n1]; n0 is a multiple of nr, and so is n1
+// unless it is n.
+//
+// Loop order (Goto/BLIS): column panels of nc, then K blocks of kc in
+// increasing order, then row blocks of mc, then the kernel-wide column
+// slices of the panel, then 6-row tiles. The first K block starts C from
+// zero and every later one continues from the stored C, so each C element
+// is one unbroken FMA chain over p = 0..k-1 whatever the block sizes.
+func (w *worker) run(g *problem, m0, m1, n0, n1 int) {
+	// Blocks of equal size rather than full ones and a stub: k = 320
+	// with kc = 256 would leave a 64-step block that spends a tenth of its
+	// time loading and storing C.
+	kc := even(g.k, g.bl.kc, 1)
+	mc := even(m1-m0, g.bl.mc, mr)
+	nc := even(n1-n0, g.bl.nc, nr)
+	for jc := n0; jc < n1; jc += nc {
+		jw := min(nc, n1-jc)
+		nq := (jw + sw - 1) / sw
+		for pc := 0; pc < g.k; pc += kc {
+			kw := min(kc, g.k-pc)
+			var bp panel
+			if g.pb != nil {
+				bp = panel{data: g.pb.data, off: jc * g.k, sstride: sw * g.k, row: pc}
+			} else {
+				w.bpanel = grow(w.bpanel, nq*sw*kw)
+				packStrips(w.bpanel, sw*kw, g.b, g.ldb, g.trans, pc, kw, jc, jw, 0, nq)
+				bp = panel{data: w.bpanel, sstride: sw * kw}
+			}
+			for ic := m0; ic < m1; ic += mc {
+				w.block(g, ic, min(mc, m1-ic), jc, nq, pc, kw, &bp)
+			}
+		}
+	}
+}
+
+// even splits total into the fewest parts of at most limit and returns
+// the part size, rounded up to a multiple of unit (limit is one).
+func even(total, limit, unit int) int {
+	parts := (total + limit - 1) / limit
+	size := (total + parts - 1) / parts
+	return (size + unit - 1) / unit * unit
+}
+
+// block runs the tiles of rows [ic, ic+iw) against the nq strips of bp,
+// which hold rows [pc, pc+kw) of B from column jc on.
+func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
+	load := pc > 0
+	// A is read in place: the kernel broadcasts from six row pointers, so
+	// packing A would only buy contiguity, and measured it does not pay
+	// for its pass over A (not even when lda*4 is a multiple of 4 KiB and
+	// the six rows share an L1 set). Only a last tile of fewer than 6 rows
+	// is packed, with zero rows, so that the kernel never reads past A.
+	ts := (iw + mr - 1) / mr
+	if ic+ts*mr > g.m {
+		w.aedge = grow(w.aedge, mr*kw)
+		packAEdge(w.aedge, g.a, g.lda, ic+(ts-1)*mr, g.m, pc, kw)
+	}
+	// Kernel width: two strips for AVX-512 and Go, one for AVX2 (whose
+	// kernel is 16 wide). A last odd strip runs a 16-wide kernel.
+	step := 2
+	if g.im == ImplAVX2 {
+		step = 1
+	}
+	for q := 0; q < nq; q += step {
+		cw := min(step, nq-q) * sw
+		j := jc + q*sw
+		v := min(cw, g.n-j)
+		b := bp.data[bp.off+q*bp.sstride+bp.row*sw:]
+		for t := 0; t < ts; t++ {
+			if i := ic + t*mr; i+mr <= g.m {
+				w.tile(g, i, j, cw, v, kw, g.a[i*g.lda+pc:], g.lda, 1, b, bp.sstride, load)
+			} else {
+				w.tile(g, i, j, cw, v, kw, w.aedge, 1, mr, b, bp.sstride, load)
+			}
+		}
+	}
+}
+
+// tile runs the kernel for C[i:i+6, j:j+cw] (valid of the cw columns
+// inside C) with A(i+r, pc+p) at a[r*rs+p*cs] and B(pc+p, j+jj) at
+// b[p*16+jj], or b[bn+p*16+jj-16] for the second strip. A tile that
+// overhangs C (last rows or columns) goes through w.tmp, so the kernel, and
+// with it the order of operations, is the same for every tile.
+func (w *worker) tile(g *problem, i, j, cw, valid, kw int, a []float32, rs, cs int, b []float32, bn int, load bool) {
+	rows := min(mr, g.m-i)
+	if rows == mr && valid == cw {
+		microKernel(g.im, cw, kw, a, rs, cs, b, bn, g.c[i*g.ldc+j:], g.ldc, load)
+		return
+	}
+	t := w.tmp[:]
+	if load {
+		for r := 0; r < rows; r++ {
+			copy(t[r*nr:r*nr+valid], g.c[(i+r)*g.ldc+j:])
+		}
+	}
+	microKernel(g.im, cw, kw, a, rs, cs, b, bn, t, nr, load)
+	for r := 0; r < rows; r++ {
+		copy(g.c[(i+r)*g.ldc+j:(i+r)*g.ldc+j+valid], t[r*nr:])
+	}
+}

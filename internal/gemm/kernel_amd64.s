@@ -1,0 +1,394 @@
+//go:build !purego && amd64
+
+#include "textflag.h"
+
+// Micro-kernels. Each computes one 6-row tile of C:
+//
+//	C[i,j] = fma(A[i,p], B[p,j], C[i,j])   for p = 0..kc-1 in order
+//
+// starting from C (flags&1 != 0) or from +0 (flags == 0). A element (i,p)
+// is at a + 4*(i*rs + p*cs), rs and cs in elements, so the same code reads
+// A in place (rs = lda, cs = 1) or packed (rs = 1, cs = 6). B is packed in
+// 16-column strips: row p of a strip is the 64 bytes at b + 64*p; the
+// 32-wide kernel reads its second 16 columns from the strip at b + 4*bn.
+// C row i starts at c + 4*i*ldc.
+//
+// Every lane runs the same chain of single-rounding FMAs, so neither the
+// tile width nor the instruction set changes a single bit of the result.
+//
+// Registers common to all kernels:
+//	CX  remaining k steps
+//	SI  &A[0,p], R12 = &A[3,p]; rows 1,2 (4,5) are at + R8, + 2*R8
+//	R8  rs in bytes, R9 cs in bytes
+//	DX  &B[p,0] (BX &B[p,16] in the 32-wide kernel)
+//	DI  &C[0,0], R13 = &C[3,0], R10 ldc in bytes
+//	AX, R11 prefetch pointers (R11 holds flags until the accumulators
+//	    are set up)
+// The loops are unrolled four times; A advances by cs each step since its
+// stride is not a constant.
+
+// SETUP loads the arguments shared by all kernels (B, bn differ).
+#define SETUP \
+	MOVQ kc+0(FP), CX;     \
+	MOVQ a+8(FP), SI;      \
+	MOVQ rs+16(FP), R8;    \
+	MOVQ cs+24(FP), R9;    \
+	MOVQ b+32(FP), DX;     \
+	SHLQ $2, R8;           \
+	SHLQ $2, R9;           \
+	LEAQ (SI)(R8*2), R12;  \
+	ADDQ R8, R12
+
+// CROWS sets DI, R13 and R10 from c and ldc.
+#define CROWS \
+	SHLQ $2, R10;          \
+	LEAQ (DI)(R10*2), R13; \
+	ADDQ R10, R13
+
+// PREFETCH_NEXT_C asks for the first line of each row of the C tile six
+// rows down, usually the next tile the caller runs, so that its loads do
+// not stall the start of the next call (C blocks do not stay in L2). A
+// prefetch past the end of C is harmless.
+#define PREFETCH_NEXT_C \
+	LEAQ       (R13)(R10*2), AX; \
+	ADDQ       R10, AX;          \
+	LEAQ       (AX)(R10*2), R11; \
+	ADDQ       R10, R11;         \
+	PREFETCHT0 (AX);             \
+	PREFETCHT0 (AX)(R10*1);      \
+	PREFETCHT0 (AX)(R10*2);      \
+	PREFETCHT0 (R11);            \
+	PREFETCHT0 (R11)(R10*1);     \
+	PREFETCHT0 (R11)(R10*2)
+
+// NEXT_A points AX and R11 at rows 6 and 9 of A: the first and fourth
+// rows of the tile below, usually the next one the caller runs. Each
+// unrolled iteration then prefetches that tile's A at the current k step
+// into L2 (PREFETCHT1): A is read in place, and the first pass over a
+// block otherwise waits on six short streams from memory. Not into L1,
+// where with lda*4 a multiple of 4 KiB all twelve rows would share a set.
+#define NEXT_A \
+	LEAQ (R12)(R8*2), AX; \
+	ADDQ R8, AX;          \
+	LEAQ (AX)(R8*2), R11; \
+	ADDQ R8, R11
+
+#define PREFETCH_NEXT_A \
+	PREFETCHT1 (AX);        \
+	PREFETCHT1 (AX)(R8*1);  \
+	PREFETCHT1 (AX)(R8*2);  \
+	PREFETCHT1 (R11);       \
+	PREFETCHT1 (R11)(R8*1); \
+	PREFETCHT1 (R11)(R8*2); \
+	LEAQ       (AX)(R9*4), AX; \
+	LEAQ       (R11)(R9*4), R11
+
+// ---------------------------------------------------------------------
+// AVX-512, 6x32: Z0..Z11 accumulate (row i in Z(2i), Z(2i+1)), Z12/Z13
+// hold a row of the two B strips, Z14..Z19 the broadcast A values.
+#define STEP6x32(off) \
+	VMOVUPS      off(DX), Z12;     \
+	VMOVUPS      off(BX), Z13;     \
+	VBROADCASTSS (SI), Z14;        \
+	VBROADCASTSS (SI)(R8*1), Z15;  \
+	VBROADCASTSS (SI)(R8*2), Z16;  \
+	VBROADCASTSS (R12), Z17;       \
+	VBROADCASTSS (R12)(R8*1), Z18; \
+	VBROADCASTSS (R12)(R8*2), Z19; \
+	VFMADD231PS  Z14, Z12, Z0;     \
+	VFMADD231PS  Z14, Z13, Z1;     \
+	VFMADD231PS  Z15, Z12, Z2;     \
+	VFMADD231PS  Z15, Z13, Z3;     \
+	VFMADD231PS  Z16, Z12, Z4;     \
+	VFMADD231PS  Z16, Z13, Z5;     \
+	VFMADD231PS  Z17, Z12, Z6;     \
+	VFMADD231PS  Z17, Z13, Z7;     \
+	VFMADD231PS  Z18, Z12, Z8;     \
+	VFMADD231PS  Z18, Z13, Z9;     \
+	VFMADD231PS  Z19, Z12, Z10;    \
+	VFMADD231PS  Z19, Z13, Z11;    \
+	ADDQ         R9, SI;           \
+	ADDQ         R9, R12
+
+// func kern6x32AVX512(kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int)
+TEXT ·kern6x32AVX512(SB), NOSPLIT, $0-72
+	SETUP
+	MOVQ bn+40(FP), BX
+	LEAQ (DX)(BX*4), BX
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), R10
+	MOVQ flags+64(FP), R11
+	CROWS
+
+	TESTQ R11, R11
+	JNZ   load32
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	JMP    start32
+
+load32:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS (DI)(R10*1), Z2
+	VMOVUPS 64(DI)(R10*1), Z3
+	VMOVUPS (DI)(R10*2), Z4
+	VMOVUPS 64(DI)(R10*2), Z5
+	VMOVUPS (R13), Z6
+	VMOVUPS 64(R13), Z7
+	VMOVUPS (R13)(R10*1), Z8
+	VMOVUPS 64(R13)(R10*1), Z9
+	VMOVUPS (R13)(R10*2), Z10
+	VMOVUPS 64(R13)(R10*2), Z11
+
+start32:
+	PREFETCH_NEXT_C
+	PREFETCHT0 64(AX)
+	PREFETCHT0 64(AX)(R10*1)
+	PREFETCHT0 64(AX)(R10*2)
+	PREFETCHT0 64(R11)
+	PREFETCHT0 64(R11)(R10*1)
+	PREFETCHT0 64(R11)(R10*2)
+	NEXT_A
+	CMPQ       CX, $4
+	JLT        tail32
+
+loop32:
+	PREFETCH_NEXT_A
+	STEP6x32(0)
+	STEP6x32(64)
+	STEP6x32(128)
+	STEP6x32(192)
+	ADDQ $256, DX
+	ADDQ $256, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop32
+
+tail32:
+	TESTQ CX, CX
+	JZ    store32
+
+loop32t:
+	STEP6x32(0)
+	ADDQ $64, DX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  loop32t
+
+store32:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, (DI)(R10*1)
+	VMOVUPS Z3, 64(DI)(R10*1)
+	VMOVUPS Z4, (DI)(R10*2)
+	VMOVUPS Z5, 64(DI)(R10*2)
+	VMOVUPS Z6, (R13)
+	VMOVUPS Z7, 64(R13)
+	VMOVUPS Z8, (R13)(R10*1)
+	VMOVUPS Z9, 64(R13)(R10*1)
+	VMOVUPS Z10, (R13)(R10*2)
+	VMOVUPS Z11, 64(R13)(R10*2)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------
+// AVX-512, 6x16: Z0..Z5 accumulate, Z6 holds a row of the B strip,
+// Z7..Z12 the broadcast A values. Runs a last odd strip.
+#define STEP6x16Z(off) \
+	VMOVUPS      off(DX), Z6;      \
+	VBROADCASTSS (SI), Z7;         \
+	VBROADCASTSS (SI)(R8*1), Z8;   \
+	VBROADCASTSS (SI)(R8*2), Z9;   \
+	VBROADCASTSS (R12), Z10;       \
+	VBROADCASTSS (R12)(R8*1), Z11; \
+	VBROADCASTSS (R12)(R8*2), Z12; \
+	VFMADD231PS  Z7, Z6, Z0;       \
+	VFMADD231PS  Z8, Z6, Z1;       \
+	VFMADD231PS  Z9, Z6, Z2;       \
+	VFMADD231PS  Z10, Z6, Z3;      \
+	VFMADD231PS  Z11, Z6, Z4;      \
+	VFMADD231PS  Z12, Z6, Z5;      \
+	ADDQ         R9, SI;           \
+	ADDQ         R9, R12
+
+// func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
+TEXT ·kern6x16AVX512(SB), NOSPLIT, $0-64
+	SETUP
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), R10
+	MOVQ flags+56(FP), R11
+	CROWS
+
+	TESTQ R11, R11
+	JNZ   load16z
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	JMP    start16z
+
+load16z:
+	VMOVUPS (DI), Z0
+	VMOVUPS (DI)(R10*1), Z1
+	VMOVUPS (DI)(R10*2), Z2
+	VMOVUPS (R13), Z3
+	VMOVUPS (R13)(R10*1), Z4
+	VMOVUPS (R13)(R10*2), Z5
+
+start16z:
+	PREFETCH_NEXT_C
+	NEXT_A
+	CMPQ CX, $4
+	JLT  tail16z
+
+loop16z:
+	PREFETCH_NEXT_A
+	STEP6x16Z(0)
+	STEP6x16Z(64)
+	STEP6x16Z(128)
+	STEP6x16Z(192)
+	ADDQ $256, DX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop16z
+
+tail16z:
+	TESTQ CX, CX
+	JZ    store16z
+
+loop16zt:
+	STEP6x16Z(0)
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  loop16zt
+
+store16z:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, (DI)(R10*1)
+	VMOVUPS Z2, (DI)(R10*2)
+	VMOVUPS Z3, (R13)
+	VMOVUPS Z4, (R13)(R10*1)
+	VMOVUPS Z5, (R13)(R10*2)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------
+// AVX2+FMA, 6x16: Y0..Y11 accumulate (row i in Y(2i), Y(2i+1)), Y12/Y13
+// hold a row of the B strip, Y14/Y15 alternate as broadcast A values: all
+// 16 ymm registers in use.
+#define STEP6x16Y(off) \
+	VMOVUPS      off(DX), Y12;     \
+	VMOVUPS      off+32(DX), Y13;  \
+	VBROADCASTSS (SI), Y14;        \
+	VFMADD231PS  Y14, Y12, Y0;     \
+	VFMADD231PS  Y14, Y13, Y1;     \
+	VBROADCASTSS (SI)(R8*1), Y15;  \
+	VFMADD231PS  Y15, Y12, Y2;     \
+	VFMADD231PS  Y15, Y13, Y3;     \
+	VBROADCASTSS (SI)(R8*2), Y14;  \
+	VFMADD231PS  Y14, Y12, Y4;     \
+	VFMADD231PS  Y14, Y13, Y5;     \
+	VBROADCASTSS (R12), Y15;       \
+	VFMADD231PS  Y15, Y12, Y6;     \
+	VFMADD231PS  Y15, Y13, Y7;     \
+	VBROADCASTSS (R12)(R8*1), Y14; \
+	VFMADD231PS  Y14, Y12, Y8;     \
+	VFMADD231PS  Y14, Y13, Y9;     \
+	VBROADCASTSS (R12)(R8*2), Y15; \
+	VFMADD231PS  Y15, Y12, Y10;    \
+	VFMADD231PS  Y15, Y13, Y11;    \
+	ADDQ         R9, SI;           \
+	ADDQ         R9, R12
+
+// func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
+TEXT ·kern6x16AVX2(SB), NOSPLIT, $0-64
+	SETUP
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), R10
+	MOVQ flags+56(FP), R11
+	CROWS
+
+	TESTQ R11, R11
+	JNZ   load16y
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    start16y
+
+load16y:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS (DI)(R10*1), Y2
+	VMOVUPS 32(DI)(R10*1), Y3
+	VMOVUPS (DI)(R10*2), Y4
+	VMOVUPS 32(DI)(R10*2), Y5
+	VMOVUPS (R13), Y6
+	VMOVUPS 32(R13), Y7
+	VMOVUPS (R13)(R10*1), Y8
+	VMOVUPS 32(R13)(R10*1), Y9
+	VMOVUPS (R13)(R10*2), Y10
+	VMOVUPS 32(R13)(R10*2), Y11
+
+start16y:
+	PREFETCH_NEXT_C
+	NEXT_A
+	CMPQ CX, $4
+	JLT  tail16y
+
+loop16y:
+	PREFETCH_NEXT_A
+	STEP6x16Y(0)
+	STEP6x16Y(64)
+	STEP6x16Y(128)
+	STEP6x16Y(192)
+	ADDQ $256, DX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop16y
+
+tail16y:
+	TESTQ CX, CX
+	JZ    store16y
+
+loop16yt:
+	STEP6x16Y(0)
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  loop16yt
+
+store16y:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, (DI)(R10*1)
+	VMOVUPS Y3, 32(DI)(R10*1)
+	VMOVUPS Y4, (DI)(R10*2)
+	VMOVUPS Y5, 32(DI)(R10*2)
+	VMOVUPS Y6, (R13)
+	VMOVUPS Y7, 32(R13)
+	VMOVUPS Y8, (R13)(R10*1)
+	VMOVUPS Y9, 32(R13)(R10*1)
+	VMOVUPS Y10, (R13)(R10*2)
+	VMOVUPS Y11, 32(R13)(R10*2)
+	VZEROUPPER
+	RET

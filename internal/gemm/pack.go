@@ -1,0 +1,130 @@
+package gemm
+
+import "fmt"
+
+// Packed B layout. B[k,n] is cut into strips of sw = 16 columns; strip q
+// holds columns 16q..16q+15 row after row, element (p, j) at
+// q*sstride + p*16 + j (sstride = 16*k for a whole matrix, 16*kc for a
+// panel), zero past column n. So every kernel reads B as one or two
+// contiguous streams of 64-byte rows: the 16-wide kernels one strip, the
+// 32-wide kernel two neighbouring strips.
+const sw = 16
+
+// PackedB is a constant right-hand operand B[k,n] laid out once for the
+// kernels, for weights that are used many times. It does not depend on the
+// kernel set or the cache blocking, and is safe for concurrent use.
+type PackedB struct {
+	k, n int
+	data []float32 // strip q at q*sw*k
+}
+
+// K and N report the shape of the packed B[k,n].
+func (p *PackedB) K() int { return p.k }
+func (p *PackedB) N() int { return p.n }
+
+// PackB packs B[k,n], row-major with leading dimension ldb.
+func PackB(b []float32, ldb, k, n int) *PackedB {
+	checkMat("b", b, ldb, k, n)
+	return packWhole(nil, b, ldb, false, k, n, 1)
+}
+
+// PackBT packs B[k,n] given as its transpose bt[n,k] (row-major, leading
+// dimension ldbt): a Linear weight W[out,in] is the Bᵀ of y = x·Wᵀ, and
+// K[lk,d] is the Bᵀ of Q·Kᵀ.
+func PackBT(bt []float32, ldbt, k, n int) *PackedB {
+	checkMat("bt", bt, ldbt, n, k)
+	return packWhole(nil, bt, ldbt, true, k, n, 1)
+}
+
+// packWhole packs all of B, splitting the strips across threads, into
+// data if it is large enough (packedLen), else into new memory.
+func packWhole(data, b []float32, ld int, trans bool, k, n, threads int) *PackedB {
+	nq := (n + sw - 1) / sw
+	pb := &PackedB{k: k, n: n, data: grow(data, packedLen(k, n))}
+	parallel(nq, threads, func(q0, q1 int) {
+		packStrips(pb.data, sw*k, b, ld, trans, 0, k, 0, n, q0, q1)
+	})
+	return pb
+}
+
+// packedLen is the length of a packed B[k,n].
+func packedLen(k, n int) int { return (n + sw - 1) / sw * sw * k }
+
+// packStrips packs strips [q0, q1) of the block of B with rows [p0, p0+kw)
+// and columns [j0, j0+cols) into dst, strip q at q*sstride. With trans, b
+// holds Bᵀ: B(p, j) = b[j*ld+p].
+func packStrips(dst []float32, sstride int, b []float32, ld int, trans bool, p0, kw, j0, cols, q0, q1 int) {
+	for q := q0; q < q1; q++ {
+		valid := min(sw, cols-q*sw)
+		out := dst[q*sstride : q*sstride+kw*sw]
+		j := j0 + q*sw
+		if !trans {
+			if valid == sw {
+				for p := 0; p < kw; p++ {
+					copy(out[p*sw:(p+1)*sw], b[(p0+p)*ld+j:(p0+p)*ld+j+sw])
+				}
+				continue
+			}
+			for p := 0; p < kw; p++ {
+				row := out[p*sw : (p+1)*sw]
+				copy(row, b[(p0+p)*ld+j:(p0+p)*ld+j+valid])
+				clear(row[valid:])
+			}
+			continue
+		}
+		if valid < sw {
+			clear(out)
+		}
+		// Walk each source row (a column of B) contiguously and scatter it
+		// with stride 16; 4 at a time to keep 4 streams in flight.
+		jj := 0
+		for ; jj+4 <= valid; jj += 4 {
+			c0 := b[(j+jj)*ld+p0 : (j+jj)*ld+p0+kw]
+			c1 := b[(j+jj+1)*ld+p0 : (j+jj+1)*ld+p0+kw]
+			c2 := b[(j+jj+2)*ld+p0 : (j+jj+2)*ld+p0+kw]
+			c3 := b[(j+jj+3)*ld+p0 : (j+jj+3)*ld+p0+kw]
+			for p := range c0 {
+				o := out[p*sw+jj : p*sw+jj+4]
+				o[0], o[1], o[2], o[3] = c0[p], c1[p], c2[p], c3[p]
+			}
+		}
+		for ; jj < valid; jj++ {
+			col := b[(j+jj)*ld+p0 : (j+jj)*ld+p0+kw]
+			for p, v := range col {
+				out[p*sw+jj] = v
+			}
+		}
+	}
+}
+
+// packAEdge packs rows [i0, m) (fewer than mr) and columns [p0, p0+kw)
+// of A into dst as dst[p*mr+i], zero for the missing rows, so that the
+// kernel can run a full 6-row tile (rs = 1, cs = mr) without reading past
+// A.
+func packAEdge(dst, a []float32, lda, i0, m, p0, kw int) {
+	dst = dst[:kw*mr]
+	clear(dst)
+	for i := 0; i < m-i0; i++ {
+		row := a[(i0+i)*lda+p0 : (i0+i)*lda+p0+kw]
+		for p, v := range row {
+			dst[p*mr+i] = v
+		}
+	}
+}
+
+// checkMat panics unless x can hold a rows x cols matrix with leading
+// dimension ld.
+func checkMat(name string, x []float32, ld, rows, cols int) {
+	if rows < 0 || cols < 0 {
+		panic(fmt.Sprintf("gemm: negative %s dimension %dx%d", name, rows, cols))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("gemm: leading dimension of %s is %d < %d columns", name, ld, cols))
+	}
+	if need := (rows-1)*ld + cols; len(x) < need {
+		panic(fmt.Sprintf("gemm: %s has %d elements, a %dx%d matrix with leading dimension %d needs %d", name, len(x), rows, cols, ld, need))
+	}
+}
