@@ -1,0 +1,26 @@
+//go:build purego || !amd64
+
+package vmath
+
+// Without assembly only the Go implementation exists; the functions below
+// are never called (Supported reports false for the assembly sets).
+const (
+	hasAVX512 = false
+	hasAVX2   = false
+)
+
+const (
+	opExp = iota
+	opSiLU
+	opGELU
+	opQuickGELU
+)
+
+func unaryAsm(Impl, int, *float32, *float32, int)                        { panic("vmath: no assembly") }
+func gegluAsm(Impl, *float32, *float32, *float32, int)                   { panic("vmath: no assembly") }
+func scaleShiftAsm(Impl, *float32, *float32, int, float32, float32, int) { panic("vmath: no assembly") }
+func maxScaledAsm(Impl, *float32, int, float32, *[16]float32)            { panic("vmath: no assembly") }
+func expSumAsm(Impl, *float32, int, float32, float32, *[16]float32)      { panic("vmath: no assembly") }
+func mulAsm(Impl, *float32, int, float32)                                { panic("vmath: no assembly") }
+func sumAsm(Impl, *float32, int, *[32]float64)                           { panic("vmath: no assembly") }
+func sumSqDiffAsm(Impl, *float32, int, float64, *[32]float64)            { panic("vmath: no assembly") }

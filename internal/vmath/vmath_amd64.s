@@ -1,0 +1,725 @@
+//go:build !purego && amd64
+
+#include "textflag.h"
+
+// Kernels for AVX2+FMA (Y registers, two 8-lane streams per step) and
+// AVX-512F/DQ (Z registers, one 16-lane stream per step). Both use the same
+// macros below, which are written with mnemonics that exist in the VEX (Y)
+// and EVEX (Z) encodings alike, so a lane computes exactly the same
+// instruction sequence on either path, the one scalar.go spells out with
+// fma32 and float32 operations. Every kernel handles n elements, n a
+// multiple of 16 (32 for the float64 sums); the Go wrappers do the rest.
+//
+// Constants live in 64-byte tables (16 copies) so that one memory operand
+// serves a Y (first 32 bytes) or a Z register. min/max clamps take the
+// constant in a register as the first source and the data as the second,
+// so that a NaN in the data propagates (VMINPS/VMAXPS return the second
+// source when either is NaN).
+
+#define CONST16(name, val) \
+	DATA name<>+0(SB)/8, val;  \
+	DATA name<>+8(SB)/8, val;  \
+	DATA name<>+16(SB)/8, val; \
+	DATA name<>+24(SB)/8, val; \
+	DATA name<>+32(SB)/8, val; \
+	DATA name<>+40(SB)/8, val; \
+	DATA name<>+48(SB)/8, val; \
+	DATA name<>+56(SB)/8, val; \
+	GLOBL name<>(SB), RODATA|NOPTR, $64
+
+CONST16(cExpHi, $0x42b2000042b20000)  // 89
+CONST16(cExpLo, $0xc2d00000c2d00000)  // -104
+CONST16(cMagic, $0x4b4000004b400000)  // 1.5·2^23
+CONST16(cLog2e, $0x3fb8aa3b3fb8aa3b)  // float32(log2 e)
+CONST16(cLn2Hi, $0x3f3172183f317218)  // float32(ln 2)
+CONST16(cLn2Lo, $0xb102e308b102e308)  // float32(ln 2 - ln2Hi)
+CONST16(cExpC5, $0x3950696739506967)  // 1.9875691500e-4
+CONST16(cExpC4, $0x3ab743ce3ab743ce)  // 1.3981999507e-3
+CONST16(cExpC3, $0x3c0889083c088908)  // 8.3334519073e-3
+CONST16(cExpC2, $0x3d2aa9c13d2aa9c1)  // 4.1665795894e-2
+CONST16(cExpC1, $0x3e2aaaaa3e2aaaaa)  // 1.6666665459e-1
+CONST16(cExpC0, $0x3f0000003f000000)  // 5.0000001201e-1 (= 0.5 in float32)
+CONST16(cOne, $0x3f8000003f800000)    // 1.0, also 127<<23
+CONST16(cSign, $0x8000000080000000)
+CONST16(cAbs, $0x7fffffff7fffffff)
+CONST16(cMHalf, $0xbf000000bf000000)  // -0.5
+CONST16(cQG, $0xbfd9db23bfd9db23)     // float32(-1.702)
+CONST16(cUMax, $0x4180000041800000)   // 16
+CONST16(cGeluP, $0x3ecccccd3ecccccd)  // float32(0.4)
+CONST16(cR0, $0xb56e9772b56e9772)     // geluR[0..10]
+CONST16(cR1, $0x3e236e373e236e37)
+CONST16(cR2, $0x3e232bef3e232bef)
+CONST16(cR3, $0x3e0a31233e0a3123)
+CONST16(cR4, $0x3dac1fce3dac1fce)
+CONST16(cR5, $0xbbfe000dbbfe000d)
+CONST16(cR6, $0x3db0e9f23db0e9f2)
+CONST16(cR7, $0xbeac342ebeac342e)
+CONST16(cR8, $0x3eb5e0533eb5e053)
+CONST16(cR9, $0xbe29abb7be29abb7)
+CONST16(cR10, $0x3cf79c023cf79c02)
+
+// EXP: X = exp(X), step for step exp1 in scalar.go; T0..T2 are clobbered.
+//
+//	x  = max(-104, min(89, x))       NaN stays (second source)
+//	T0 = k = x·log2e + 1.5·2^23      round(x·log2e) in the low bits
+//	T1 = n = k - 1.5·2^23
+//	x  = r = (x - n·ln2Hi) - n·ln2Lo
+//	T1 = p = Horner(c5..c0, 1, 1)(r) ≈ e^r
+//	T0 = n = bits(k) - bits(1.5·2^23), T2 = n1 = n>>1, T0 = n2 = n - n1
+//	x  = (p · 2^n1) · 2^n2            2^m = (m<<23) + bits(1.0)
+#define EXP(X, T0, T1, T2) \
+	VMOVUPS      cExpHi<>(SB), T0;  \
+	VMINPS       X, T0, X;          \
+	VMOVUPS      cExpLo<>(SB), T0;  \
+	VMAXPS       X, T0, X;          \
+	VMOVUPS      cMagic<>(SB), T0;  \
+	VFMADD231PS  cLog2e<>(SB), X, T0; \
+	VSUBPS       cMagic<>(SB), T0, T1;  \
+	VFNMADD231PS cLn2Hi<>(SB), T1, X; \
+	VFNMADD231PS cLn2Lo<>(SB), T1, X; \
+	VMOVUPS      cExpC5<>(SB), T1;  \
+	VFMADD213PS  cExpC4<>(SB), X, T1; \
+	VFMADD213PS  cExpC3<>(SB), X, T1; \
+	VFMADD213PS  cExpC2<>(SB), X, T1; \
+	VFMADD213PS  cExpC1<>(SB), X, T1; \
+	VFMADD213PS  cExpC0<>(SB), X, T1; \
+	VFMADD213PS  cOne<>(SB), X, T1;   \
+	VFMADD213PS  cOne<>(SB), X, T1;   \
+	VPSUBD       cMagic<>(SB), T0, T0;  \
+	VPSRAD       $1, T0, T2;        \
+	VPSUBD       T2, T0, T0;        \
+	VPSLLD       $23, T2, T2;       \
+	VPADDD       cOne<>(SB), T2, T2;  \
+	VPSLLD       $23, T0, T0;       \
+	VPADDD       cOne<>(SB), T0, T0;  \
+	VMULPS       T2, T1, T1;        \
+	VMULPS       T0, T1, X
+
+// SIGMUL: X = X / (1 + exp(Y)) (sigmoidMul1); Y, T0..T2 are clobbered.
+#define SIGMUL(X, Y, T0, T1, T2) \
+	EXP(Y, T0, T1, T2);       \
+	VADDPS cOne<>(SB), Y, Y;  \
+	VDIVPS Y, X, X
+
+// GELU: X = gelu(X), step for step gelu1/phiNeg in scalar.go; U, S, E, R,
+// T0..T2 are clobbered.
+//
+//	U = u = min(16, |x|)
+//	S = s = u·u, E = e = fma(u, u, -s)
+//	T1 = t = 1 / (1 + 0.4·u)
+//	R = Horner(R10..R0)(t) · (1 - e/2)   as fma(R, e·-0.5, R)
+//	S = q = exp(s·-0.5) · R              Φ(-|x|)
+//	S = sign(x) ? q : 1-q                by the mask x>>31 (arithmetic)
+//	X = x · S
+#define GELU(X, U, S, E, R, T0, T1, T2) \
+	VANDPS      cAbs<>(SB), X, U;   \
+	VMOVUPS     cUMax<>(SB), T0;    \
+	VMINPS      U, T0, U;           \
+	VMULPS      U, U, S;            \
+	VMOVAPS     S, E;               \
+	VFMSUB231PS U, U, E;            \
+	VMOVUPS     cOne<>(SB), T0;     \
+	VFMADD231PS cGeluP<>(SB), U, T0; \
+	VMOVUPS     cOne<>(SB), T1;     \
+	VDIVPS      T0, T1, T1;         \
+	VMOVUPS     cR10<>(SB), R;      \
+	VFMADD213PS cR9<>(SB), T1, R;   \
+	VFMADD213PS cR8<>(SB), T1, R;   \
+	VFMADD213PS cR7<>(SB), T1, R;   \
+	VFMADD213PS cR6<>(SB), T1, R;   \
+	VFMADD213PS cR5<>(SB), T1, R;   \
+	VFMADD213PS cR4<>(SB), T1, R;   \
+	VFMADD213PS cR3<>(SB), T1, R;   \
+	VFMADD213PS cR2<>(SB), T1, R;   \
+	VFMADD213PS cR1<>(SB), T1, R;   \
+	VFMADD213PS cR0<>(SB), T1, R;   \
+	VMULPS      cMHalf<>(SB), E, E; \
+	VFMADD213PS R, E, R;            \
+	VMULPS      cMHalf<>(SB), S, S; \
+	EXP(S, T0, T1, U);              \
+	VMULPS      R, S, S;            \
+	VPSRAD      $31, X, T0;         \
+	VMOVUPS     cOne<>(SB), T1;     \
+	VSUBPS      S, T1, T1;          \
+	VANDPS      T0, S, S;           \
+	VANDNPS     T1, T0, T0;         \
+	VORPS       T0, S, S;           \
+	VMULPS      S, X, X
+
+#define NEXT \
+	ADDQ $64, SI; \
+	ADDQ $64, DI; \
+	DECQ CX;      \
+	JNZ  loop
+
+// func expAVX2(dst, src *float32, n int)
+TEXT ·expAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y4
+	EXP(Y0, Y1, Y2, Y3)
+	EXP(Y4, Y5, Y6, Y7)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y4, 32(DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func expAVX512(dst, src *float32, n int)
+TEXT ·expAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Z0
+	EXP(Z0, Z1, Z2, Z3)
+	VMOVUPS Z0, (DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func siluAVX2(dst, src *float32, n int)
+TEXT ·siluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y5
+	VXORPS  cSign<>(SB), Y0, Y1
+	VXORPS  cSign<>(SB), Y5, Y6
+	SIGMUL(Y0, Y1, Y2, Y3, Y4)
+	SIGMUL(Y5, Y6, Y7, Y8, Y9)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y5, 32(DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func siluAVX512(dst, src *float32, n int)
+TEXT ·siluAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Z0
+	VXORPS  cSign<>(SB), Z0, Z1
+	SIGMUL(Z0, Z1, Z2, Z3, Z4)
+	VMOVUPS Z0, (DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func quickGELUAVX2(dst, src *float32, n int)
+TEXT ·quickGELUAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y5
+	VMULPS  cQG<>(SB), Y0, Y1
+	VMULPS  cQG<>(SB), Y5, Y6
+	SIGMUL(Y0, Y1, Y2, Y3, Y4)
+	SIGMUL(Y5, Y6, Y7, Y8, Y9)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y5, 32(DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func quickGELUAVX512(dst, src *float32, n int)
+TEXT ·quickGELUAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Z0
+	VMULPS  cQG<>(SB), Z0, Z1
+	SIGMUL(Z0, Z1, Z2, Z3, Z4)
+	VMOVUPS Z0, (DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func geluAVX2(dst, src *float32, n int)
+TEXT ·geluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y8
+	GELU(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	GELU(Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y8, 32(DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func geluAVX512(dst, src *float32, n int)
+TEXT ·geluAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Z0
+	GELU(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	VMOVUPS Z0, (DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// GEGLU: dst[i] = a[i]·gelu(b[i]).
+// func gegluAVX2(dst, a, b *float32, n int)
+TEXT ·gegluAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), DX
+	MOVQ b+16(FP), SI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y8
+	GELU(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	GELU(Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15)
+	VMULPS  (DX), Y0, Y0
+	VMULPS  32(DX), Y8, Y8
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y8, 32(DI)
+	ADDQ    $64, DX
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func gegluAVX512(dst, a, b *float32, n int)
+TEXT ·gegluAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), DX
+	MOVQ b+16(FP), SI
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Z0
+	GELU(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	VMULPS  (DX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DX
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// ScaleShift: dst[i] = fma(src[i], scale, shift), then SiLU when silu != 0.
+// func scaleShiftAVX2(dst, src *float32, n int, scale, shift float32, silu int)
+TEXT ·scaleShiftAVX2(SB), NOSPLIT, $0-40
+	VBROADCASTSS scale+24(FP), Y14
+	VBROADCASTSS shift+28(FP), Y15
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  n+16(FP), CX
+	MOVQ  silu+32(FP), AX
+	SHRQ  $4, CX
+	JZ    done
+	TESTQ AX, AX
+	JNZ   siluloop
+loop:
+	VMOVUPS     (SI), Y0
+	VMOVUPS     32(SI), Y5
+	VFMADD213PS Y15, Y14, Y0
+	VFMADD213PS Y15, Y14, Y5
+	VMOVUPS     Y0, (DI)
+	VMOVUPS     Y5, 32(DI)
+	NEXT
+	JMP         done
+siluloop:
+	VMOVUPS     (SI), Y0
+	VMOVUPS     32(SI), Y5
+	VFMADD213PS Y15, Y14, Y0
+	VFMADD213PS Y15, Y14, Y5
+	VXORPS      cSign<>(SB), Y0, Y1
+	VXORPS      cSign<>(SB), Y5, Y6
+	SIGMUL(Y0, Y1, Y2, Y3, Y4)
+	SIGMUL(Y5, Y6, Y7, Y8, Y9)
+	VMOVUPS     Y0, (DI)
+	VMOVUPS     Y5, 32(DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         siluloop
+done:
+	VZEROUPPER
+	RET
+
+// func scaleShiftAVX512(dst, src *float32, n int, scale, shift float32, silu int)
+TEXT ·scaleShiftAVX512(SB), NOSPLIT, $0-40
+	VBROADCASTSS scale+24(FP), Z14
+	VBROADCASTSS shift+28(FP), Z15
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  n+16(FP), CX
+	MOVQ  silu+32(FP), AX
+	SHRQ  $4, CX
+	JZ    done
+	TESTQ AX, AX
+	JNZ   siluloop
+loop:
+	VMOVUPS     (SI), Z0
+	VFMADD213PS Z15, Z14, Z0
+	VMOVUPS     Z0, (DI)
+	NEXT
+	JMP         done
+siluloop:
+	VMOVUPS     (SI), Z0
+	VFMADD213PS Z15, Z14, Z0
+	VXORPS      cSign<>(SB), Z0, Z1
+	SIGMUL(Z0, Z1, Z2, Z3, Z4)
+	VMOVUPS     Z0, (DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         siluloop
+done:
+	VZEROUPPER
+	RET
+
+// Softmax passes. Lane j (0..15) of lanes/acc takes elements i ≡ j mod 16.
+
+// func maxScaledAVX2(src *float32, n int, scale float32, lanes *[16]float32)
+TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-32
+	MOVQ         src+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Y2
+	MOVQ         lanes+24(FP), DX
+	VMOVUPS      (DX), Y0
+	VMOVUPS      32(DX), Y1
+	SHRQ         $4, CX
+	JZ           done
+loop:
+	VMULPS       (SI), Y2, Y3
+	VMULPS       32(SI), Y2, Y4
+	VMAXPS       Y3, Y0, Y0
+	VMAXPS       Y4, Y1, Y1
+	ADDQ         $64, SI
+	DECQ         CX
+	JNZ          loop
+done:
+	VMOVUPS      Y0, (DX)
+	VMOVUPS      Y1, 32(DX)
+	VZEROUPPER
+	RET
+
+// func maxScaledAVX512(src *float32, n int, scale float32, lanes *[16]float32)
+TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-32
+	MOVQ         src+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Z2
+	MOVQ         lanes+24(FP), DX
+	VMOVUPS      (DX), Z0
+	SHRQ         $4, CX
+	JZ           done
+loop:
+	VMULPS       (SI), Z2, Z3
+	VMAXPS       Z3, Z0, Z0
+	ADDQ         $64, SI
+	DECQ         CX
+	JNZ          loop
+done:
+	VMOVUPS      Z0, (DX)
+	VZEROUPPER
+	RET
+
+// func expSumAVX2(row *float32, n int, scale, m float32, acc *[16]float32)
+TEXT ·expSumAVX2(SB), NOSPLIT, $0-32
+	MOVQ         row+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Y8
+	VBROADCASTSS m+20(FP), Y9
+	MOVQ         acc+24(FP), DX
+	VMOVUPS      (DX), Y10
+	VMOVUPS      32(DX), Y11
+	SHRQ         $4, CX
+	JZ           done
+loop:
+	VMULPS       (SI), Y8, Y0
+	VMULPS       32(SI), Y8, Y4
+	VSUBPS       Y9, Y0, Y0
+	VSUBPS       Y9, Y4, Y4
+	EXP(Y0, Y1, Y2, Y3)
+	EXP(Y4, Y5, Y6, Y7)
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y4, 32(SI)
+	VADDPS       Y0, Y10, Y10
+	VADDPS       Y4, Y11, Y11
+	ADDQ         $64, SI
+	DECQ         CX
+	JNZ          loop
+done:
+	VMOVUPS      Y10, (DX)
+	VMOVUPS      Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func expSumAVX512(row *float32, n int, scale, m float32, acc *[16]float32)
+TEXT ·expSumAVX512(SB), NOSPLIT, $0-32
+	MOVQ         row+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Z8
+	VBROADCASTSS m+20(FP), Z9
+	MOVQ         acc+24(FP), DX
+	VMOVUPS      (DX), Z10
+	SHRQ         $4, CX
+	JZ           done
+loop:
+	VMULPS       (SI), Z8, Z0
+	VSUBPS       Z9, Z0, Z0
+	EXP(Z0, Z1, Z2, Z3)
+	VMOVUPS      Z0, (SI)
+	VADDPS       Z0, Z10, Z10
+	ADDQ         $64, SI
+	DECQ         CX
+	JNZ          loop
+done:
+	VMOVUPS      Z10, (DX)
+	VZEROUPPER
+	RET
+
+// func mulAVX2(row *float32, n int, c float32)
+TEXT ·mulAVX2(SB), NOSPLIT, $0-20
+	MOVQ         row+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS c+16(FP), Y2
+	SHRQ         $4, CX
+	JZ           done
+loop:
+	VMULPS       (SI), Y2, Y0
+	VMULPS       32(SI), Y2, Y1
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	ADDQ         $64, SI
+	DECQ         CX
+	JNZ          loop
+done:
+	VZEROUPPER
+	RET
+
+// func mulAVX512(row *float32, n int, c float32)
+TEXT ·mulAVX512(SB), NOSPLIT, $0-20
+	MOVQ         row+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS c+16(FP), Z2
+	SHRQ         $4, CX
+	JZ           done
+loop:
+	VMULPS       (SI), Z2, Z0
+	VMOVUPS      Z0, (SI)
+	ADDQ         $64, SI
+	DECQ         CX
+	JNZ          loop
+done:
+	VZEROUPPER
+	RET
+
+// float64 sums. Lane j (0..31) of acc takes elements i ≡ j mod 32; n is a
+// multiple of 32.
+
+// func sumAVX2(src *float32, n int, acc *[32]float64)
+TEXT ·sumAVX2(SB), NOSPLIT, $0-24
+	MOVQ      src+0(FP), SI
+	MOVQ      n+8(FP), CX
+	MOVQ      acc+16(FP), DX
+	VMOVUPD   (DX), Y0
+	VMOVUPD   32(DX), Y1
+	VMOVUPD   64(DX), Y2
+	VMOVUPD   96(DX), Y3
+	VMOVUPD   128(DX), Y4
+	VMOVUPD   160(DX), Y5
+	VMOVUPD   192(DX), Y6
+	VMOVUPD   224(DX), Y7
+	SHRQ      $5, CX
+	JZ        done
+loop:
+	VCVTPS2PD (SI), Y8
+	VCVTPS2PD 16(SI), Y9
+	VCVTPS2PD 32(SI), Y10
+	VCVTPS2PD 48(SI), Y11
+	VCVTPS2PD 64(SI), Y12
+	VCVTPS2PD 80(SI), Y13
+	VCVTPS2PD 96(SI), Y14
+	VCVTPS2PD 112(SI), Y15
+	VADDPD    Y8, Y0, Y0
+	VADDPD    Y9, Y1, Y1
+	VADDPD    Y10, Y2, Y2
+	VADDPD    Y11, Y3, Y3
+	VADDPD    Y12, Y4, Y4
+	VADDPD    Y13, Y5, Y5
+	VADDPD    Y14, Y6, Y6
+	VADDPD    Y15, Y7, Y7
+	ADDQ      $128, SI
+	DECQ      CX
+	JNZ       loop
+done:
+	VMOVUPD   Y0, (DX)
+	VMOVUPD   Y1, 32(DX)
+	VMOVUPD   Y2, 64(DX)
+	VMOVUPD   Y3, 96(DX)
+	VMOVUPD   Y4, 128(DX)
+	VMOVUPD   Y5, 160(DX)
+	VMOVUPD   Y6, 192(DX)
+	VMOVUPD   Y7, 224(DX)
+	VZEROUPPER
+	RET
+
+// func sumAVX512(src *float32, n int, acc *[32]float64)
+TEXT ·sumAVX512(SB), NOSPLIT, $0-24
+	MOVQ      src+0(FP), SI
+	MOVQ      n+8(FP), CX
+	MOVQ      acc+16(FP), DX
+	VMOVUPD   (DX), Z0
+	VMOVUPD   64(DX), Z1
+	VMOVUPD   128(DX), Z2
+	VMOVUPD   192(DX), Z3
+	SHRQ      $5, CX
+	JZ        done
+loop:
+	VCVTPS2PD (SI), Z4
+	VCVTPS2PD 32(SI), Z5
+	VCVTPS2PD 64(SI), Z6
+	VCVTPS2PD 96(SI), Z7
+	VADDPD    Z4, Z0, Z0
+	VADDPD    Z5, Z1, Z1
+	VADDPD    Z6, Z2, Z2
+	VADDPD    Z7, Z3, Z3
+	ADDQ      $128, SI
+	DECQ      CX
+	JNZ       loop
+done:
+	VMOVUPD   Z0, (DX)
+	VMOVUPD   Z1, 64(DX)
+	VMOVUPD   Z2, 128(DX)
+	VMOVUPD   Z3, 192(DX)
+	VZEROUPPER
+	RET
+
+// func sumSqDiffAVX2(src *float32, n int, c float64, acc *[32]float64)
+TEXT ·sumSqDiffAVX2(SB), NOSPLIT, $0-32
+	MOVQ         src+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD c+16(FP), Y15
+	MOVQ         acc+24(FP), DX
+	VMOVUPD      (DX), Y0
+	VMOVUPD      32(DX), Y1
+	VMOVUPD      64(DX), Y2
+	VMOVUPD      96(DX), Y3
+	VMOVUPD      128(DX), Y4
+	VMOVUPD      160(DX), Y5
+	VMOVUPD      192(DX), Y6
+	VMOVUPD      224(DX), Y7
+	SHRQ         $5, CX
+	JZ           done
+loop:
+	VCVTPS2PD    (SI), Y8
+	VCVTPS2PD    16(SI), Y9
+	VCVTPS2PD    32(SI), Y10
+	VCVTPS2PD    48(SI), Y11
+	VSUBPD       Y15, Y8, Y8
+	VSUBPD       Y15, Y9, Y9
+	VSUBPD       Y15, Y10, Y10
+	VSUBPD       Y15, Y11, Y11
+	VFMADD231PD  Y8, Y8, Y0
+	VFMADD231PD  Y9, Y9, Y1
+	VFMADD231PD  Y10, Y10, Y2
+	VFMADD231PD  Y11, Y11, Y3
+	VCVTPS2PD    64(SI), Y8
+	VCVTPS2PD    80(SI), Y9
+	VCVTPS2PD    96(SI), Y10
+	VCVTPS2PD    112(SI), Y11
+	VSUBPD       Y15, Y8, Y8
+	VSUBPD       Y15, Y9, Y9
+	VSUBPD       Y15, Y10, Y10
+	VSUBPD       Y15, Y11, Y11
+	VFMADD231PD  Y8, Y8, Y4
+	VFMADD231PD  Y9, Y9, Y5
+	VFMADD231PD  Y10, Y10, Y6
+	VFMADD231PD  Y11, Y11, Y7
+	ADDQ         $128, SI
+	DECQ         CX
+	JNZ          loop
+done:
+	VMOVUPD      Y0, (DX)
+	VMOVUPD      Y1, 32(DX)
+	VMOVUPD      Y2, 64(DX)
+	VMOVUPD      Y3, 96(DX)
+	VMOVUPD      Y4, 128(DX)
+	VMOVUPD      Y5, 160(DX)
+	VMOVUPD      Y6, 192(DX)
+	VMOVUPD      Y7, 224(DX)
+	VZEROUPPER
+	RET
+
+// func sumSqDiffAVX512(src *float32, n int, c float64, acc *[32]float64)
+TEXT ·sumSqDiffAVX512(SB), NOSPLIT, $0-32
+	MOVQ         src+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD c+16(FP), Z15
+	MOVQ         acc+24(FP), DX
+	VMOVUPD      (DX), Z0
+	VMOVUPD      64(DX), Z1
+	VMOVUPD      128(DX), Z2
+	VMOVUPD      192(DX), Z3
+	SHRQ         $5, CX
+	JZ           done
+loop:
+	VCVTPS2PD    (SI), Z4
+	VCVTPS2PD    32(SI), Z5
+	VCVTPS2PD    64(SI), Z6
+	VCVTPS2PD    96(SI), Z7
+	VSUBPD       Z15, Z4, Z4
+	VSUBPD       Z15, Z5, Z5
+	VSUBPD       Z15, Z6, Z6
+	VSUBPD       Z15, Z7, Z7
+	VFMADD231PD  Z4, Z4, Z0
+	VFMADD231PD  Z5, Z5, Z1
+	VFMADD231PD  Z6, Z6, Z2
+	VFMADD231PD  Z7, Z7, Z3
+	ADDQ         $128, SI
+	DECQ         CX
+	JNZ          loop
+done:
+	VMOVUPD      Z0, (DX)
+	VMOVUPD      Z1, 64(DX)
+	VMOVUPD      Z2, 128(DX)
+	VMOVUPD      Z3, 192(DX)
+	VZEROUPPER
+	RET
