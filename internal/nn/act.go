@@ -1,30 +1,37 @@
 package nn
 
 import (
-	"math"
-
 	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/vmath"
 )
 
-// SiLU applies x·sigmoid(x) in place.
-func SiLU(v []float32) {
-	for i, x := range v {
-		v[i] = x / (1 + float32(math.Exp(float64(-x))))
-	}
+// elementwise applies an in-place vector function over v, split across
+// threads for large slices (each element's result is independent of the
+// split).
+func elementwise(v []float32, f func([]float32)) {
+	parallelFor(len(v), 1<<15, func(lo, hi int) { f(v[lo:hi]) })
 }
+
+// SiLU applies x·sigmoid(x) in place.
+func SiLU(v []float32) { elementwise(v, vmath.SiLU) }
 
 // GELU applies the exact (erf) GELU in place.
-func GELU(v []float32) {
-	for i, x := range v {
-		v[i] = float32(0.5 * float64(x) * (1 + math.Erf(float64(x)/math.Sqrt2)))
-	}
-}
+func GELU(v []float32) { elementwise(v, vmath.GELU) }
 
 // QuickGELU applies CLIP's x·sigmoid(1.702x) in place.
-func QuickGELU(v []float32) {
-	for i, x := range v {
-		v[i] = x / (1 + float32(math.Exp(float64(-1.702*x))))
-	}
+func QuickGELU(v []float32) { elementwise(v, vmath.QuickGELU) }
+
+// GEGLU splits each row of x [..., 2·inner] into a value half and a gate
+// half and returns value · gelu(gate) [..., inner] (the feed-forward of a
+// Stable Diffusion transformer block).
+func GEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
+	rows := x.Numel() / (2 * inner)
+	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), inner)
+	y := tensor.New(shape...)
+	parallelFor(rows, 16, func(lo, hi int) {
+		vmath.GEGLU(y.Data[lo*inner:hi*inner], x.Data[lo*2*inner:hi*2*inner], inner)
+	})
+	return y
 }
 
 // Add returns a + b (same shapes).

@@ -1,7 +1,8 @@
 package nn
 
 import (
-	"math"
+	"github.com/imggen/imggen/internal/gemm"
+	"github.com/imggen/imggen/internal/vmath"
 )
 
 // attnChunk is how many query rows share one score buffer: the full
@@ -10,67 +11,29 @@ const attnChunk = 128
 
 // Attention computes softmax(q·kᵀ·scale)·v for every head of one batch item.
 // q is [lq, dim], k and v are [lk, dim], heads split dim evenly; the result
-// is [lq, dim]. With causal, query i only sees keys 0..i.
+// is [lq, dim]. With causal, query i only sees keys 0..i. Heads are read in
+// place through the leading dimension, never gathered.
 func Attention(q, k, v []float32, lq, lk, dim, heads int, scale float32, causal bool) []float32 {
 	d := dim / heads
 	out := make([]float32, lq*dim)
-	// Per head: Kᵀ [d, lk] and V [lk, d] gathered contiguous.
-	kt := make([]float32, heads*d*lk)
-	vh := make([]float32, heads*lk*d)
-	for h := 0; h < heads; h++ {
-		for j := 0; j < lk; j++ {
-			for e := 0; e < d; e++ {
-				kt[h*d*lk+e*lk+j] = k[j*dim+h*d+e]
-				vh[h*lk*d+j*d+e] = v[j*dim+h*d+e]
-			}
-		}
-	}
 	chunks := (lq + attnChunk - 1) / attnChunk
+	// Each job is one head and one chunk of query rows, with a one-thread
+	// product inside, so the split never changes a sum.
 	parallelFor(heads*chunks, 1, func(lo, hi int) {
-		qs := make([]float32, attnChunk*d)
 		s := make([]float32, attnChunk*lk)
-		o := make([]float32, attnChunk*d)
 		for job := lo; job < hi; job++ {
 			h, r0 := job/chunks, (job%chunks)*attnChunk
 			rows := min(attnChunk, lq-r0)
-			for r := 0; r < rows; r++ {
-				copy(qs[r*d:(r+1)*d], q[(r0+r)*dim+h*d:])
-			}
-			matMulBlock(s, qs, kt[h*d*lk:(h+1)*d*lk], 0, rows, 0, lk, lk, d)
+			gemm.SgemmNT(rows, lk, d, q[r0*dim+h*d:], dim, k[h*d:], dim, s, lk, 1)
 			for r := 0; r < rows; r++ {
 				n := lk
 				if causal {
 					n = min(r0+r+1, lk)
 				}
-				row := s[r*lk : (r+1)*lk]
-				softmaxScaled(row[:n], scale)
-				clear(row[n:])
+				vmath.SoftmaxScaled(s[r*lk:(r+1)*lk], n, scale)
 			}
-			matMulBlock(o, s, vh[h*lk*d:(h+1)*lk*d], 0, rows, 0, d, d, lk)
-			for r := 0; r < rows; r++ {
-				copy(out[(r0+r)*dim+h*d:(r0+r)*dim+(h+1)*d], o[r*d:(r+1)*d])
-			}
+			gemm.Sgemm(rows, d, lk, s, lk, v[h*d:], dim, out[r0*dim+h*d:], dim, 1)
 		}
 	})
 	return out
-}
-
-// softmaxScaled replaces row by softmax(row·scale).
-func softmaxScaled(row []float32, scale float32) {
-	mx := float32(math.Inf(-1))
-	for i, x := range row {
-		x *= scale
-		row[i] = x
-		mx = max(mx, x)
-	}
-	var sum float32
-	for i, x := range row {
-		e := float32(math.Exp(float64(x - mx)))
-		row[i] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for i := range row {
-		row[i] *= inv
-	}
 }

@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 
+	"github.com/imggen/imggen/internal/gemm"
+
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/weights"
 )
@@ -10,15 +12,13 @@ import (
 // Linear is y = x·Wᵀ + b over the last dimension.
 type Linear struct {
 	In, Out int
-	wt      []float32 // Wᵀ, [In, Out], so the product streams rows of it
-	b       []float32 // nil without bias
+	w       weights.Matrix // [Out, In] as stored
+	b       []float32      // nil without bias
 }
 
 // LoadLinear reads "weight" [out, in] and, if bias, "bias" [out].
 func LoadLinear(l weights.Loader, in, out int, bias bool) *Linear {
-	w := l.Tensor("weight", out, in)
-	lin := &Linear{In: in, Out: out, wt: make([]float32, in*out)}
-	Transpose(lin.wt, w.Data, out, in)
+	lin := &Linear{In: in, Out: out, w: l.Matrix("weight", out, in)}
 	if bias {
 		lin.b = l.Tensor("bias", out).Data
 	}
@@ -30,7 +30,9 @@ func (lin *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 	rows := x.Numel() / lin.In
 	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), lin.Out)
 	y := tensor.New(shape...)
-	MatMul(y.Data, x.Data, lin.wt, rows, lin.Out, lin.In)
+	w, release := float32s(lin.w)
+	gemm.SgemmNT(rows, lin.Out, lin.In, x.Data, lin.In, w, lin.In, y.Data, lin.Out, Threads())
+	release()
 	if lin.b != nil {
 		for r := 0; r < rows; r++ {
 			row := y.Data[r*lin.Out : (r+1)*lin.Out]
@@ -48,16 +50,16 @@ func (lin *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 type Conv2d struct {
 	In, Out, K, Stride     int
 	PadT, PadL, PadB, PadR int
-	w                      []float32 // [Out, In*K*K]
+	w                      weights.Matrix // [Out, In*K*K]
 	b                      []float32
 }
 
 // LoadConv2d reads "weight" [out, in, k, k] and "bias" [out]; padding is
 // the same on all sides.
 func LoadConv2d(l weights.Loader, in, out, k, stride, pad int) *Conv2d {
-	w := l.Tensor("weight", out, in, k, k)
+	w := l.Matrix("weight", out, in, k, k)
 	b := l.Tensor("bias", out)
-	return &Conv2d{In: in, Out: out, K: k, Stride: stride, PadT: pad, PadL: pad, PadB: pad, PadR: pad, w: w.Data, b: b.Data}
+	return &Conv2d{In: in, Out: out, K: k, Stride: stride, PadT: pad, PadL: pad, PadB: pad, PadR: pad, w: w, b: b.Data}
 }
 
 // OutSize returns the output height and width for an input of h x w.
@@ -75,10 +77,12 @@ func (c *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 	y := tensor.New(n, c.Out, oh, ow)
 	kk := c.In * c.K * c.K
 	pixels := oh * ow
+	wts, release := float32s(c.w)
+	defer release()
 	if c.K == 1 && c.Stride == 1 && c.PadT+c.PadL+c.PadB+c.PadR == 0 {
 		for i := 0; i < n; i++ {
 			out := y.Data[i*c.Out*pixels : (i+1)*c.Out*pixels]
-			MatMul(out, c.w, x.Data[i*ch*h*w:(i+1)*ch*h*w], c.Out, pixels, kk)
+			MatMul(out, wts, x.Data[i*ch*h*w:(i+1)*ch*h*w], c.Out, pixels, kk)
 			addChannelBias(out, c.b, pixels)
 		}
 		return y
@@ -87,7 +91,6 @@ func (c *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 	// build it for bands of output rows; the sums per output are unchanged.
 	band := max(1, min(oh, maxIm2colFloats/(kk*ow)))
 	cols := make([]float32, kk*band*ow)
-	tmp := make([]float32, c.Out*band*ow)
 	for i := 0; i < n; i++ {
 		img := x.Data[i*ch*h*w : (i+1)*ch*h*w]
 		out := y.Data[i*c.Out*pixels : (i+1)*c.Out*pixels]
@@ -95,14 +98,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 			rows := min(band, oh-y0)
 			bp := rows * ow
 			c.im2col(cols[:kk*bp], img, h, w, y0, rows, ow)
-			if rows == oh {
-				MatMul(out, c.w, cols[:kk*bp], c.Out, bp, kk)
-				continue
-			}
-			MatMul(tmp[:c.Out*bp], c.w, cols[:kk*bp], c.Out, bp, kk)
-			for o := 0; o < c.Out; o++ {
-				copy(out[o*pixels+y0*ow:o*pixels+y0*ow+bp], tmp[o*bp:(o+1)*bp])
-			}
+			gemm.Sgemm(c.Out, bp, kk, wts, kk, cols[:kk*bp], bp, out[y0*ow:], pixels, Threads())
 		}
 		addChannelBias(out, c.b, pixels)
 	}

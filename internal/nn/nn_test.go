@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/weights"
 )
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -33,7 +34,7 @@ func naiveConv(c *Conv2d, x *tensor.Tensor) *tensor.Tensor {
 								if iy < 0 || iy >= h || ix < 0 || ix >= w {
 									continue
 								}
-								s += float64(c.w[((o*c.In+i)*c.K+ky)*c.K+kx]) * float64(x.Data[((b*c.In+i)*h+iy)*w+ix])
+								s += float64(c.w.F32[((o*c.In+i)*c.K+ky)*c.K+kx]) * float64(x.Data[((b*c.In+i)*h+iy)*w+ix])
 							}
 						}
 					}
@@ -65,7 +66,7 @@ func TestConv2dMatchesDefinition(t *testing.T) {
 			defer func(v int) { maxIm2colFloats = v }(maxIm2colFloats)
 			maxIm2colFloats = tc.limit
 			c := &Conv2d{In: tc.in, Out: tc.out, K: tc.k, Stride: tc.stride, PadT: tc.padT, PadL: tc.padL, PadB: tc.padB, PadR: tc.padR,
-				w: randSlice(r, tc.out*tc.in*tc.k*tc.k), b: randSlice(r, tc.out)}
+				w: weights.Matrix{Rows: tc.out, Cols: tc.in * tc.k * tc.k, F32: randSlice(r, tc.out*tc.in*tc.k*tc.k)}, b: randSlice(r, tc.out)}
 			x := tensor.From(randSlice(r, 2*tc.in*tc.h*tc.w), 2, tc.in, tc.h, tc.w)
 			got, want := c.Forward(x), naiveConv(c, x)
 			if !tensor.SameShape(got.Shape, want.Shape) {

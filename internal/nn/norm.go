@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/vmath"
 	"github.com/imggen/imggen/internal/weights"
 )
 
@@ -41,34 +42,18 @@ func (g *GroupNorm) Forward(x *tensor.Tensor, silu bool) *tensor.Tensor {
 				ch := (ng%g.Groups)*per + ci
 				scale := float32(rstd) * g.gamma[ch]
 				shift := g.beta[ch] - float32(mean)*scale
-				in := src[ci*pixels : (ci+1)*pixels]
-				out := y.Data[off+ci*pixels : off+(ci+1)*pixels]
-				for j, v := range in {
-					out[j] = v*scale + shift
-				}
-				if silu {
-					SiLU(out)
-				}
+				vmath.ScaleShift(y.Data[off+ci*pixels:off+(ci+1)*pixels], src[ci*pixels:(ci+1)*pixels], scale, shift, silu)
 			}
 		}
 	})
 	return y
 }
 
-// moments returns the mean and 1/sqrt(var+eps) (biased variance), summed in
-// float64 so the result does not depend on the length of the group.
+// moments returns the mean and 1/sqrt(var+eps) (biased variance), from
+// float64 sums so the result does not depend on the length of the group.
 func moments(v []float32, eps float64) (mean, rstd float64) {
-	var s float64
-	for _, x := range v {
-		s += float64(x)
-	}
-	mean = s / float64(len(v))
-	var ss float64
-	for _, x := range v {
-		d := float64(x) - mean
-		ss += d * d
-	}
-	return mean, 1 / math.Sqrt(ss/float64(len(v))+eps)
+	mean, variance := vmath.Moments(v)
+	return mean, 1 / math.Sqrt(variance+eps)
 }
 
 // LayerNorm normalises over the last dimension.

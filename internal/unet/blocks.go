@@ -115,26 +115,7 @@ func (b *transformerBlock) forward(x, ctx *tensor.Tensor) *tensor.Tensor {
 	h := b.norm1.Forward(x)
 	x = nn.Add(x, b.attn1.forward(h, h))
 	x = nn.Add(x, b.attn2.forward(b.norm2.Forward(x), ctx))
-	return nn.Add(x, b.ffOut.Forward(geglu(b.ffIn.Forward(b.norm3.Forward(x)), b.inner)))
-}
-
-// geglu splits each row of x [..., 2·inner] into a value half and a gate
-// half and returns value · gelu(gate) [..., inner].
-func geglu(x *tensor.Tensor, inner int) *tensor.Tensor {
-	rows := x.Numel() / (2 * inner)
-	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), inner)
-	y := tensor.New(shape...)
-	gate := make([]float32, inner)
-	for r := 0; r < rows; r++ {
-		src := x.Data[r*2*inner : (r+1)*2*inner]
-		copy(gate, src[inner:])
-		nn.GELU(gate)
-		dst := y.Data[r*inner : (r+1)*inner]
-		for j := range dst {
-			dst[j] = src[j] * gate[j]
-		}
-	}
-	return y
+	return nn.Add(x, b.ffOut.Forward(nn.GEGLU(b.ffIn.Forward(b.norm3.Forward(x)), b.inner)))
 }
 
 // spatialTransformer is diffusers' Transformer2DModel: GroupNorm, project
