@@ -14,12 +14,7 @@ import (
 	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/pipeline"
-	"github.com/imggen/imggen/internal/sampler"
 	"github.com/imggen/imggen/internal/tensor"
-	"github.com/imggen/imggen/internal/textenc"
-	"github.com/imggen/imggen/internal/torchrng"
-	"github.com/imggen/imggen/internal/unet"
-	"github.com/imggen/imggen/internal/vae"
 )
 
 // Options choose a benchmark run.
@@ -54,15 +49,6 @@ func (o Options) Validate() error {
 		return fmt.Errorf("threads must be at least 1, got %d", o.Threads)
 	}
 	return o.request().Validate()
-}
-
-// Networks is what Run drives: the tokenizer and the networks of a loaded
-// model. *pipeline.Pipeline implements it.
-type Networks interface {
-	Tokenizer() *textenc.Tokenizer
-	TextModel() *textenc.TextModel
-	UNet() *unet.UNet
-	VAE() *vae.VAE
 }
 
 // Stage is the measurement of one stage of the run.
@@ -137,101 +123,50 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 		r.DType = c.DType("conv_in.weight")
 	}
 	r.stage(o, "load", 1, time.Since(start), 0)
-	if err := run(ctx, p, m.Scheduler, o, r); err != nil {
+	if err := run(ctx, p, o, r); err != nil {
 		return nil, err
 	}
 	r.TotalSeconds = time.Since(start).Seconds()
 	return r, nil
 }
 
-// run times the stages after loading. scheduler is the model's
-// scheduler_config.json, or nil for SD's defaults.
-func run(ctx context.Context, nets Networks, scheduler []byte, o Options, r *Report) error {
-	u, v := nets.UNet(), nets.VAE()
-	uc := u.Config()
+// run times the stages after loading by running the real pipeline with a
+// trace: the text encoder, every U-Net evaluation, the VAE decode.
+func run(ctx context.Context, p *pipeline.Pipeline, o Options, r *Report) error {
+	uc, vc := p.UNet().Config(), p.VAE().Config()
 	lh, lw := o.Height/8, o.Width/8
-	guided := o.CFGScale > 1
 	r.Width, r.Height, r.LatentWidth, r.LatentHeight = o.Width, o.Height, lw, lh
 	r.Steps, r.Sampler, r.CFGScale, r.Threads = o.Steps, o.Sampler, o.CFGScale, nn.Threads()
 	r.CPUs, r.GOOS, r.GOARCH, r.GoVersion = runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version()
 	r.Batch, r.Finite = 1, true
-	if guided {
-		r.Batch = 2
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-
-	ids := [][]int{nets.Tokenizer().Encode(o.Prompt).IDs}
-	if guided {
-		ids = [][]int{nets.Tokenizer().Encode(o.Negative).IDs, ids[0]}
-	}
-	t := time.Now()
-	cond, err := nets.TextModel().Encode(ids, 1)
-	if err != nil {
-		return err
-	}
-	r.stage(o, "text_encoder", 1, time.Since(t), TextFLOPs(nets.TextModel().Config(), len(ids)))
-
-	sched := sampler.DefaultConfig()
-	if scheduler != nil {
-		if sched, err = sampler.ParseConfig(scheduler); err != nil {
-			return fmt.Errorf("scheduler config: %w", err)
-		}
-	}
-	s, err := sampler.New(o.Sampler, sched, sampler.Options{Steps: o.Steps})
-	if err != nil {
-		return err
-	}
-	lc := uc.InChannels
-	rng := torchrng.New(uint64(o.Seed))
-	x := rng.Normal(lc * lh * lw)
-	for i := range x {
-		x[i] *= s.InitNoiseSigma()
+	prompts := 1
+	if o.CFGScale > 1 {
+		r.Batch, prompts = 2, 2
 	}
 	perCall := UNetFLOPs(uc, r.Batch, lh, lw)
 	var unetTime time.Duration
-	for i := 0; i < s.Len(); i++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		in := s.ScaleModelInput(x, i)
-		batch := tensor.New(r.Batch, lc, lh, lw)
-		for b := 0; b < r.Batch; b++ {
-			copy(batch.Data[b*len(in):], in)
-		}
-		ts := s.Timestep(i)
-		t := time.Now()
-		out, err := u.Forward(batch, []float64{ts}, cond, nil)
-		d := time.Since(t)
-		if err != nil {
-			return err
-		}
-		unetTime += d
-		c := Call{Index: i, Timestep: ts, Seconds: d.Seconds(), GFLOPS: gflops(perCall, d)}
-		r.UNetCalls = append(r.UNetCalls, c)
-		o.logf("unet call %d/%d: %.2f s, %.2f GFLOPS", i+1, s.Len(), c.Seconds, c.GFLOPS)
-		r.Finite = r.Finite && finite(out.Data)
-		eps := out.Data[:len(x)]
-		if guided {
-			g := float32(o.CFGScale)
-			uncond, text := out.Data[:len(x)], out.Data[len(x):]
-			eps = make([]float32, len(x))
-			for j := range eps {
-				eps[j] = uncond[j] + g*(text[j]-uncond[j])
+	tr := &pipeline.Trace{
+		Stage: func(name string, d time.Duration) {
+			switch name {
+			case "text_encoder":
+				r.stage(o, name, 1, d, TextFLOPs(p.TextModel().Config(), prompts))
+			case "vae_decode":
+				r.stage(o, "unet", len(r.UNetCalls), unetTime, perCall*int64(len(r.UNetCalls)))
+				r.stage(o, name, 1, d, VAEDecodeFLOPs(vc, lh, lw))
 			}
-		}
-		x = s.Step(eps, x, i, rng)
+		},
+		UNetOutput: func(i int, t float64, out *tensor.Tensor, d time.Duration) {
+			unetTime += d
+			c := Call{Index: i, Timestep: t, Seconds: d.Seconds(), GFLOPS: gflops(perCall, d)}
+			r.UNetCalls = append(r.UNetCalls, c)
+			o.logf("unet call %d/%d: %.2f s, %.2f GFLOPS", i+1, o.Steps, c.Seconds, c.GFLOPS)
+			r.Finite = r.Finite && finite(out.Data)
+		},
+		Decoded: func(img *tensor.Tensor) { r.Finite = r.Finite && finite(img.Data) },
 	}
-	r.stage(o, "unet", s.Len(), unetTime, perCall*int64(s.Len()))
-	if err := ctx.Err(); err != nil {
+	if _, err := p.GenerateTrace(ctx, o.request(), nil, tr); err != nil {
 		return err
 	}
-
-	t = time.Now()
-	img := v.Decode(tensor.From(x, 1, lc, lh, lw))
-	r.stage(o, "vae_decode", 1, time.Since(t), VAEDecodeFLOPs(v.Config(), lh, lw))
-	r.Finite = r.Finite && finite(img.Data)
 	if !r.Finite {
 		o.logf("warning: non-finite values in the U-Net output or the decoded image")
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"time"
 
 	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/sampler"
@@ -61,30 +62,42 @@ func (p *Pipeline) DefaultSize() (w, h int) {
 // Tokenizer returns the model's tokenizer.
 func (p *Pipeline) Tokenizer() *textenc.Tokenizer { return p.tokenizer }
 
-// Trace, when non-nil, receives the tensors of a run as they are made
-// (for parity tests and debugging).
+// Trace, when non-nil, receives the tensors of a run as they are made and
+// the time each stage took (for parity tests, benchmarks and debugging).
+// Any field may be nil.
 type Trace struct {
-	Context       func(ctx *tensor.Tensor)            // [B, 77, C], rows [uncond, cond] with guidance
-	InitialLatent func(x []float32)                   // generator draw 0
-	Step          func(i int, noisePred, x []float32) // after sampler step i
-	Decoded       func(img *tensor.Tensor)            // raw VAE output
+	Context       func(ctx *tensor.Tensor)                                    // [B, 77, C], rows [uncond, cond] with guidance
+	InitialLatent func(x []float32)                                           // generator draw 0
+	UNetOutput    func(i int, t float64, out *tensor.Tensor, d time.Duration) // raw U-Net output of call i at timestep t, and its wall time
+	Step          func(i int, noisePred, x []float32)                         // after sampler step i
+	Decoded       func(img *tensor.Tensor)                                    // raw VAE output
+	Stage         func(name string, d time.Duration)                          // "text_encoder", "vae_decode"
+}
+
+func (tr *Trace) stage(name string, start time.Time) {
+	if tr != nil && tr.Stage != nil {
+		tr.Stage(name, time.Since(start))
+	}
 }
 
 // Generate makes one image. It checks ctx between sampler steps and
 // returns ctx.Err() when cancelled; progress (if set) is told after each step.
 func (p *Pipeline) Generate(ctx context.Context, req Request, progress func(step, total int)) (*image.RGBA, error) {
-	return p.generate(ctx, req, progress, nil)
+	return p.GenerateTrace(ctx, req, progress, nil)
 }
 
-func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step, total int), tr *Trace) (*image.RGBA, error) {
+// GenerateTrace is Generate reporting to tr along the way.
+func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func(step, total int), tr *Trace) (*image.RGBA, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
 	guided := req.CFGScale > 1
+	start := time.Now()
 	cond, err := p.encode(req, guided)
 	if err != nil {
 		return nil, err
 	}
+	tr.stage("text_encoder", start)
 	release(p.Model.TextWeights)
 	if tr != nil && tr.Context != nil {
 		tr.Context(cond)
@@ -118,9 +131,13 @@ func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step
 		for b := 0; b < batch; b++ {
 			copy(unetIn.Data[b*len(in):], in)
 		}
+		start := time.Now()
 		out, err := p.unet.Forward(unetIn, []float64{s.Timestep(i)}, cond, nil)
 		if err != nil {
 			return nil, err
+		}
+		if tr != nil && tr.UNetOutput != nil {
+			tr.UNetOutput(i, s.Timestep(i), out, time.Since(start))
 		}
 		eps := out.Data[:len(x)]
 		if guided {
@@ -143,7 +160,9 @@ func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step
 		return nil, err
 	}
 	release(p.Model.UNetWeights)
+	start = time.Now()
 	decoded := p.vae.Decode(tensor.From(x, 1, lc, h, w))
+	tr.stage("vae_decode", start)
 	release(p.Model.VAEWeights)
 	if tr != nil && tr.Decoded != nil {
 		tr.Decoded(decoded)

@@ -132,7 +132,7 @@ func TestReferenceRuns(t *testing.T) {
 				Step:    func(i int, _, x []float32) { steps = append(steps, append([]float32(nil), x...)) },
 				Decoded: func(img *tensor.Tensor) { decoded = img },
 			}
-			img, err := p.generate(context.Background(), rr.req, nil, tr)
+			img, err := p.GenerateTrace(context.Background(), rr.req, nil, tr)
 			if err != nil {
 				t.Fatal(err)
 			}
