@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +22,7 @@ type benchOptions struct {
 	cfgScale          float64
 	sampler, negative string
 	seed              int64
+	cpuProfile        string
 }
 
 const benchLong = `bench loads a model and times each stage of one text-to-image generation:
@@ -63,6 +66,7 @@ func (a *app) benchCommand(o *genOptions) *cobra.Command {
 	f.StringVar(&b.sampler, "sampler", d.Sampler, "sampler: "+strings.Join(sampler.Names(), ", "))
 	f.StringVarP(&b.negative, "negative-prompt", "n", "", "negative prompt (the cost does not depend on the text)")
 	f.Int64Var(&b.seed, "seed", 0, "seed of the initial noise")
+	f.StringVar(&b.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	return cmd
 }
 
@@ -85,6 +89,17 @@ func (a *app) bench(cmd *cobra.Command, o *genOptions, b *benchOptions) error {
 		}
 	}
 	a.warnf(o, "bench: loading %s\n", b.model)
+	if b.cpuProfile != "" {
+		f, err := os.Create(b.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	// Run in the background so that Ctrl-C stops at once even in the middle
 	// of a long stage (nothing needs cleaning up).

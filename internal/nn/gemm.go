@@ -39,6 +39,9 @@ func float32s(m weights.Matrix) (v []float32, release func()) {
 		p = &buf
 	}
 	v = (*p)[:n]
-	m.Widen(v)
+	// Widening is memory-bound; both cores' bandwidth helps.
+	parallelFor(n, 1<<16, func(lo, hi int) {
+		weights.Matrix{Rows: 1, Cols: hi - lo, F16: m.F16[lo:hi]}.Widen(v[lo:hi])
+	})
 	return v, func() { scratch.Put(p) }
 }

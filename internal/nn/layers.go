@@ -127,13 +127,17 @@ func (c *Conv2d) im2col(cols, img []float32, h, w, y0, oh, ow int) {
 							continue
 						}
 						src := plane[iy*w : (iy+1)*w]
-						for ox := range dst {
-							ix := ox*s + kx - c.PadL
-							if ix < 0 || ix >= w {
-								dst[ox] = 0
-							} else {
-								dst[ox] = src[ix]
-							}
+						// Output columns [x0, x1) read inside the row; the rest is padding.
+						x0 := min(ow, max(0, ceilDiv(c.PadL-kx, s)))
+						x1 := max(x0, min(ow, ceilDiv(w-kx+c.PadL, s)))
+						clear(dst[:x0])
+						clear(dst[x1:])
+						if s == 1 {
+							copy(dst[x0:x1], src[x0+kx-c.PadL:])
+							continue
+						}
+						for ox := x0; ox < x1; ox++ {
+							dst[ox] = src[ox*s+kx-c.PadL]
 						}
 					}
 				}
@@ -149,4 +153,12 @@ func addChannelBias(out, b []float32, pixels int) {
 			row[j] += v
 		}
 	}
+}
+
+// ceilDiv is ⌈a/b⌉ for b > 0 and any sign of a.
+func ceilDiv(a, b int) int {
+	if a <= 0 {
+		return -(-a / b)
+	}
+	return (a + b - 1) / b
 }

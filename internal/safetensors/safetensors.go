@@ -16,6 +16,8 @@ import (
 	"math"
 	"sort"
 	"unicode/utf8"
+
+	"github.com/imggen/imggen/internal/vmath"
 )
 
 // MaxHeaderLen bounds the JSON header. Real checkpoints have headers of a few
@@ -351,23 +353,4 @@ func (f *File) Int64(name string) ([]int64, error) {
 }
 
 // F16ToF32 widens an IEEE 754 half-precision value exactly.
-func F16ToF32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // inf or NaN: keep the payload, shifted.
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	case exp != 0: // normal: re-bias 15 -> 127.
-		return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
-	case man == 0:
-		return math.Float32frombits(sign)
-	default: // subnormal m * 2^-24 is a normal float32.
-		e := uint32(113)
-		for man&0x400 == 0 {
-			man <<= 1
-			e--
-		}
-		return math.Float32frombits(sign | e<<23 | (man&0x3ff)<<13)
-	}
-}
+func F16ToF32(h uint16) float32 { return vmath.F16ToF32(h) }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"unsafe"
 
-	"github.com/imggen/imggen/internal/safetensors"
+	"github.com/imggen/imggen/internal/vmath"
 )
 
 // Matrix is a read-only 2-D weight as stored: float32 or IEEE float16 bits.
@@ -92,7 +92,5 @@ func (m Matrix) Widen(dst []float32) {
 		copy(dst, m.F32)
 		return
 	}
-	for i, h := range m.F16 {
-		dst[i] = safetensors.F16ToF32(h)
-	}
+	vmath.WidenF16(dst, m.F16)
 }
