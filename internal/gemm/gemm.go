@@ -188,13 +188,21 @@ func run(g *problem, threads int) {
 		putWorker(w)
 		return
 	}
-	// Split the side that leaves the largest share smallest. Splitting N,
-	// each goroutine packs only its own columns of B; splitting M, all
-	// would need all of B, so a raw B is packed once, up front, in
-	// parallel. Either way every C element sees the same operations.
-	areaM := (mt + t - 1) / t * mr * nt * nr
-	areaN := mt * mr * ((nt + t - 1) / t) * nr
-	splitN := areaN < areaM || (areaN == areaM && g.pb == nil)
+	// Split the side that leaves the largest share smallest, counted in
+	// kernel tiles (6 rows x 16 columns, padded). Splitting N, each
+	// goroutine packs only its own columns of B; splitting M, all would
+	// need all of B, so a raw B is packed once, up front, in parallel.
+	// Either way every C element sees the same operations.
+	strips := func(cols int) int { return (cols + sw - 1) / sw }
+	var maxRows, maxStrips int // largest share of row tiles, of strips
+	for i := 0; i < t; i++ {
+		lo, hi := i*mt/t, (i+1)*mt/t
+		maxRows = max(maxRows, hi-lo)
+		lo, hi = i*nt/t, (i+1)*nt/t
+		maxStrips = max(maxStrips, strips(min(hi*nr, n)-min(lo*nr, n)))
+	}
+	workM, workN := maxRows*strips(n), mt*maxStrips
+	splitN := workN < workM || (workN == workM && g.pb == nil)
 	if !splitN && g.pb == nil {
 		if packedLen(k, n) > maxWholePack {
 			splitN = true
@@ -281,7 +289,8 @@ type panel struct {
 // increasing order, then row blocks of mc, then the kernel-wide column
 // slices of the panel, then 6-row tiles. The first K block starts C from
 // zero and every later one continues from the stored C, so each C element
-// is one unbroken FMA chain over p = 0..k-1 whatever the block sizes.
+// is one unbroken chain of multiply-adds over p = 0..k-1 whatever the
+// block sizes.
 func (w *worker) run(g *problem, m0, m1, n0, n1 int) {
 	// Blocks of equal size rather than full ones and a stub: k = 320
 	// with kc = 256 would leave a 64-step block that spends a tenth of its
