@@ -32,6 +32,25 @@ func SgemmNT(m, n, k int, a []float32, lda int, bt []float32, ldbt int, c []floa
 	run(&problem{m: m, n: n, k: k, a: a, lda: lda, b: bt, ldb: ldbt, trans: true, c: c, ldc: ldc}, threads)
 }
 
+// SgemmRows computes C[m,n] = A[m,k]·B where row p of B is
+// b[rowOff[p] : rowOff[p]+n]. A 3x3 convolution over a padded image is
+// such a product, each row being a shifted view of one input channel, so
+// no im2col matrix has to be built. Same rules and bit-identical results as
+// Sgemm on the same B.
+func SgemmRows(m, n, k int, a []float32, lda int, b []float32, rowOff []int, c []float32, ldc int, threads int) {
+	checkMat("a", a, lda, m, k)
+	checkMat("c", c, ldc, m, n)
+	if len(rowOff) != k {
+		panic(fmt.Sprintf("gemm: %d row offsets for k = %d", len(rowOff), k))
+	}
+	for p, off := range rowOff {
+		if off < 0 || off+n > len(b) {
+			panic(fmt.Sprintf("gemm: row %d of b at %d+%d is outside its %d values", p, off, n, len(b)))
+		}
+	}
+	run(&problem{m: m, n: n, k: k, a: a, lda: lda, b: b, rowOff: rowOff, c: c, ldc: ldc}, threads)
+}
+
 // SgemmPacked computes C[m,n] = A[m,k]·B with B packed beforehand (n and k
 // come from pb). Same rules and bit-identical results as Sgemm.
 func SgemmPacked(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, threads int) {
@@ -147,6 +166,7 @@ type problem struct {
 	b       []float32 // raw B, or Bᵀ with trans; nil when pb is set
 	ldb     int
 	trans   bool
+	rowOff  []int // B(p, j) = b[rowOff[p]+j] when set
 	pb      *PackedB
 	c       []float32
 	ldc     int
@@ -208,7 +228,7 @@ func run(g *problem, threads int) {
 			splitN = true
 		} else {
 			buf := wholePacks.Get().(*[]float32)
-			g.pb = packWhole(*buf, g.b, g.ldb, g.trans, k, n, t)
+			g.pb = packWhole(*buf, g.b, g.ldb, g.trans, g.rowOff, k, n, t)
 			defer func() {
 				*buf = g.pb.data
 				wholePacks.Put(buf)
@@ -308,7 +328,7 @@ func (w *worker) run(g *problem, m0, m1, n0, n1 int) {
 				bp = panel{data: g.pb.data, off: jc * g.k, sstride: sw * g.k, row: pc}
 			} else {
 				w.bpanel = grow(w.bpanel, nq*sw*kw)
-				packStrips(w.bpanel, sw*kw, g.b, g.ldb, g.trans, pc, kw, jc, jw, 0, nq)
+				packStrips(w.bpanel, sw*kw, g.b, g.ldb, g.trans, g.rowOff, pc, kw, jc, jw, 0, nq)
 				bp = panel{data: w.bpanel, sstride: sw * kw}
 			}
 			for ic := m0; ic < m1; ic += mc {

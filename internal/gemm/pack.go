@@ -25,7 +25,7 @@ func (p *PackedB) N() int { return p.n }
 // PackB packs B[k,n], row-major with leading dimension ldb.
 func PackB(b []float32, ldb, k, n int) *PackedB {
 	checkMat("b", b, ldb, k, n)
-	return packWhole(nil, b, ldb, false, k, n, 1)
+	return packWhole(nil, b, ldb, false, nil, k, n, 1)
 }
 
 // PackBT packs B[k,n] given as its transpose bt[n,k] (row-major, leading
@@ -33,16 +33,16 @@ func PackB(b []float32, ldb, k, n int) *PackedB {
 // K[lk,d] is the Bᵀ of Q·Kᵀ.
 func PackBT(bt []float32, ldbt, k, n int) *PackedB {
 	checkMat("bt", bt, ldbt, n, k)
-	return packWhole(nil, bt, ldbt, true, k, n, 1)
+	return packWhole(nil, bt, ldbt, true, nil, k, n, 1)
 }
 
 // packWhole packs all of B, splitting the strips across threads, into
 // data if it is large enough (packedLen), else into new memory.
-func packWhole(data, b []float32, ld int, trans bool, k, n, threads int) *PackedB {
+func packWhole(data, b []float32, ld int, trans bool, rowOff []int, k, n, threads int) *PackedB {
 	nq := (n + sw - 1) / sw
 	pb := &PackedB{k: k, n: n, data: grow(data, packedLen(k, n))}
 	parallel(nq, threads, func(q0, q1 int) {
-		packStrips(pb.data, sw*k, b, ld, trans, 0, k, 0, n, q0, q1)
+		packStrips(pb.data, sw*k, b, ld, trans, rowOff, 0, k, 0, n, q0, q1)
 	})
 	return pb
 }
@@ -52,23 +52,23 @@ func packedLen(k, n int) int { return (n + sw - 1) / sw * sw * k }
 
 // packStrips packs strips [q0, q1) of the block of B with rows [p0, p0+kw)
 // and columns [j0, j0+cols) into dst, strip q at q*sstride. With trans, b
-// holds Bᵀ: B(p, j) = b[j*ld+p].
-func packStrips(dst []float32, sstride int, b []float32, ld int, trans bool, p0, kw, j0, cols, q0, q1 int) {
+// holds Bᵀ: B(p, j) = b[j*ld+p]; with rowOff, B(p, j) = b[rowOff[p]+j].
+func packStrips(dst []float32, sstride int, b []float32, ld int, trans bool, rowOff []int, p0, kw, j0, cols, q0, q1 int) {
 	for q := q0; q < q1; q++ {
 		valid := min(sw, cols-q*sw)
 		out := dst[q*sstride : q*sstride+kw*sw]
 		j := j0 + q*sw
 		if !trans {
-			if valid == sw {
-				for p := 0; p < kw; p++ {
-					copy(out[p*sw:(p+1)*sw], b[(p0+p)*ld+j:(p0+p)*ld+j+sw])
-				}
-				continue
-			}
 			for p := 0; p < kw; p++ {
+				base := (p0 + p) * ld
+				if rowOff != nil {
+					base = rowOff[p0+p]
+				}
 				row := out[p*sw : (p+1)*sw]
-				copy(row, b[(p0+p)*ld+j:(p0+p)*ld+j+valid])
-				clear(row[valid:])
+				copy(row, b[base+j:base+j+valid])
+				if valid < sw {
+					clear(row[valid:])
+				}
 			}
 			continue
 		}

@@ -19,20 +19,24 @@ func Attention(q, k, v []float32, lq, lk, dim, heads int, scale float32, causal 
 	chunks := (lq + attnChunk - 1) / attnChunk
 	// Each job is one head and one chunk of query rows, with a one-thread
 	// product inside, so the split never changes a sum.
+	// Score rows are padded so that their stride is not a multiple of a
+	// large power of two: P·V with a stride of 4096 floats thrashes cache
+	// sets (measured ~20% slower).
+	ld := lk + 16
 	parallelFor(heads*chunks, 1, func(lo, hi int) {
-		s := make([]float32, attnChunk*lk)
+		s := make([]float32, attnChunk*ld)
 		for job := lo; job < hi; job++ {
 			h, r0 := job/chunks, (job%chunks)*attnChunk
 			rows := min(attnChunk, lq-r0)
-			gemm.SgemmNT(rows, lk, d, q[r0*dim+h*d:], dim, k[h*d:], dim, s, lk, 1)
+			gemm.SgemmNT(rows, lk, d, q[r0*dim+h*d:], dim, k[h*d:], dim, s, ld, 1)
 			for r := 0; r < rows; r++ {
 				n := lk
 				if causal {
 					n = min(r0+r+1, lk)
 				}
-				vmath.SoftmaxScaled(s[r*lk:(r+1)*lk], n, scale)
+				vmath.SoftmaxScaled(s[r*ld:r*ld+lk], n, scale)
 			}
-			gemm.Sgemm(rows, d, lk, s, lk, v[h*d:], dim, out[r0*dim+h*d:], dim, 1)
+			gemm.Sgemm(rows, d, lk, s, ld, v[h*d:], dim, out[r0*dim+h*d:], dim, 1)
 		}
 	})
 	return out

@@ -53,18 +53,23 @@ func TestConv2dMatchesDefinition(t *testing.T) {
 		in, out, k, stride           int
 		padT, padL, padB, padR, h, w int
 		limit                        int // im2col cap, to force row bands
+		minShifted                   int // narrowest image for the shifted-rows path
 	}{
-		{"3x3 same", 5, 7, 3, 1, 1, 1, 1, 1, 9, 11, 1 << 20},
-		{"3x3 same banded", 5, 7, 3, 1, 1, 1, 1, 1, 9, 11, 5 * 9 * 11 * 2},
-		{"3x3 stride 2", 4, 6, 3, 2, 1, 1, 1, 1, 7, 10, 1 << 20},
-		{"vae downsample pad 0,1", 4, 3, 3, 2, 0, 0, 1, 1, 8, 12, 1 << 20},
-		{"vae downsample banded", 4, 3, 3, 2, 0, 0, 1, 1, 8, 12, 4 * 9 * 6},
-		{"1x1", 6, 3, 1, 1, 0, 0, 0, 0, 5, 4, 1 << 20},
+		{"3x3 same", 5, 7, 3, 1, 1, 1, 1, 1, 9, 11, 1 << 20, 1},
+		{"3x3 same banded", 5, 7, 3, 1, 1, 1, 1, 1, 9, 11, 7 * 13 * 2, 1},
+		{"3x3 same one-row bands", 5, 7, 3, 1, 1, 1, 1, 1, 9, 11, 1, 1},
+		{"3x3 pad 0 (im2col path)", 5, 7, 3, 1, 0, 0, 0, 0, 9, 11, 1 << 20, 1},
+		{"3x3 same, im2col path", 5, 7, 3, 1, 1, 1, 1, 1, 9, 11, 1 << 20, 1 << 20},
+		{"3x3 stride 2", 4, 6, 3, 2, 1, 1, 1, 1, 7, 10, 1 << 20, 1},
+		{"vae downsample pad 0,1", 4, 3, 3, 2, 0, 0, 1, 1, 8, 12, 1 << 20, 1},
+		{"vae downsample banded", 4, 3, 3, 2, 0, 0, 1, 1, 8, 12, 4 * 9 * 6, 1},
+		{"1x1", 6, 3, 1, 1, 0, 0, 0, 0, 5, 4, 1 << 20, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func(v int) { maxIm2colFloats = v }(maxIm2colFloats)
+			defer func(v, w int) { maxIm2colFloats, shiftedMinWidth = v, w }(maxIm2colFloats, shiftedMinWidth)
 			maxIm2colFloats = tc.limit
+			shiftedMinWidth = tc.minShifted
 			c := &Conv2d{In: tc.in, Out: tc.out, K: tc.k, Stride: tc.stride, PadT: tc.padT, PadL: tc.padL, PadB: tc.padB, PadR: tc.padR,
 				w: weights.Matrix{Rows: tc.out, Cols: tc.in * tc.k * tc.k, F32: randSlice(r, tc.out*tc.in*tc.k*tc.k)}, b: randSlice(r, tc.out)}
 			x := tensor.From(randSlice(r, 2*tc.in*tc.h*tc.w), 2, tc.in, tc.h, tc.w)
@@ -170,6 +175,25 @@ func TestUpsampleNearestToSkipSize(t *testing.T) {
 	for i, v := range want {
 		if y.Data[i] != v {
 			t.Fatalf("got %v, want %v", y.Data, want)
+		}
+	}
+}
+
+// TestShiftedConvSameBitsAsIm2col: the shifted-rows 3x3 convolution sums
+// the same products in the same order as the im2col one.
+func TestShiftedConvSameBitsAsIm2col(t *testing.T) {
+	defer func(w int) { shiftedMinWidth = w }(shiftedMinWidth)
+	r := rand.New(rand.NewPCG(7, 8))
+	c := &Conv2d{In: 33, Out: 20, K: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1,
+		w: weights.Matrix{Rows: 20, Cols: 33 * 9, F32: randSlice(r, 20*33*9)}, b: randSlice(r, 20)}
+	x := tensor.From(randSlice(r, 2*33*17*40), 2, 33, 17, 40)
+	shiftedMinWidth = 1
+	shifted := c.Forward(x)
+	shiftedMinWidth = 1 << 30
+	im2col := c.Forward(x)
+	for i := range im2col.Data {
+		if math.Float32bits(shifted.Data[i]) != math.Float32bits(im2col.Data[i]) {
+			t.Fatalf("element %d: shifted %g, im2col %g", i, shifted.Data[i], im2col.Data[i])
 		}
 	}
 }

@@ -1,0 +1,63 @@
+package nn
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/weights"
+)
+
+// Layer benchmarks at Stable Diffusion 1.5's shapes (512 px, latents
+// 64x64). Each reports GFLOPS (multiply-add = 2) where the work is a
+// product; compare runs with benchstat.
+
+func benchConv(b *testing.B, in, out, hw int) {
+	r := rand.New(rand.NewPCG(1, 1))
+	c := &Conv2d{In: in, Out: out, K: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1,
+		w: weights.Matrix{Rows: out, Cols: in * 9, F32: randSlice(r, out*in*9)}, b: randSlice(r, out)}
+	x := tensor.From(randSlice(r, in*hw*hw), 1, in, hw, hw)
+	b.ResetTimer()
+	for b.Loop() {
+		c.Forward(x)
+	}
+	b.ReportMetric(2*float64(out*in*9*hw*hw)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}
+
+func BenchmarkConv3x3_320_64x64(b *testing.B)   { benchConv(b, 320, 320, 64) }
+func BenchmarkConv3x3_1280_8x8(b *testing.B)    { benchConv(b, 1280, 1280, 8) }
+func BenchmarkConv3x3_128_256x256(b *testing.B) { benchConv(b, 128, 128, 256) }
+
+func benchAttention(b *testing.B, lq, lk, dim, heads int) {
+	r := rand.New(rand.NewPCG(2, 2))
+	q, k, v := randSlice(r, lq*dim), randSlice(r, lk*dim), randSlice(r, lk*dim)
+	for b.Loop() {
+		Attention(q, k, v, lq, lk, dim, heads, 0.15, false)
+	}
+	b.ReportMetric(4*float64(lq*lk*dim)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}
+
+// Self-attention at the top level of the U-Net (8 heads of 40) and
+// cross-attention of the second level against the 77 text tokens.
+func BenchmarkAttention4096x4096_8x40(b *testing.B) { benchAttention(b, 4096, 4096, 320, 8) }
+func BenchmarkAttention1024x77_8x80(b *testing.B)   { benchAttention(b, 1024, 77, 640, 8) }
+
+func BenchmarkGroupNormSiLU_320_64x64(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	g := &GroupNorm{Groups: 32, Channels: 320, Eps: 1e-5, gamma: randSlice(r, 320), beta: randSlice(r, 320)}
+	x := tensor.From(randSlice(r, 2*320*64*64), 2, 320, 64, 64)
+	b.SetBytes(int64(4 * x.Numel()))
+	for b.Loop() {
+		g.Forward(x, true)
+	}
+}
+
+func BenchmarkLinear4096_320x1280(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	lin := &Linear{In: 320, Out: 1280, w: weights.Matrix{Rows: 1280, Cols: 320, F32: randSlice(r, 1280*320)}, b: randSlice(r, 1280)}
+	x := tensor.From(randSlice(r, 4096*320), 4096, 320)
+	for b.Loop() {
+		lin.Forward(x)
+	}
+	b.ReportMetric(2*float64(4096*320*1280)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}
