@@ -9,9 +9,13 @@ FUZZTIME ?= 10s
 build:
 	$(GO) build -o imggen ./cmd/imggen
 
+# The suite runs twice: with the assembly kernels this CPU supports, and
+# with the portable Go kernels (-tags purego) other CPUs get.
 test:
 	$(GO) vet ./...
 	$(GO) test ./...
+	$(GO) vet -tags purego ./...
+	$(GO) test -tags purego ./...
 
 # A short run of every fuzz target, one at a time (go test -fuzz takes one
 # target per invocation). Raise FUZZTIME for a longer session.
