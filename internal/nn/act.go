@@ -37,17 +37,21 @@ func GEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
 // Add returns a + b (same shapes).
 func Add(a, b *tensor.Tensor) *tensor.Tensor {
 	y := tensor.New(a.Shape...)
-	for i := range y.Data {
-		y.Data[i] = a.Data[i] + b.Data[i]
-	}
+	parallelFor(len(y.Data), 1<<15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			y.Data[i] = a.Data[i] + b.Data[i]
+		}
+	})
 	return y
 }
 
 // AddInPlace adds b into a.
 func AddInPlace(a, b *tensor.Tensor) {
-	for i, v := range b.Data {
-		a.Data[i] += v
-	}
+	parallelFor(len(b.Data), 1<<15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			a.Data[i] += b.Data[i]
+		}
+	})
 }
 
 // ConcatChannels joins [N, Ca, H, W] and [N, Cb, H, W] along channels.
@@ -73,9 +77,14 @@ func UpsampleNearest(x *tensor.Tensor, oh, ow int) *tensor.Tensor {
 	for j := range srcX {
 		srcX[j] = min(int(float32(j)*sx), w-1)
 	}
-	for p := 0; p < n*c; p++ {
-		in := x.Data[p*h*w : (p+1)*h*w]
-		out := y.Data[p*oh*ow : (p+1)*oh*ow]
+	parallelFor(n*c, 4, func(p0, p1 int) { upsamplePlanes(x.Data, y.Data, p0, p1, h, w, oh, ow, sy, srcX) })
+	return y
+}
+
+func upsamplePlanes(x, y []float32, p0, p1, h, w, oh, ow int, sy float32, srcX []int) {
+	for p := p0; p < p1; p++ {
+		in := x[p*h*w : (p+1)*h*w]
+		out := y[p*oh*ow : (p+1)*oh*ow]
 		for i := 0; i < oh; i++ {
 			row := in[min(int(float32(i)*sy), h-1)*w:]
 			dst := out[i*ow : (i+1)*ow]
@@ -84,7 +93,6 @@ func UpsampleNearest(x *tensor.Tensor, oh, ow int) *tensor.Tensor {
 			}
 		}
 	}
-	return y
 }
 
 // ToTokens turns [N, C, H, W] into [N, H·W, C] for the transformer layers.
@@ -93,7 +101,7 @@ func ToTokens(x *tensor.Tensor) *tensor.Tensor {
 	px := x.Numel() / (n * c)
 	y := tensor.New(n, px, c)
 	for i := 0; i < n; i++ {
-		Transpose(y.Data[i*px*c:(i+1)*px*c], x.Data[i*c*px:(i+1)*c*px], c, px)
+		transposeParallel(y.Data[i*px*c:(i+1)*px*c], x.Data[i*c*px:(i+1)*c*px], c, px)
 	}
 	return y
 }
@@ -103,7 +111,23 @@ func FromTokens(x *tensor.Tensor, h, w int) *tensor.Tensor {
 	n, px, c := x.Shape[0], x.Shape[1], x.Shape[2]
 	y := tensor.New(n, c, h, w)
 	for i := 0; i < n; i++ {
-		Transpose(y.Data[i*px*c:(i+1)*px*c], x.Data[i*px*c:(i+1)*px*c], px, c)
+		transposeParallel(y.Data[i*px*c:(i+1)*px*c], x.Data[i*px*c:(i+1)*px*c], px, c)
 	}
 	return y
+}
+
+// transposeParallel is Transpose with the destination rows split across
+// threads, in tiles that keep both sides in cache.
+func transposeParallel(dst, a []float32, rows, cols int) {
+	const tile = 32
+	parallelFor(cols, tile, func(j0, j1 int) {
+		for i0 := 0; i0 < rows; i0 += tile {
+			for j := j0; j < j1; j++ {
+				d := dst[j*rows : (j+1)*rows]
+				for i := i0; i < min(i0+tile, rows); i++ {
+					d[i] = a[i*cols+j]
+				}
+			}
+		}
+	})
 }

@@ -34,12 +34,14 @@ func (lin *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 	gemm.SgemmNT(rows, lin.Out, lin.In, x.Data, lin.In, w, lin.In, y.Data, lin.Out, Threads())
 	release()
 	if lin.b != nil {
-		for r := 0; r < rows; r++ {
-			row := y.Data[r*lin.Out : (r+1)*lin.Out]
-			for j, v := range lin.b {
-				row[j] += v
+		parallelFor(rows, 64, func(r0, r1 int) {
+			for r := r0; r < r1; r++ {
+				row := y.Data[r*lin.Out : (r+1)*lin.Out]
+				for j, v := range lin.b {
+					row[j] += v
+				}
 			}
-		}
+		})
 	}
 	return y
 }
@@ -149,11 +151,13 @@ func (c *Conv2d) forwardShifted(out, img, wts []float32, h, w int) {
 		rows := min(band, h-y0)
 		n := rows * pw
 		gemm.SgemmRows(c.Out, n, kk, wts, kk, padded[y0*pw:], rowOff, wide, n, Threads())
-		for o := 0; o < c.Out; o++ {
-			for r := 0; r < rows; r++ {
-				copy(out[o*h*w+(y0+r)*w:o*h*w+(y0+r+1)*w], wide[o*n+r*pw:])
+		parallelFor(c.Out, 8, func(o0, o1 int) {
+			for o := o0; o < o1; o++ {
+				for r := 0; r < rows; r++ {
+					copy(out[o*h*w+(y0+r)*w:o*h*w+(y0+r+1)*w], wide[o*n+r*pw:])
+				}
 			}
-		}
+		})
 	}
 	addChannelBias(out, c.b, h*w)
 }
@@ -204,12 +208,14 @@ func (c *Conv2d) im2col(cols, img []float32, h, w, y0, oh, ow int) {
 }
 
 func addChannelBias(out, b []float32, pixels int) {
-	for o, v := range b {
-		row := out[o*pixels : (o+1)*pixels]
-		for j := range row {
-			row[j] += v
+	parallelFor(len(b), 8, func(o0, o1 int) {
+		for o := o0; o < o1; o++ {
+			row := out[o*pixels : (o+1)*pixels]
+			for j := range row {
+				row[j] += b[o]
+			}
 		}
-	}
+	})
 }
 
 // ceilDiv is ⌈a/b⌉ for b > 0 and any sign of a.
