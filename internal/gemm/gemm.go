@@ -2,9 +2,10 @@ package gemm
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/imggen/imggen/internal/kernelset"
 )
 
 const (
@@ -59,34 +60,18 @@ func SgemmPacked(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int,
 	run(&problem{m: m, n: pb.n, k: pb.k, a: a, lda: lda, pb: pb, c: c, ldc: ldc}, threads)
 }
 
-// Impl names a kernel set.
-type Impl int32
+// Impl names a kernel set (see internal/kernelset).
+type Impl = kernelset.Impl
 
+// The kernel sets.
 const (
-	ImplGo     Impl = iota // portable Go; rounds each product, then the sum
-	ImplAVX2               // 6x16 AVX2+FMA assembly
-	ImplAVX512             // 6x32 AVX-512F assembly
+	ImplGo     = kernelset.Go
+	ImplAVX2   = kernelset.AVX2
+	ImplAVX512 = kernelset.AVX512
 )
 
-func (im Impl) String() string {
-	switch im {
-	case ImplAVX2:
-		return "avx2"
-	case ImplAVX512:
-		return "avx512"
-	}
-	return "go"
-}
-
 // ParseImpl maps "go", "avx2" or "avx512" to an Impl.
-func ParseImpl(s string) (Impl, error) {
-	for _, im := range []Impl{ImplGo, ImplAVX2, ImplAVX512} {
-		if s == im.String() {
-			return im, nil
-		}
-	}
-	return ImplGo, fmt.Errorf("gemm: unknown kernel set %q (want go, avx2 or avx512)", s)
-}
+func ParseImpl(s string) (Impl, error) { return kernelset.Parse(s) }
 
 // Supported reports whether this CPU and build can run im.
 func Supported(im Impl) bool {
@@ -101,19 +86,8 @@ func Supported(im Impl) bool {
 
 var impl atomic.Int32
 
-// The best kernel set the CPU runs, capped by IMGGEN_GEMM=avx512|avx2|go
-// if set (an unknown value is ignored, one the CPU lacks falls back to the
-// next simpler set).
-func init() {
-	best := ImplAVX512
-	if want, err := ParseImpl(os.Getenv("IMGGEN_GEMM")); err == nil {
-		best = want
-	}
-	for !Supported(best) {
-		best--
-	}
-	impl.Store(int32(best))
-}
+// Start with the best kernel set the CPU runs, capped by IMGGEN_GEMM.
+func init() { impl.Store(int32(kernelset.Best("IMGGEN_GEMM", Supported))) }
 
 // CurrentImpl reports the kernel set in use.
 func CurrentImpl() Impl { return Impl(impl.Load()) }

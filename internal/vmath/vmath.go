@@ -3,38 +3,23 @@ package vmath
 import (
 	"fmt"
 	"math"
-	"os"
 	"sync/atomic"
+
+	"github.com/imggen/imggen/internal/kernelset"
 )
 
-// Impl names a kernel set.
-type Impl int32
+// Impl names a kernel set (see internal/kernelset).
+type Impl = kernelset.Impl
 
+// The kernel sets.
 const (
-	ImplGo     Impl = iota // portable Go, exact float32 FMA in software
-	ImplAVX2               // AVX2+FMA assembly, 2 x 8 lanes
-	ImplAVX512             // AVX-512F/DQ assembly, 16 lanes
+	ImplGo     = kernelset.Go
+	ImplAVX2   = kernelset.AVX2
+	ImplAVX512 = kernelset.AVX512
 )
-
-func (im Impl) String() string {
-	switch im {
-	case ImplAVX2:
-		return "avx2"
-	case ImplAVX512:
-		return "avx512"
-	}
-	return "go"
-}
 
 // ParseImpl maps "go", "avx2" or "avx512" to an Impl.
-func ParseImpl(s string) (Impl, error) {
-	for _, im := range []Impl{ImplGo, ImplAVX2, ImplAVX512} {
-		if s == im.String() {
-			return im, nil
-		}
-	}
-	return ImplGo, fmt.Errorf("vmath: unknown kernel set %q (want go, avx2 or avx512)", s)
-}
+func ParseImpl(s string) (Impl, error) { return kernelset.Parse(s) }
 
 // Supported reports whether this CPU and build can run im.
 func Supported(im Impl) bool {
@@ -49,19 +34,8 @@ func Supported(im Impl) bool {
 
 var impl atomic.Int32
 
-// The best kernel set the CPU runs, capped by IMGGEN_VMATH=avx512|avx2|go
-// if set (an unknown value is ignored, one the CPU lacks falls back to the
-// next simpler set).
-func init() {
-	best := ImplAVX512
-	if want, err := ParseImpl(os.Getenv("IMGGEN_VMATH")); err == nil {
-		best = want
-	}
-	for !Supported(best) {
-		best--
-	}
-	impl.Store(int32(best))
-}
+// Start with the best kernel set the CPU runs, capped by IMGGEN_VMATH.
+func init() { impl.Store(int32(kernelset.Best("IMGGEN_VMATH", Supported))) }
 
 // CurrentImpl reports the kernel set in use.
 func CurrentImpl() Impl { return Impl(impl.Load()) }
