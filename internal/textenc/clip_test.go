@@ -39,15 +39,9 @@ func clipConfig(t testing.TB) Config {
 // clipSource reads every tensor of the text encoder's safetensors file.
 func clipSource(t testing.TB) weights.MapSource {
 	t.Helper()
-	f := clipOpen(t, filepath.Join(clipModelDir, "model.safetensors"))
-	src := weights.MapSource{}
-	for _, n := range f.Names() {
-		in, _ := f.Info(n)
-		data, err := f.Float32(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src[n] = tensor.From(data, in.Shape...)
+	src, err := weights.ReadMapSource(filepath.Join(clipModelDir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return src
 }

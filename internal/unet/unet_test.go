@@ -22,19 +22,9 @@ const modelDir = "../../testdata/model-diffusers/unet"
 
 func loadSource(t testing.TB, path string) weights.MapSource {
 	t.Helper()
-	f, err := safetensors.Open(path)
+	src, err := weights.ReadMapSource(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	src := weights.MapSource{}
-	for _, name := range f.Names() {
-		in, _ := f.Info(name)
-		data, err := f.Float32(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src[name] = tensor.From(data, in.Shape...)
 	}
 	return src
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/weights"
 )
@@ -25,21 +24,11 @@ const (
 // readTensors loads every tensor of a safetensors file as float32.
 func readTensors(t testing.TB, path string) map[string]*tensor.Tensor {
 	t.Helper()
-	f, err := safetensors.Open(path)
+	src, err := weights.ReadMapSource(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	m := map[string]*tensor.Tensor{}
-	for _, n := range f.Names() {
-		info, _ := f.Info(n)
-		data, err := f.Float32(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[n] = tensor.From(data, info.Shape...)
-	}
-	return m
+	return src
 }
 
 func readConfig(t testing.TB) Config {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
 )
 
@@ -101,4 +102,28 @@ func (m MapSource) Float32(name string) ([]float32, error) {
 		return nil, fmt.Errorf("missing tensor %q", name)
 	}
 	return t.Data, nil
+}
+
+// ReadMapSource reads every tensor of a safetensors file into memory,
+// widened to float32 (for tests and tools that want one component's file
+// without the model loader).
+func ReadMapSource(path string) (MapSource, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src := MapSource{}
+	for _, n := range f.Names() {
+		in, _ := f.Info(n)
+		if !safetensors.IsFloat(in.DType) {
+			continue
+		}
+		data, err := f.Float32(n)
+		if err != nil {
+			return nil, err
+		}
+		src[n] = tensor.From(data, in.Shape...)
+	}
+	return src, nil
 }
