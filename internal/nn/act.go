@@ -59,11 +59,19 @@ func ConcatChannels(a, b *tensor.Tensor) *tensor.Tensor {
 	n, ca, cb := a.Shape[0], a.Shape[1], b.Shape[1]
 	px := a.Numel() / (n * ca)
 	y := tensor.New(n, ca+cb, a.Shape[2], a.Shape[3])
-	for i := 0; i < n; i++ {
-		dst := y.Data[i*(ca+cb)*px:]
-		copy(dst[:ca*px], a.Data[i*ca*px:(i+1)*ca*px])
-		copy(dst[ca*px:(ca+cb)*px], b.Data[i*cb*px:(i+1)*cb*px])
-	}
+	// One job per output channel plane, so both threads copy.
+	parallelFor(n*(ca+cb), 8, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			i, ch := p/(ca+cb), p%(ca+cb)
+			var src []float32
+			if ch < ca {
+				src = a.Data[(i*ca+ch)*px:]
+			} else {
+				src = b.Data[(i*cb+ch-ca)*px:]
+			}
+			copy(y.Data[p*px:(p+1)*px], src[:px])
+		}
+	})
 	return y
 }
 
@@ -127,6 +135,22 @@ func transposeParallel(dst, a []float32, rows, cols int) {
 				for i := i0; i < min(i0+tile, rows); i++ {
 					d[i] = a[i*cols+j]
 				}
+			}
+		}
+	})
+}
+
+// AddPerChannel adds v[i, c] to every pixel of channel c of image i of
+// x [N, C, H, W] (how a ResNet block adds the time embedding).
+func AddPerChannel(x, v *tensor.Tensor) {
+	n, c := x.Shape[0], x.Shape[1]
+	px := x.Numel() / (n * c)
+	parallelFor(n*c, 8, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			add := v.Data[p]
+			row := x.Data[p*px : (p+1)*px]
+			for j := range row {
+				row[j] += add
 			}
 		}
 	})

@@ -35,17 +35,7 @@ func loadResnet(l weights.Loader, cfg Config, in, out, tembDim int) *resnetBlock
 func (r *resnetBlock) forward(x, tembAct *tensor.Tensor) *tensor.Tensor {
 	h := r.conv1.Forward(r.norm1.Forward(x, true))
 	t := r.timeEmbProj.Forward(tembAct)
-	n, c := h.Shape[0], h.Shape[1]
-	px := h.Numel() / (n * c)
-	for i := 0; i < n; i++ {
-		for ch := 0; ch < c; ch++ {
-			v := t.Data[i*c+ch]
-			row := h.Data[(i*c+ch)*px : (i*c+ch+1)*px]
-			for j := range row {
-				row[j] += v
-			}
-		}
-	}
+	nn.AddPerChannel(h, t)
 	h = r.conv2.Forward(r.norm2.Forward(h, true))
 	skip := x
 	if r.shortcut != nil {
