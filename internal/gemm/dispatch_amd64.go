@@ -15,6 +15,9 @@ func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, 
 //go:noescape
 func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
 
+//go:noescape
+func kern6x16AVX2N(tiles int, kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
+
 // hasAVX512 and hasAVX2 say which kernels this CPU (and OS, for the wide
 // register state) can run.
 var (
@@ -44,5 +47,27 @@ func microKernel(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn in
 		kern6x16AVX2(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags)
 	default:
 		kernGo(w, kc, a, rs, cs, b, bn, c, ldc, load)
+	}
+}
+
+// microKernelCol runs microKernel on tiles 6-row tiles down one column of
+// C: tile t reads A from a[6*t*rs:] and writes c[6*t*ldc:]. The AVX2 set
+// does it in one call (kern6x16AVX2N); the results are those of one call
+// per tile.
+func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool) {
+	if im == ImplAVX2 && w == 16 {
+		flags := 0
+		if load {
+			flags = 1
+		}
+		// The last tile's corners, so that the bounds are checked once.
+		_ = a[(tiles-1)*mr*rs+(mr-1)*rs+(kc-1)*cs]
+		_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+w-1]
+		_ = b[(kc-1)*sw+sw-1]
+		kern6x16AVX2N(tiles, kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags)
+		return
+	}
+	for t := 0; t < tiles; t++ {
+		microKernel(im, w, kc, a[t*mr*rs:], rs, cs, b, bn, c[t*mr*ldc:], ldc, load)
 	}
 }

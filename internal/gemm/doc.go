@@ -42,6 +42,9 @@
 // Kernels: AVX-512 6x32 (12 zmm accumulators; a 6x16 one for a last odd
 // strip) and AVX2+FMA 6x16 (12 ymm), picked with golang.org/x/sys/cpu;
 // portable Go 6x16/6x32 otherwise and with the purego build tag.
+// The AVX2 kernel also comes as kern6x16AVX2N, which runs a whole column
+// of full tiles in one call (same chain per tile), so short-K products
+// (attention's k = 40) do not pay a Go call per 6x16 tile.
 // IMGGEN_GEMM=avx512|avx2|go caps the choice at start-up; SetImpl changes
 // it (tests, benchmarks).
 //

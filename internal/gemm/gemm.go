@@ -345,7 +345,16 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 		j := jc + q*sw
 		v := min(cw, g.n-j)
 		b := bp.data[bp.off+q*bp.sstride+bp.row*sw:]
-		for t := 0; t < ts; t++ {
+		t := 0
+		if v == cw {
+			// The tiles wholly inside C, in one call.
+			full := min(ts, (g.m-ic)/mr)
+			if full > 0 {
+				microKernelCol(g.im, cw, full, kw, g.a[ic*g.lda+pc:], g.lda, 1, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
+				t = full
+			}
+		}
+		for ; t < ts; t++ {
 			if i := ic + t*mr; i+mr <= g.m {
 				w.tile(g, i, j, cw, v, kw, g.a[i*g.lda+pc:], g.lda, 1, b, bp.sstride, load)
 			} else {

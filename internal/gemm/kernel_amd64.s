@@ -392,3 +392,115 @@ store16y:
 	VMOVUPS Y11, 32(R13)(R10*2)
 	VZEROUPPER
 	RET
+
+// func kern6x16AVX2N(tiles int, kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
+//
+// kern6x16AVX2 on tiles 6-row tiles stacked down the same B strip: tile t
+// reads A from a + 4*6*t*rs and writes C at c + 4*6*t*ldc; every tile is
+// exactly the single-tile kernel's chain. One call per column of tiles
+// saves the Go call and set-up per tile, which matters for short kc (the
+// k = 40 of attention scores). BX counts tiles; a and c advance in their
+// argument slots.
+TEXT ·kern6x16AVX2N(SB), NOSPLIT, $0-72
+	MOVQ tiles+0(FP), BX
+	MOVQ rs+24(FP), R8
+	MOVQ cs+32(FP), R9
+	MOVQ ldc+56(FP), R10
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+
+ntile16y:
+	MOVQ kc+8(FP), CX
+	MOVQ a+16(FP), SI
+	MOVQ b+40(FP), DX
+	MOVQ c+48(FP), DI
+	MOVQ flags+64(FP), R11
+	LEAQ (SI)(R8*2), R12
+	ADDQ R8, R12
+	LEAQ (DI)(R10*2), R13
+	ADDQ R10, R13
+
+	TESTQ R11, R11
+	JNZ   nload16y
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    nstart16y
+
+nload16y:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS (DI)(R10*1), Y2
+	VMOVUPS 32(DI)(R10*1), Y3
+	VMOVUPS (DI)(R10*2), Y4
+	VMOVUPS 32(DI)(R10*2), Y5
+	VMOVUPS (R13), Y6
+	VMOVUPS 32(R13), Y7
+	VMOVUPS (R13)(R10*1), Y8
+	VMOVUPS 32(R13)(R10*1), Y9
+	VMOVUPS (R13)(R10*2), Y10
+	VMOVUPS 32(R13)(R10*2), Y11
+
+nstart16y:
+	PREFETCH_NEXT_C
+	NEXT_A
+	CMPQ CX, $4
+	JLT  ntail16y
+
+nloop16y:
+	PREFETCH_NEXT_A
+	STEP6x16Y(0)
+	STEP6x16Y(64)
+	STEP6x16Y(128)
+	STEP6x16Y(192)
+	ADDQ $256, DX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  nloop16y
+
+ntail16y:
+	TESTQ CX, CX
+	JZ    nstore16y
+
+nloop16yt:
+	STEP6x16Y(0)
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  nloop16yt
+
+nstore16y:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, (DI)(R10*1)
+	VMOVUPS Y3, 32(DI)(R10*1)
+	VMOVUPS Y4, (DI)(R10*2)
+	VMOVUPS Y5, 32(DI)(R10*2)
+	VMOVUPS Y6, (R13)
+	VMOVUPS Y7, 32(R13)
+	VMOVUPS Y8, (R13)(R10*1)
+	VMOVUPS Y9, 32(R13)(R10*1)
+	VMOVUPS Y10, (R13)(R10*2)
+	VMOVUPS Y11, 32(R13)(R10*2)
+
+	MOVQ a+16(FP), SI
+	LEAQ (SI)(R8*4), SI
+	LEAQ (SI)(R8*2), SI
+	MOVQ SI, a+16(FP)
+	MOVQ c+48(FP), DI
+	LEAQ (DI)(R10*4), DI
+	LEAQ (DI)(R10*2), DI
+	MOVQ DI, c+48(FP)
+	DECQ BX
+	JNZ  ntile16y
+	VZEROUPPER
+	RET

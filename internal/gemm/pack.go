@@ -36,6 +36,27 @@ func PackBT(bt []float32, ldbt, k, n int) *PackedB {
 	return packWhole(nil, bt, ldbt, true, nil, k, n, 1)
 }
 
+// RepackB is PackB reusing the memory of pb (which may be nil) when it
+// is large enough: for operands packed over and over, such as the keys
+// and values of each attention head.
+func RepackB(pb *PackedB, b []float32, ldb, k, n int) *PackedB {
+	checkMat("b", b, ldb, k, n)
+	return packWhole(pb.buf(), b, ldb, false, nil, k, n, 1)
+}
+
+// RepackBT is PackBT reusing the memory of pb (which may be nil).
+func RepackBT(pb *PackedB, bt []float32, ldbt, k, n int) *PackedB {
+	checkMat("bt", bt, ldbt, n, k)
+	return packWhole(pb.buf(), bt, ldbt, true, nil, k, n, 1)
+}
+
+func (p *PackedB) buf() []float32 {
+	if p == nil {
+		return nil
+	}
+	return p.data
+}
+
 // packWhole packs all of B, splitting the strips across threads, into
 // data if it is large enough (packedLen), else into new memory.
 func packWhole(data, b []float32, ld int, trans bool, rowOff []int, k, n, threads int) *PackedB {

@@ -1,0 +1,50 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkSgemmRows times a 3x3 convolution as nn.Conv2d.forwardShifted
+// runs it: the VAE decoder's 128-channel layer at 512x512, one band of
+// 255 output rows (n = 255*514, as the 64 MiB band cap gives), B rows
+// read in place from the padded image through row offsets.
+func BenchmarkSgemmRows(b *testing.B) {
+	const ch, out, h, w = 128, 128, 512, 512
+	pw := w + 2
+	plane := (h + 2) * pw
+	rows := 255
+	n, k := rows*pw, ch*9
+	r := rand.New(rand.NewPCG(6, 6))
+	img := make([]float32, ch*plane+2)
+	for i := range img {
+		img[i] = r.Float32() - 0.5
+	}
+	a := make([]float32, out*k)
+	for i := range a {
+		a[i] = r.Float32() - 0.5
+	}
+	off := make([]int, k)
+	for c := 0; c < ch; c++ {
+		for ky := 0; ky < 3; ky++ {
+			for kx := 0; kx < 3; kx++ {
+				off[(c*3+ky)*3+kx] = c*plane + ky*pw + kx
+			}
+		}
+	}
+	c := make([]float32, out*n)
+	for _, th := range []int{1, 2} {
+		b.Run(fmt.Sprintf("vae128_512x512/%s/t%d", CurrentImpl(), th), func(b *testing.B) {
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				SgemmRows(out, n, k, a, k, img, off, c, n, th)
+			}
+			flops := 2 * float64(out) * float64(n) * float64(k) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			if cpu := cpuSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(flops/cpu/1e9, "GFLOPS/cpu-s")
+			}
+		})
+	}
+}
