@@ -72,7 +72,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	return exitCode(root.ExecuteContext(ctx), a.stderr)
 }
 
-const rootLong = `imggen generates images from text prompts with a Stable Diffusion 1.x model
+const rootLong = `imggen generates images from text prompts (and from an init image) with a Stable Diffusion 1.x model
 (a single .safetensors checkpoint such as v1-5-pruned-emaonly.safetensors, or
 a diffusers folder), entirely in Go on the CPU.
 
@@ -91,6 +91,11 @@ image, -0001, -0002, ... is inserted before the extension. The default is
 imggen-<seed>.png. Missing parent directories are created; existing files are
 overwritten.
 
+Image-to-image (-i FILE, PNG or JPEG): the image is encoded, noised to
+--strength (0.75: the last 75% of the steps run) and denoised with the
+prompt; -W/-H default to its size, and a different size needs --resize.
+Inpainting adds --mask FILE (same size; white is repainted, black kept).
+
 Prompt files (--prompts FILE, or - for stdin): one prompt per line; empty
 lines and lines starting with '#' are skipped. A failing line is reported with
 its line number and the others still run.
@@ -104,6 +109,8 @@ const rootExample = `  imggen "sunset, oil painting" -o out.png -m v1-5-pruned-e
   imggen --prompts prompts.txt -o 'out/%04d.png' --seed 100
   cat prompts.txt | imggen --prompts - --json -o 'out/%04d.png'
   imggen "a red fox" --batch-count 4 -o fox.png          # fox-0001.png .. fox-0004.png, seeds s..s+3
+  imggen "a watercolor landscape" -i photo.png --strength 0.6 -o painted.png
+  imggen "a bright yellow flower" -i photo.png --mask mask.png --strength 1 -o flower.png
   imggen tokenize "sunset, oil painting"
   imggen inspect v1-5-pruned-emaonly.safetensors`
 
@@ -142,6 +149,10 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVar(&o.prompts, "prompts", "", "read prompts from FILE, one per line (- for stdin)")
 	f.IntVar(&o.clipSkip, "clip-skip", 1, "use the CLIP layer this far from the end (2 = penultimate)")
 	f.Float64Var(&o.eta, "eta", 0, "DDIM eta, 0 to 1 (0 = deterministic); ddim only")
+	f.StringVarP(&o.initImage, "init-image", "i", "", "image-to-image: start from this PNG or JPEG (sets the default -W/-H)")
+	f.Float64Var(&o.strength, "strength", 0.75, "denoising strength for -i, greater than 0 and at most 1 (1 repaints everything)")
+	f.StringVar(&o.mask, "mask", "", "inpainting: grey mask the size of -i; white (>= 50%) is repainted, black kept")
+	f.BoolVar(&o.resize, "resize", false, "scale and centre-crop -i (and --mask) to -W x -H instead of requiring the same size")
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "compute threads (results are identical for any value)")
 
 	pf := root.PersistentFlags()

@@ -37,6 +37,10 @@ type genOptions struct {
 	prompts                 string
 	json, quiet             bool
 	widthUnset, heightUnset bool // take the model's native size once loaded
+
+	initImage, mask string  // image-to-image and inpainting inputs
+	strength        float64 // denoising strength for -i, (0, 1]
+	resize          bool    // scale and crop -i (and --mask) to -W x -H
 }
 
 const (
@@ -77,6 +81,9 @@ type imageRecord struct {
 	Height         int     `json:"height"`
 	ClipSkip       int     `json:"clip_skip"`
 	Eta            float64 `json:"eta,omitempty"`
+	InitImage      string  `json:"init_image,omitempty"`
+	Mask           string  `json:"mask,omitempty"`
+	Strength       float64 `json:"denoising_strength,omitempty"`
 	Model          string  `json:"model"`
 	ModelHash      string  `json:"model_hash"`
 	Line           int     `json:"line,omitempty"`
@@ -175,6 +182,8 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		return fail(usagef("--seed must be between 0 and %d (or -1 for random), got %d", maxSeed, o.seed))
 	case o.clipSkip < 1:
 		return fail(usagef("--clip-skip must be at least 1, got %d", o.clipSkip))
+	case !(o.strength > 0 && o.strength <= 1):
+		return fail(usagef("--strength must be greater than 0 and at most 1, got %g", o.strength))
 	}
 
 	schedule := o.schedule
@@ -206,6 +215,9 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		if d.set && (d.v < 8 || d.v%8 != 0) {
 			return fail(usagef("%s must be a positive multiple of 8, got %d", d.flag, d.v))
 		}
+	}
+	if err := o.prepareImages(&req, cmd.Flags().Changed("strength")); err != nil {
+		return fail(err)
 	}
 	check := req
 	if o.widthUnset {
@@ -369,6 +381,7 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 			Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
 			CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
 			Eta: req.Eta, Model: r.name, ModelHash: r.hash(), Line: j.line,
+			InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
 			Seconds: math.Round(secs*1000) / 1000,
 		})
 	} else {

@@ -27,7 +27,8 @@ var a1111Samplers = map[string]string{
 //	Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: abcdef1234, Model: v1-5-pruned-emaonly
 //
 // followed on the last line by "Clip skip: N" when N > 1 and "Eta DDIM: x"
-// for DDIM with a non-zero eta. Empty modelName or modelHash are left out.
+// for DDIM with a non-zero eta, and "Denoising strength: s" for
+// image-to-image. Empty modelName or modelHash are left out.
 func (r Request) InfoText(modelName, modelHash string) string {
 	var b strings.Builder
 	b.WriteString(r.Prompt)
@@ -56,6 +57,9 @@ func (r Request) InfoText(modelName, modelHash string) string {
 	// A1111 records eta only for DDIM, under this key.
 	if r.Sampler == "ddim" && r.Eta != 0 {
 		params = append(params, "Eta DDIM: "+formatFloat(r.Eta))
+	}
+	if r.InitImage != nil {
+		params = append(params, "Denoising strength: "+formatFloat(r.Strength))
 	}
 	b.WriteString(strings.Join(params, ", "))
 	return b.String()

@@ -66,12 +66,18 @@ func (p *Pipeline) Tokenizer() *textenc.Tokenizer { return p.tokenizer }
 // the time each stage took (for parity tests, benchmarks and debugging).
 // Any field may be nil.
 type Trace struct {
-	Context       func(ctx *tensor.Tensor)                                    // [B, 77, C], rows [uncond, cond] with guidance
-	InitialLatent func(x []float32)                                           // generator draw 0
-	UNetOutput    func(i int, t float64, out *tensor.Tensor, d time.Duration) // raw U-Net output of call i at timestep t, and its wall time
-	Step          func(i int, noisePred, x []float32)                         // after sampler step i
-	Decoded       func(img *tensor.Tensor)                                    // raw VAE output
-	Stage         func(name string, d time.Duration)                          // "text_encoder", "vae_decode"
+	Context       func(ctx *tensor.Tensor) // [B, 77, C], rows [uncond, cond] with guidance
+	InitialLatent func(x []float32)        // generator draw 0 (text-to-image)
+	// InitLatents (image-to-image) gets the scaled posterior sample of the
+	// init image (diffusers' init_latents / image_latents) and the noise
+	// (generator draws 0 and 1) before the starting latents are made from
+	// them; a test may overwrite both in place to start from recorded tensors.
+	InitLatents  func(init, noise []float32)
+	StartLatents func(x []float32)                                           // the latents entering the loop (image-to-image)
+	UNetOutput   func(i int, t float64, out *tensor.Tensor, d time.Duration) // raw U-Net output of call i at timestep t, and its wall time
+	Step         func(i int, noisePred, x []float32)                         // after sampler step i
+	Decoded      func(img *tensor.Tensor)                                    // raw VAE output
+	Stage        func(name string, d time.Duration)                          // "text_encoder", "vae_encode", "vae_decode"
 }
 
 func (tr *Trace) stage(name string, start time.Time) {
@@ -109,13 +115,25 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 	lc := p.unet.Config().InChannels
 	h, w := req.Height/8, req.Width/8
 	rng := torchrng.New(uint64(req.Seed)) // two's complement, as torch.manual_seed takes negative seeds
-	x := rng.Normal(lc * h * w)
-	if tr != nil && tr.InitialLatent != nil {
-		tr.InitialLatent(x)
-	}
-	sigma := s.InitNoiseSigma()
-	for i := range x {
-		x[i] *= sigma
+	var x, imageLatents, noise, mask []float32
+	if req.InitImage != nil {
+		var st imageStart
+		if s, st, err = p.startImage(req, s, rng, tr); err != nil {
+			return nil, err
+		}
+		imageLatents, noise, x = st.init, st.noise, st.start
+		if req.Mask != nil {
+			mask = maskLatent(req.Mask, h, w)
+		}
+	} else {
+		x = rng.Normal(lc * h * w)
+		if tr != nil && tr.InitialLatent != nil {
+			tr.InitialLatent(x)
+		}
+		sigma := s.InitNoiseSigma()
+		for i := range x {
+			x[i] *= sigma
+		}
 	}
 	batch := 1
 	if guided {
@@ -151,6 +169,22 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 		x = s.Step(eps, x, i, rng)
 		if tr != nil && tr.Step != nil {
 			tr.Step(i, eps, x)
+		}
+		if mask != nil {
+			// Inpainting: keep the init image's latents, noised to the next
+			// timestep (clean after the last step), where the mask is 0.
+			proper := imageLatents
+			if i < s.Len()-1 {
+				proper = s.AddNoise(imageLatents, noise, i+1)
+			}
+			blend := make([]float32, len(x))
+			for j, m := range mask {
+				for c := 0; c < lc; c++ {
+					k := c*len(mask) + j
+					blend[k] = float32((1-m)*proper[k]) + float32(m*x[k])
+				}
+			}
+			x = blend
 		}
 		if progress != nil {
 			progress(i+1, s.Len())

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/imggen/imggen/internal/sampler"
+	"github.com/imggen/imggen/internal/tensor"
 )
 
 // Request is everything that determines one image.
@@ -22,6 +23,16 @@ type Request struct {
 	Eta                    float64 // DDIM's eta (0 = deterministic)
 	Seed                   int64   // torch.manual_seed value; torch uses its low 32 bits
 	ClipSkip               int     // 1 (or 0) = last CLIP layer, 2 = penultimate, ... for prompt and negative
+
+	// Image-to-image: InitImage, when set, is the starting picture as
+	// [1, 3, Height, Width] in [-1, 1] (see ImageTensor), and Strength in
+	// (0, 1] is how much of the schedule runs (diffusers' strength: the last
+	// int(Steps*Strength) calls). Mask, when set (needs InitImage), is
+	// [1, 1, Height, Width] in [0, 1] (see MaskTensor); values >= 0.5 are
+	// repainted, the rest is kept from InitImage (4-channel inpainting).
+	InitImage *tensor.Tensor
+	Mask      *tensor.Tensor
+	Strength  float64
 }
 
 // Schedules lists the accepted Schedule values.
@@ -46,6 +57,9 @@ func (r Request) Validate() error {
 		return fmt.Errorf("eta must be between 0 and 1, got %g", r.Eta)
 	case r.ClipSkip < 0:
 		return fmt.Errorf("clip skip must be >= 1, got %d", r.ClipSkip)
+	}
+	if err := r.validateImage(); err != nil {
+		return err
 	}
 	// Combinations the sampler rejects (karras with ddim, eta with euler,
 	// ...) are usage errors too; the model's scheduler config does not change

@@ -15,6 +15,10 @@
 //		x = s.Step(eps, x, i, g)       // draws from g when diffusers would
 //	}
 //
+// For image-to-image, Skip starts a sampler part-way (StrengthStart gives
+// the call for a denoising strength) and AddNoise makes the starting
+// latents; see img2img.go.
+//
 // Names() lists the samplers: ddim (Options.Eta), ddpm, pndm (PLMS with
 // skip_prk_steps, one model call more than Steps when Steps > 1), euler,
 // euler_a, dpmpp_2m (DPM-Solver++ 2M) and lms (order 4). Options.Karras
@@ -73,6 +77,10 @@ type Sampler interface {
 	// Step is scheduler.step(...).prev_sample for call i; it returns a new
 	// slice and draws len(x) values from noise when diffusers would.
 	Step(modelOut, x []float32, i int, noise Noise) []float32
+	// AddNoise is scheduler.add_noise(x0, noise, t) with t the timestep of
+	// call i (img2img's starting latents, inpainting's blend); it returns a
+	// new slice.
+	AddNoise(x0, noise []float32, i int) []float32
 }
 
 type constructor struct {

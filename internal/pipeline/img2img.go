@@ -1,0 +1,163 @@
+package pipeline
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"slices"
+	"time"
+
+	"github.com/imggen/imggen/internal/sampler"
+	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/torchrng"
+	"github.com/imggen/imggen/internal/vae"
+)
+
+// ImageTensor converts img to the VAE encoder's input as diffusers'
+// VaeImageProcessor does: float32 [1, 3, H, W], uint8/255*2-1 per channel.
+// Grey and palette images are expanded to RGB; alpha is dropped (the colour
+// of a translucent pixel is kept, as PIL's convert("RGB") does).
+func ImageTensor(img image.Image) *tensor.Tensor {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	t := tensor.New(1, 3, h, w)
+	plane := w * h
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			r, g, bl := rgb8(img, b.Min.X+x, b.Min.Y+y)
+			for c, v := range [3]uint8{r, g, bl} {
+				t.Data[c*plane+y*w+x] = float32(float32(v)/255)*2 - 1
+			}
+		}
+	}
+	return t
+}
+
+// MaskTensor converts a mask image to [1, 1, H, W] in [0, 1]: its grey
+// level (PIL's convert("L") weights for colour images) / 255. White is
+// repainted.
+func MaskTensor(img image.Image) *tensor.Tensor {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	t := tensor.New(1, 1, h, w)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var l uint8
+			if g, ok := img.(*image.Gray); ok {
+				l = g.GrayAt(b.Min.X+x, b.Min.Y+y).Y
+			} else {
+				r, gg, bl := rgb8(img, b.Min.X+x, b.Min.Y+y)
+				l = uint8((19595*uint32(r) + 38470*uint32(gg) + 7471*uint32(bl) + 1<<15) >> 16)
+			}
+			t.Data[y*w+x] = float32(l) / 255
+		}
+	}
+	return t
+}
+
+// rgb8 is the straight (not premultiplied) 8-bit colour of a pixel.
+func rgb8(img image.Image, x, y int) (r, g, b uint8) {
+	switch m := img.(type) {
+	case *image.RGBA:
+		if c := m.RGBAAt(x, y); c.A == 255 {
+			return c.R, c.G, c.B
+		}
+	case *image.NRGBA:
+		c := m.NRGBAAt(x, y)
+		return c.R, c.G, c.B
+	case *image.Gray:
+		v := m.GrayAt(x, y).Y
+		return v, v, v
+	}
+	c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+	return c.R, c.G, c.B
+}
+
+// validateImage checks the image-to-image fields.
+func (r Request) validateImage() error {
+	if r.InitImage == nil {
+		switch {
+		case r.Mask != nil:
+			return fmt.Errorf("a mask needs an init image")
+		case r.Strength != 0:
+			return fmt.Errorf("strength needs an init image")
+		}
+		return nil
+	}
+	if !(r.Strength > 0 && r.Strength <= 1) {
+		return fmt.Errorf("strength must be in (0, 1], got %g", r.Strength)
+	}
+	if want := []int{1, 3, r.Height, r.Width}; !slices.Equal(r.InitImage.Shape, want) {
+		return fmt.Errorf("init image is %v, want %v (%dx%d)", r.InitImage.Shape, want, r.Width, r.Height)
+	}
+	if r.Mask != nil {
+		if want := []int{1, 1, r.Height, r.Width}; !slices.Equal(r.Mask.Shape, want) {
+			return fmt.Errorf("mask is %v, want %v (%dx%d)", r.Mask.Shape, want, r.Width, r.Height)
+		}
+	}
+	if sampler.StrengthStart(r.Steps, r.Strength) >= r.Steps {
+		return fmt.Errorf("strength %g with %d steps runs no step (int(steps*strength) is 0)", r.Strength, r.Steps)
+	}
+	return nil
+}
+
+// maskLatent binarises the mask (>= 0.5 is 1) and takes every 8th pixel,
+// F.interpolate's nearest downsampling: m[i, j] = mask[8i, 8j].
+func maskLatent(mask *tensor.Tensor, h, w int) []float32 {
+	W := mask.Shape[3]
+	out := make([]float32, h*w)
+	for i := 0; i < h; i++ {
+		for j := 0; j < w; j++ {
+			if mask.Data[8*i*W+8*j] >= 0.5 {
+				out[i*w+j] = 1
+			}
+		}
+	}
+	return out
+}
+
+// imageStart is what an image-to-image run starts from.
+type imageStart struct {
+	init  []float32 // 0.18215 * posterior sample (init_latents / image_latents)
+	noise []float32 // generator draw 1
+	start []float32 // the latents entering the loop
+}
+
+// startImage makes the random draws of diffusers' img2img and inpaint
+// pipelines, in their order: draw 0 the VAE posterior sample of the init
+// image, draw 1 the noise, [inpaint: draw 2 the posterior sample of the
+// masked image, which a 4-channel U-Net does not use but which still
+// advances the generator]. It returns s started part-way for the strength.
+func (p *Pipeline) startImage(req Request, s sampler.Sampler, rng *torchrng.Generator, tr *Trace) (sampler.Sampler, imageStart, error) {
+	var st imageStart
+	lc := p.unet.Config().InChannels
+	if lat := p.vae.Config().LatentChannels; lat != lc {
+		return nil, st, fmt.Errorf("image-to-image needs a U-Net with %d input channels (the VAE's latents), this one has %d", lat, lc)
+	}
+	start := time.Now()
+	mean, logvar := p.vae.Encode(req.InitImage)
+	tr.stage("vae_encode", start)
+	st.init = p.vae.Scale(vae.Sample(mean, logvar, rng.Normal(mean.Numel()))).Data
+	st.noise = rng.Normal(len(st.init))
+	if req.Mask != nil {
+		rng.Normal(len(st.init)) // masked_image_latents' posterior sample
+	}
+	if tr != nil && tr.InitLatents != nil {
+		tr.InitLatents(st.init, st.noise)
+	}
+	s = sampler.Skip(s, sampler.StrengthStart(req.Steps, req.Strength))
+	if req.Mask != nil && req.Strength == 1 {
+		// The inpaint pipeline starts from pure noise at full strength.
+		st.start = make([]float32, len(st.noise))
+		sigma := s.InitNoiseSigma()
+		for i, v := range st.noise {
+			st.start[i] = v * sigma
+		}
+	} else {
+		st.start = s.AddNoise(st.init, st.noise, 0)
+	}
+	if tr != nil && tr.StartLatents != nil {
+		tr.StartLatents(st.start)
+	}
+	return s, st, nil
+}
