@@ -28,8 +28,8 @@ type Config struct {
 	// classes default it to true, SD's configs turn it off.
 	ClipSample      bool    `json:"clip_sample"`
 	ClipSampleRange float64 `json:"clip_sample_range"`
-	// PredictionType is "epsilon" (SD 1.x); "v_prediction" is parsed but New
-	// rejects it until it is implemented.
+	// PredictionType is "epsilon" (SD 1.x, SD-Turbo) or "v_prediction"
+	// (SD 2.x 768-v models): the UNet predicts v = a_t*eps - s_t*x0.
 	PredictionType string `json:"prediction_type"`
 	// TimestepSpacing is "" when absent: each sampler then uses its own
 	// diffusers default (leading for ddim/ddpm/pndm, linspace for the rest).

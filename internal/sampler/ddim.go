@@ -59,11 +59,18 @@ func (d *ddim) Step(eps, x []float32, i int, noise Noise) []float32 {
 
 	out := make([]float32, len(x))
 	for j := range x {
-		x0 := (x[j] - float32(sqrtBT*eps[j])) / sqrtAT
+		var x0, pe float32
+		if d.s.v {
+			x0 = float32(sqrtAT*x[j]) - float32(sqrtBT*eps[j])
+			pe = float32(sqrtAT*eps[j]) + float32(sqrtBT*x[j])
+		} else {
+			x0 = (x[j] - float32(sqrtBT*eps[j])) / sqrtAT
+			pe = eps[j]
+		}
 		if d.clip {
 			x0 = clamp32(x0, -d.clipRange, d.clipRange)
 		}
-		out[j] = float32(sqrtAPrev*x0) + float32(dirCoef*eps[j])
+		out[j] = float32(sqrtAPrev*x0) + float32(dirCoef*pe)
 	}
 	if d.etaPos {
 		z := mustNoise("ddim", noise, len(x))

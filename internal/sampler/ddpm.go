@@ -42,7 +42,12 @@ func (d *ddpm) Step(eps, x []float32, i int, noise Noise) []float32 {
 
 	out := make([]float32, len(x))
 	for j := range x {
-		x0 := (x[j] - float32(sqrtBT*eps[j])) / sqrtAT
+		var x0 float32
+		if d.s.v {
+			x0 = float32(sqrtAT*x[j]) - float32(sqrtBT*eps[j])
+		} else {
+			x0 = (x[j] - float32(sqrtBT*eps[j])) / sqrtAT
+		}
 		if d.clip {
 			x0 = clamp32(x0, -d.clipRange, d.clipRange)
 		}

@@ -7,6 +7,7 @@ package sampler
 type dpmSolver struct {
 	ts     []int
 	sigmas []float32 // len(ts)+1, last 0
+	v      bool      // v_prediction
 
 	prevX0     []float32 // data prediction of the previous step (model_outputs[-2])
 	lowerOrder int       // lower_order_nums
@@ -61,7 +62,7 @@ func newDPMSolver(s *schedule, cfg Config, opt Options) (Sampler, error) {
 			sig[i] = npInterp(float64(t), fp)
 		}
 	}
-	d := &dpmSolver{ts: ts, sigmas: make([]float32, n+1)}
+	d := &dpmSolver{ts: ts, sigmas: make([]float32, n+1), v: s.v}
 	for i, v := range sig {
 		d.sigmas[i] = float32(v)
 	}
@@ -90,7 +91,11 @@ func (d *dpmSolver) Step(eps, x []float32, i int, _ Noise) []float32 {
 	aS, sS, lS := alphaSigma(d.sigmas[i])
 	x0 := make([]float32, n)
 	for j := range x {
-		x0[j] = (x[j] - float32(sS*eps[j])) / aS
+		if d.v {
+			x0[j] = float32(aS*x[j]) - float32(sS*eps[j])
+		} else {
+			x0[j] = (x[j] - float32(sS*eps[j])) / aS
+		}
 	}
 	aT, sT, lT := alphaSigma(d.sigmas[i+1])
 	h := lT - lS

@@ -5,6 +5,7 @@ package sampler
 // Karras sigmas and the timesteps they map back to), then a final 0.
 type sigmaSchedule struct {
 	ts        []float64 // timestep values handed to the UNet
+	v         bool      // v_prediction
 	sigmas    []float32 // len(ts)+1, last 0
 	initSigma float32
 }
@@ -41,7 +42,7 @@ func newSigmaSchedule(s *schedule, cfg Config, opt Options, keepT64 bool) (*sigm
 			}
 		}
 	}
-	out := &sigmaSchedule{ts: ts, sigmas: make([]float32, n+1)}
+	out := &sigmaSchedule{ts: ts, sigmas: make([]float32, n+1), v: s.v}
 	var maxSigma float32
 	for i, v := range sig {
 		out.sigmas[i] = float32(v)
@@ -92,10 +93,10 @@ func (e *euler) Step(eps, x []float32, i int, noise Noise) []float32 {
 	}
 	sigma := e.sigmas[i]
 	dt := e.sigmas[i+1] - sigma
+	x0 := sigmaX0(e.v, sigma, eps, x)
 	out := make([]float32, len(x))
 	for j := range x {
-		x0 := x[j] - float32(sigma*eps[j])
-		d := (x[j] - x0) / sigma
+		d := (x[j] - x0[j]) / sigma
 		out[j] = x[j] + float32(d*dt)
 	}
 	return out
@@ -120,10 +121,10 @@ func (e *eulerAncestral) Step(eps, x []float32, i int, noise Noise) []float32 {
 	up := sqrt32(float32(to2*(from2-to2)) / from2)
 	down := sqrt32(to2 - float32(up*up))
 	dt := down - from
+	x0 := sigmaX0(e.v, from, eps, x)
 	out := make([]float32, len(x))
 	for j := range x {
-		x0 := x[j] - float32(from*eps[j])
-		d := (x[j] - x0) / from
+		d := (x[j] - x0[j]) / from
 		out[j] = x[j] + float32(d*dt)
 	}
 	z := mustNoise("euler_a", noise, len(x))

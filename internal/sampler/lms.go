@@ -23,10 +23,9 @@ func (l *lms) Step(eps, x []float32, i int, _ Noise) []float32 {
 	checkStep("lms", i, len(l.ts), eps, x)
 	sigma := l.sigmas[i]
 	n := len(x)
-	d := make([]float32, n)
+	d := sigmaX0(l.v, sigma, eps, x)
 	for j := range x {
-		x0 := x[j] - float32(sigma*eps[j])
-		d[j] = (x[j] - x0) / sigma
+		d[j] = (x[j] - d[j]) / sigma
 	}
 	l.derivs = append(l.derivs, d)
 	if len(l.derivs) > lmsOrder {

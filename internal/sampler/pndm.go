@@ -127,6 +127,15 @@ func (p *pndm) prevSample(x []float32, t, prev int, mo []float32) []float32 {
 	sampleCoef := sqrt32(aPrev / aT)
 	denom := float32(aT*sqrt32(bPrev)) + sqrt32(float32(float32(aT*bT)*aPrev))
 	diff := aPrev - aT
+	if p.s.v {
+		// model_output = alpha_prod_t**0.5 * model_output + beta_prod_t**0.5 * sample
+		sa, sb := sqrt32(aT), sqrt32(bT)
+		e := make([]float32, len(mo))
+		for j := range mo {
+			e[j] = float32(sa*mo[j]) + float32(sb*x[j])
+		}
+		mo = e
+	}
 	out := make([]float32, len(x))
 	for j := range x {
 		out[j] = float32(sampleCoef*x[j]) - float32(diff*mo[j])/denom

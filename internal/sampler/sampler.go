@@ -139,9 +139,8 @@ func New(name string, cfg Config, opt Options) (Sampler, error) {
 	switch cfg.PredictionType {
 	case "epsilon":
 	case "v_prediction":
-		return nil, fmt.Errorf("sampler: prediction_type v_prediction is not supported yet (only epsilon)")
 	default:
-		return nil, fmt.Errorf("sampler: prediction_type %q is not supported (only epsilon)", cfg.PredictionType)
+		return nil, fmt.Errorf("sampler: prediction_type %q is not supported (want epsilon or v_prediction)", cfg.PredictionType)
 	}
 	if opt.Steps < 1 {
 		return nil, fmt.Errorf("sampler: %s: steps must be at least 1, got %d", name, opt.Steps)
@@ -182,11 +181,32 @@ func New(name string, cfg Config, opt Options) (Sampler, error) {
 type schedule struct {
 	T   int       // num_train_timesteps
 	acp []float32 // alphas_cumprod
+	v   bool      // prediction_type v_prediction: the model output is v
 }
 
 func newSchedule(cfg Config) *schedule {
 	_, acp := trainSchedule(cfg)
-	return &schedule{T: cfg.NumTrainTimesteps, acp: acp}
+	return &schedule{T: cfg.NumTrainTimesteps, acp: acp, v: cfg.PredictionType == "v_prediction"}
+}
+
+// sigmaX0 is the Euler/LMS data prediction at sigma: x - sigma*eps for
+// epsilon, and for v_prediction diffusers' model_output * (-sigma /
+// (sigma**2 + 1) ** 0.5) + sample / (sigma**2 + 1), in float32 as torch
+// rounds it.
+func sigmaX0(v bool, sigma float32, out, x []float32) []float32 {
+	res := make([]float32, len(x))
+	if !v {
+		for j := range x {
+			res[j] = x[j] - float32(sigma*out[j])
+		}
+		return res
+	}
+	s2 := float32(sigma*sigma) + 1
+	cOut := -sigma / sqrt32(s2)
+	for j := range x {
+		res[j] = float32(out[j]*cOut) + x[j]/s2
+	}
+	return res
 }
 
 // discreteTimesteps is the integer set_timesteps of DDIM/DDPM (descending).

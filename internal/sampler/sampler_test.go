@@ -112,8 +112,6 @@ func TestNames(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	vpred := DefaultConfig()
-	vpred.PredictionType = "v_prediction"
 	sample := DefaultConfig()
 	sample.PredictionType = "sample"
 	offset := DefaultConfig()
@@ -133,7 +131,6 @@ func TestNewErrors(t *testing.T) {
 		{"eta euler", "euler", DefaultConfig(), Options{Steps: 20, Eta: 1}, "eta"},
 		{"negative eta", "ddim", DefaultConfig(), Options{Steps: 20, Eta: -1}, "eta"},
 		{"spacing", "ddim", DefaultConfig(), Options{Steps: 20, Spacing: "even"}, "spacing"},
-		{"v_prediction", "euler", vpred, Options{Steps: 20}, "v_prediction"},
 		{"sample prediction", "ddim", sample, Options{Steps: 20}, "prediction_type"},
 		{"offset past end", "ddim", offset, Options{Steps: 10}, "outside"},
 	}
