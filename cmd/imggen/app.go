@@ -148,6 +148,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.IntVar(&o.batchCount, "batch-count", 1, "images per prompt; image i uses seed+i")
 	f.StringVar(&o.prompts, "prompts", "", "read prompts from FILE, one per line (- for stdin)")
 	f.IntVar(&o.clipSkip, "clip-skip", 1, "use the CLIP layer this far from the end (2 = penultimate)")
+	f.StringVar(&o.longPrompts, "long-prompts", "truncate", "prompts over 75 tokens: truncate (as diffusers, with a warning) or chunk (77-token chunks, as AUTOMATIC1111; BREAK starts a new chunk)")
 	f.Float64Var(&o.eta, "eta", 0, "DDIM eta, 0 to 1 (0 = deterministic); ddim only")
 	f.StringVarP(&o.initImage, "init-image", "i", "", "image-to-image: start from this PNG or JPEG (sets the default -W/-H)")
 	f.Float64Var(&o.strength, "strength", 0.75, "denoising strength for -i, greater than 0 and at most 1 (1 repaints everything)")

@@ -144,6 +144,7 @@ func TestUsageErrors(t *testing.T) {
 		{"too wide", "", nil, []string{"a", "-W", "8192", "-H", "64"}, "at most 4096, got 8192x64"},
 		{"steps zero", "", nil, []string{"a", "--steps", "0"}, "steps must be"},
 		{"unknown sampler", "", nil, []string{"a", "--sampler", "nope"}, `unknown sampler "nope"`},
+		{"unknown long-prompt mode", "", nil, []string{"a", "--long-prompts", "wrap"}, `unknown long-prompt mode "wrap"`},
 		{"unknown schedule", "", nil, []string{"a", "--schedule", "linear"}, `unknown schedule "linear"`},
 		{"negative cfg", "", nil, []string{"a", "--cfg-scale", "-1"}, "cfg scale"},
 		{"eta too big", "", nil, []string{"a", "--sampler", "ddim", "--eta", "2"}, "eta must be"},
@@ -274,7 +275,7 @@ func TestGenerateOne(t *testing.T) {
 	req := r.gen.reqs[0]
 	want := pipeline.Request{
 		Prompt: "sunset, oil painting", NegativePrompt: "blurry", Width: 64, Height: 48,
-		Steps: 3, CFGScale: 7.5, Sampler: "dpmpp_2m", Schedule: "karras", Seed: 42, ClipSkip: 1,
+		Steps: 3, CFGScale: 7.5, Sampler: "dpmpp_2m", Schedule: "karras", Seed: 42, ClipSkip: 1, LongPrompts: "truncate",
 	}
 	if req != want {
 		t.Errorf("request %+v\nwant %+v", req, want)
@@ -307,6 +308,7 @@ func TestDefaults(t *testing.T) {
 			func(r *pipeline.Request) { r.CFGScale, r.ClipSkip, r.Steps = 6, 2, 25 }},
 		{"ddim with eta", []string{"--sampler", "ddim", "--eta", "0.5"},
 			func(r *pipeline.Request) { r.Sampler, r.Schedule, r.Eta = "ddim", "default", 0.5 }},
+		{"chunked long prompts", []string{"--long-prompts", "chunk"}, func(r *pipeline.Request) { r.LongPrompts = "chunk" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,7 +318,7 @@ func TestDefaults(t *testing.T) {
 			}
 			want := pipeline.Request{
 				Prompt: "p", Width: 64, Height: 48, Steps: 20, CFGScale: 7.5,
-				Sampler: "dpmpp_2m", Schedule: "karras", Seed: 7, ClipSkip: 1,
+				Sampler: "dpmpp_2m", Schedule: "karras", Seed: 7, ClipSkip: 1, LongPrompts: "truncate",
 			}
 			tc.want(&want)
 			if got := r.gen.reqs[0]; got != want {

@@ -35,6 +35,7 @@ type genOptions struct {
 	batchCount, clipSkip    int
 	threads                 int
 	prompts                 string
+	longPrompts             string // "truncate" or "chunk"
 	json, quiet             bool
 	widthUnset, heightUnset bool // take the model's native size once loaded
 
@@ -133,7 +134,7 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 		tok: textenc.NewCLIPTokenizer(textenc.EOT)}
 	if !o.quiet {
 		// The negative prompt is the same for every image: warn once.
-		warnTruncated(a.stderr, r.tok, "negative prompt", base.NegativePrompt)
+		warnTruncated(a.stderr, r.tok, "negative prompt", base.NegativePrompt, base.LongPrompts)
 	}
 	failed := 0
 	for _, j := range jobs {
@@ -204,6 +205,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		Schedule:       schedule,
 		Eta:            o.eta,
 		ClipSkip:       o.clipSkip,
+		LongPrompts:    o.longPrompts,
 	}
 	// The native size is only known after loading: check given sizes on
 	// their own, the rest with a stand-in that always passes.
@@ -352,7 +354,7 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 		if j.line > 0 {
 			what = fmt.Sprintf("line %d: prompt", j.line)
 		}
-		warnTruncated(r.stderr, r.tok, what, req.Prompt)
+		warnTruncated(r.stderr, r.tok, what, req.Prompt, req.LongPrompts)
 	}
 
 	start := time.Now()
@@ -414,14 +416,16 @@ func (a *app) writeJSON(v any) {
 	a.stdout.Write(append(b, '\n'))
 }
 
-// warnTruncated warns when text is over CLIP's 75-token window.
-func warnTruncated(w io.Writer, tok *textenc.Tokenizer, what, text string) {
-	if text == "" {
+// warnTruncated warns when text is over CLIP's 75-token window and will be
+// cut, which never happens with --long-prompts chunk. Emphasis syntax is
+// not counted: it is not tokenized.
+func warnTruncated(w io.Writer, tok *textenc.Tokenizer, what, text, longPrompts string) {
+	if text == "" || longPrompts == "chunk" {
 		return
 	}
-	enc := tok.Encode(text)
+	_, _, enc := tok.EncodeWeighted(text)
 	if enc.Truncated {
-		fmt.Fprintf(w, "warning: %s is %d tokens, over the limit of %d; dropped: %q\n",
+		fmt.Fprintf(w, "warning: %s is %d tokens, over the limit of %d; dropped: %q (--long-prompts chunk keeps them)\n",
 			what, enc.TextTokens, textenc.ContextLen-2, enc.Dropped)
 	}
 }

@@ -204,18 +204,6 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 	return ToImage(decoded), nil
 }
 
-// encode returns the text context for the U-Net: [uncond, cond] with
-// guidance, else just the prompt. CLIP skip applies to both rows, as in
-// AUTOMATIC1111 and stable-diffusion.cpp.
-func (p *Pipeline) encode(req Request, guided bool) (*tensor.Tensor, error) {
-	ids := [][]int{p.tokenizer.Encode(req.Prompt).IDs}
-	if guided {
-		ids = [][]int{p.tokenizer.Encode(req.NegativePrompt).IDs, ids[0]}
-	}
-	skip := max(req.ClipSkip, 1)
-	return p.text.Encode(ids, skip)
-}
-
 // ToImage converts a decoded [1, 3, H, W] tensor in about [-1, 1] to 8-bit
 // RGB as diffusers does: float32 x/2 + 0.5, clamp to [0, 1], times 255,
 // round half to even.

@@ -23,6 +23,7 @@ type Request struct {
 	Eta                    float64 // DDIM's eta (0 = deterministic)
 	Seed                   int64   // torch.manual_seed value; torch uses its low 32 bits
 	ClipSkip               int     // 1 (or 0) = last CLIP layer, 2 = penultimate, ... for prompt and negative
+	LongPrompts            string  // "" or "truncate": keep the first 75 tokens (diffusers); "chunk": 77-token chunks, embeddings concatenated
 
 	// Image-to-image: InitImage, when set, is the starting picture as
 	// [1, 3, Height, Width] in [-1, 1] (see ImageTensor), and Strength in
@@ -34,6 +35,9 @@ type Request struct {
 	Mask      *tensor.Tensor
 	Strength  float64
 }
+
+// LongPromptModes lists the accepted LongPrompts values.
+var LongPromptModes = []string{"truncate", "chunk"}
 
 // Schedules lists the accepted Schedule values.
 var Schedules = []string{"default", "karras"}
@@ -55,6 +59,8 @@ func (r Request) Validate() error {
 		return fmt.Errorf("unknown schedule %q (one of %v)", r.Schedule, Schedules)
 	case r.Eta < 0 || r.Eta > 1:
 		return fmt.Errorf("eta must be between 0 and 1, got %g", r.Eta)
+	case !slices.Contains(LongPromptModes, r.LongPrompts) && r.LongPrompts != "":
+		return fmt.Errorf("unknown long-prompt mode %q (one of %v)", r.LongPrompts, LongPromptModes)
 	case r.ClipSkip < 0:
 		return fmt.Errorf("clip skip must be >= 1, got %d", r.ClipSkip)
 	}
