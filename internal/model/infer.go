@@ -21,7 +21,7 @@ const (
 // inferConfigs derives the three configs of an SD 1.x single-file checkpoint
 // from its tensor shapes (already under diffusers names), with the sidecar
 // yaml's head count and scale factor where given.
-func inferConfigs(comps [numComps]*Component, y *ldmConfig) (unet.Config, vae.Config, textenc.Config, error) {
+func inferConfigs(arch string, comps [numComps]*Component, y *ldmConfig) (unet.Config, vae.Config, textenc.Config, error) {
 	u, err := inferUNet(comps[compUNet], y)
 	if err != nil {
 		return u, vae.Config{}, textenc.Config{}, err
@@ -30,8 +30,70 @@ func inferConfigs(comps [numComps]*Component, y *ldmConfig) (unet.Config, vae.Co
 	if err != nil {
 		return u, v, textenc.Config{}, err
 	}
+	if arch == SD2 {
+		if err := sd2UNet(&u, y); err != nil {
+			return u, v, textenc.Config{}, err
+		}
+		t, err := inferOpenCLIPText(comps[compText])
+		return u, v, t, err
+	}
 	t, err := inferText(comps[compText])
 	return u, v, t, err
+}
+
+// SD 2.x constants the shapes cannot show.
+const (
+	sd2HeadSize       = 64 // num_head_channels of every released SD 2.x
+	sd2VSample        = 96 // 768 px / 8: from_single_file's size for v-prediction
+	openCLIPHeadDim   = 64 // OpenCLIP text towers' head width
+	tinyOpenCLIPHeads = 16 // head width of towers narrower than 64 (sd2-tiny: 32 = 2 x 16)
+)
+
+// sd2UNet turns the shape-inferred U-Net config into SD 2.x's: a fixed head
+// size (the yaml's num_head_channels, else 64), so per-level head counts
+// channels / size, as diffusers' from_single_file computes
+// attention_head_dim; 768 px native size for v-prediction models.
+func sd2UNet(u *unet.Config, y *ldmConfig) error {
+	size := sd2HeadSize
+	if y != nil && y.headChannels > 0 {
+		size = y.headChannels
+	}
+	heads := make(unet.IntOrList, len(u.BlockOutChannels))
+	for i, ch := range u.BlockOutChannels {
+		if ch%size != 0 {
+			return fmt.Errorf("unet: %d channels at level %d are not whole heads of %d", ch, i, size)
+		}
+		heads[i] = ch / size
+	}
+	u.AttentionHeadDim = heads
+	u.NumAttentionHeads = nil
+	if y == nil || y.vPrediction {
+		u.SampleSize = sd2VSample
+	}
+	return nil
+}
+
+// inferOpenCLIPText derives the CLIPTextModel config of an SD 2.x text
+// tower (already mapped, its last layer dropped): exact-erf GELU, 64-wide
+// heads (16-wide below 64, the tiny test models' convention).
+func inferOpenCLIPText(c *Component) (textenc.Config, error) {
+	cfg, err := inferText(c)
+	if err != nil && cfg.HiddenSize == 0 {
+		return cfg, err
+	}
+	cfg.HiddenAct = "gelu"
+	switch h := cfg.HiddenSize; {
+	case h%openCLIPHeadDim == 0:
+		cfg.NumAttentionHeads = h / openCLIPHeadDim
+	case h < openCLIPHeadDim && h%tinyOpenCLIPHeads == 0:
+		cfg.NumAttentionHeads = h / tinyOpenCLIPHeads
+	default:
+		return cfg, fmt.Errorf("text_encoder: hidden size %d is not a whole number of 64-wide heads", h)
+	}
+	if cfg.NumHiddenLayers < 1 {
+		return cfg, fmt.Errorf("text_encoder: the OpenCLIP tower has no layer besides its last, unused one")
+	}
+	return cfg, nil
 }
 
 // need returns the shape of a tensor the inference relies on, naming the key

@@ -78,9 +78,16 @@ func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 	o.arch = SD1
 	switch {
 	case hasPrefix(ldmSDXL):
-		o.arch, o.problem = SDXL, "SDXL checkpoints are not supported (only SD 1.x)"
+		o.arch, o.problem = SDXL, "SDXL checkpoints are not supported (only SD 1.x and 2.x)"
 	case hasPrefix(ldmOpenCLIP):
-		o.arch, o.problem, o.padID = SD2, notSupportedSD2, 0
+		// SD 2.x: OpenCLIP text tower, padded with "!" (id 0).
+		o.arch, o.padID = SD2, 0
+		switch {
+		case !hasPrefix(ldmUNet):
+			o.problem = "the checkpoint has an OpenCLIP text encoder but no U-Net (" + ldmUNet + "* tensors)"
+		case !hasPrefix(ldmVAE):
+			o.problem = "the checkpoint has no VAE (" + ldmVAE + "* tensors)"
+		}
 	case !hasPrefix(ldmUNet):
 		o.arch = "unknown"
 		if hasPrefix("down_blocks.") || hasPrefix("encoder.down_blocks.") || hasPrefix("text_model.") {
@@ -93,7 +100,15 @@ func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 	case !hasPrefix(ldmText):
 		o.problem = "the checkpoint has no text encoder (" + ldmText + "* tensors)"
 	case y != nil && (y.headChannels > 0 || y.linear || y.vPrediction || y.openCLIP):
-		o.arch, o.problem, o.padID = SD2, notSupportedSD2+" (per "+y.path+")", 0
+		o.arch, o.problem, o.padID = SD2, "SD 2.x checkpoint (per "+y.path+") without an OpenCLIP text encoder ("+ldmOpenCLIP+"* tensors): the file and its yaml do not match", 0
+	}
+	lastBlock := -1 // the OpenCLIP tower's last resblock, unused by SD 2.x
+	if o.arch == SD2 {
+		for _, n := range names {
+			if i, ok := openCLIPBlock(n); ok && i > lastBlock {
+				lastBlock = i
+			}
+		}
 	}
 
 	lay := ldmLayoutOf(names)
@@ -104,8 +119,34 @@ func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 		name, in := t.info.Name, t.info
 		e := entry{file: t.file, stored: name, dtype: in.DType, shape: in.Shape, bytes: in.End - in.Begin}
 		if o.arch == SD2 && strings.HasPrefix(name, ldmOpenCLIP) {
-			// Not mapped (SD 2.x is refused); listed for Inspect's counts.
-			o.comps[compText].add(strings.TrimPrefix(name, ldmOpenCLIP), e)
+			keys, kind := mapOpenCLIPKey(strings.TrimPrefix(name, ldmOpenCLIP), lastBlock)
+			switch kind {
+			case keyIgnored:
+				o.ignored = append(o.ignored, name)
+				continue
+			case keyUnknown:
+				o.unknown = append(o.unknown, name)
+				continue
+			}
+			if len(keys) == 3 { // fused in_proj: rows q, k, v
+				if len(e.shape) < 1 || e.shape[0]%3 != 0 {
+					o.unknown = append(o.unknown, name)
+					continue
+				}
+				for p, k := range keys {
+					pe := e
+					pe.shape = append([]int{e.shape[0] / 3}, e.shape[1:]...)
+					pe.part, pe.partial = p, true
+					pe.bytes = e.bytes / 3
+					if !o.comps[compText].add(k, pe) {
+						o.unknown = append(o.unknown, name)
+					}
+				}
+				continue
+			}
+			if !o.comps[compText].add(keys[0], e) {
+				o.unknown = append(o.unknown, name)
+			}
 			continue
 		}
 		comp, key, kind := mapLDMKey(name, lay)
@@ -129,8 +170,96 @@ func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 		c.sortNames()
 	}
 	if o.problem == "" {
-		o.unet, o.vae, o.text, o.cfgErr = inferConfigs(o.comps, y)
+		o.unet, o.vae, o.text, o.cfgErr = inferConfigs(o.arch, o.comps, y)
 	}
+	if o.problem == "" && o.cfgErr == nil && o.arch == SD2 {
+		o.scheduler = sd2SchedulerConfig(y)
+	}
+}
+
+// sd2SchedulerConfig is the scheduler config diffusers 0.27.2's
+// from_single_file builds for an SD 2.x checkpoint: a DDIMScheduler config
+// (scaled_linear betas from the yaml's linear_start/linear_end, steps_offset
+// 1, no clipping, set_alpha_to_one false, prediction_type v_prediction for
+// parameterization "v", epsilon otherwise) turned into PNDMScheduler with
+// skip_prk_steps, its default scheduler_type "pndm".
+func sd2SchedulerConfig(y *ldmConfig) []byte {
+	start, end, pred := 0.00085, 0.012, "v_prediction"
+	if y != nil {
+		if y.linearStart > 0 {
+			start = y.linearStart
+		}
+		if y.linearEnd > 0 {
+			end = y.linearEnd
+		}
+		if !y.vPrediction {
+			pred = "epsilon"
+		}
+	}
+	return []byte(fmt.Sprintf(`{"_class_name": "PNDMScheduler", "num_train_timesteps": 1000, "beta_start": %s, "beta_end": %s, `+
+		`"beta_schedule": "scaled_linear", "steps_offset": 1, "clip_sample": false, "set_alpha_to_one": false, `+
+		`"skip_prk_steps": true, "prediction_type": %q}`,
+		strconv.FormatFloat(start, 'g', -1, 64), strconv.FormatFloat(end, 'g', -1, 64), pred))
+}
+
+// openCLIPBlock returns i for a key of the OpenCLIP tower's resblock i.
+func openCLIPBlock(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, ldmOpenCLIP+"transformer.resblocks.")
+	if !ok {
+		return 0, false
+	}
+	return atoi(strings.SplitN(rest, ".", 2)[0])
+}
+
+var openCLIPBlockKeys = [][2]string{
+	{"ln_1.", "layer_norm1."}, {"ln_2.", "layer_norm2."}, {"attn.out_proj.", "self_attn.out_proj."},
+	{"mlp.c_fc.", "mlp.fc1."}, {"mlp.c_proj.", "mlp.fc2."},
+}
+
+// mapOpenCLIPKey maps an SD 2.x OpenCLIP text key (prefix removed) to
+// diffusers' CLIPTextModel names, as diffusers'
+// convert_open_clip_checkpoint does. The fused attention in_proj weight and
+// bias give three keys (q, k, v: rows 0..C-1, C..2C-1, 2C..3C-1). The last
+// resblock (last) is skipped: SD 2.x uses the penultimate layer's output, and
+// diffusers' text encoder is the tower without its last layer.
+func mapOpenCLIPKey(k string, last int) ([]string, keyKind) {
+	const tm = "text_model."
+	switch k {
+	case "token_embedding.weight":
+		return []string{tm + "embeddings.token_embedding.weight"}, keyMapped
+	case "positional_embedding":
+		return []string{tm + "embeddings.position_embedding.weight"}, keyMapped
+	case "text_projection", "logit_scale", "attn_mask":
+		return nil, keyIgnored
+	}
+	if r, ok := strings.CutPrefix(k, "ln_final."); ok {
+		return []string{tm + "final_layer_norm." + r}, keyMapped
+	}
+	rest, ok := strings.CutPrefix(k, "transformer.resblocks.")
+	if !ok {
+		return nil, keyUnknown
+	}
+	idx, r, _ := strings.Cut(rest, ".")
+	i, ok := atoi(idx)
+	if !ok {
+		return nil, keyUnknown
+	}
+	if i == last {
+		return nil, keyIgnored
+	}
+	pre := fmt.Sprintf("%sencoder.layers.%d.", tm, i)
+	switch r {
+	case "attn.in_proj_weight", "attn.in_proj_bias":
+		suf := "weight"
+		if strings.HasSuffix(r, "bias") {
+			suf = "bias"
+		}
+		return []string{pre + "self_attn.q_proj." + suf, pre + "self_attn.k_proj." + suf, pre + "self_attn.v_proj." + suf}, keyMapped
+	}
+	if m, ok := renamePrefix(r, openCLIPBlockKeys); ok {
+		return []string{pre + m}, keyMapped
+	}
+	return nil, keyUnknown
 }
 
 func isVAEAttnWeight(key string) bool {

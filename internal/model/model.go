@@ -153,6 +153,21 @@ type entry struct {
 	dtype  string
 	shape  []int
 	bytes  int64
+	// part, when set, selects rows [part*n, (part+1)*n) of the stored
+	// tensor's first dimension, n = shape[0]: OpenCLIP's fused attention
+	// in_proj is split into diffusers' q/k/v this way.
+	part    int
+	partial bool
+}
+
+// slice returns the elements of a partial entry from the stored tensor's
+// elements (or bytes, with size bytes per element).
+func (e entry) slice(n int) (lo, hi int) {
+	per := 1
+	for _, d := range e.shape {
+		per *= d
+	}
+	return e.part * per * n, (e.part + 1) * per * n
 }
 
 func newComponent(name string) *Component {
@@ -198,6 +213,13 @@ func (c *Component) Float32(name string) ([]float32, error) {
 		}
 		return nil, err
 	}
+	if e.partial {
+		lo, hi := e.slice(1)
+		if hi > len(v) {
+			return nil, fmt.Errorf("%s (stored as %q): part %d out of range", name, e.stored, e.part)
+		}
+		v = append([]float32(nil), v[lo:hi]...)
+	}
 	return v, nil
 }
 
@@ -220,6 +242,14 @@ func (c *Component) Raw(name string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("%s: missing tensor %q", c.Name, name)
 	}
 	b, _, err := e.file.Raw(e.stored)
+	if err == nil && e.partial {
+		size := map[string]int{"F32": 4, "F16": 2, "BF16": 2, "F64": 8}[e.dtype]
+		lo, hi := e.slice(size)
+		if size == 0 || hi > len(b) {
+			return nil, "", fmt.Errorf("%s: tensor %q: cannot view part %d of %s data", c.Name, name, e.part, e.dtype)
+		}
+		b = b[lo:hi]
+	}
 	return b, e.dtype, err
 }
 

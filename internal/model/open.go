@@ -29,9 +29,6 @@ var compNames = [numComps]string{"unet", "vae", "text_encoder"}
 // sd1PadID is <|endoftext|>, which SD 1.x's tokenizer pads with.
 const sd1PadID = 49407
 
-// notSupportedSD2 is the message for SD 2.x checkpoints until they are.
-const notSupportedSD2 = "SD 2.x checkpoints are not supported yet (only SD 1.x)"
-
 // opened is what Load and Inspect share: the files are open, the keys
 // mapped and the configs derived; problem says why Load must refuse it.
 type opened struct {
@@ -343,10 +340,10 @@ func diffusersArch(index map[string]json.RawMessage, u unet.Config, t textenc.Co
 	var class string
 	json.Unmarshal(index["_class_name"], &class)
 	if _, ok := index["text_encoder_2"]; ok || strings.Contains(class, "XL") {
-		return SDXL, "SDXL models are not supported (only SD 1.x)"
+		return SDXL, "SDXL models are not supported (only SD 1.x and 2.x)"
 	}
 	if u.UseLinearProjection || len(u.AttentionHeadDim) > 1 || len(u.NumAttentionHeads) > 1 || t.HiddenAct == "gelu" || pad == "!" {
-		return SD2, notSupportedSD2
+		return SD2, ""
 	}
 	return SD1, ""
 }

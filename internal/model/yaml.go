@@ -257,6 +257,8 @@ type ldmConfig struct {
 	vPrediction  bool    // parameterization: v (SD 2.x)
 	openCLIP     bool    // cond_stage_config target is OpenCLIP (SD 2.x)
 	scaleFactor  float64 // scale_factor, 0 when absent
+	linearStart  float64 // linear_start (beta_start), 0 when absent
+	linearEnd    float64 // linear_end (beta_end), 0 when absent
 }
 
 // sidecarYAML finds "<name>.yaml" beside the checkpoint, trying the name
@@ -315,6 +317,18 @@ func readLDMConfig(b []byte) (*ldmConfig, error) {
 			return nil, fmt.Errorf("model.params.scale_factor %q is not a positive number", s)
 		}
 		cfg.scaleFactor = f
+	}
+	for _, p := range []struct {
+		key string
+		dst *float64
+	}{{"linear_start", &cfg.linearStart}, {"linear_end", &cfg.linearEnd}} {
+		if s, ok := yamlGet(params, p.key).(string); ok {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f <= 0 || f >= 1 {
+				return nil, fmt.Errorf("model.params.%s %q is not a number in (0, 1)", p.key, s)
+			}
+			*p.dst = f
+		}
 	}
 	return cfg, nil
 }
