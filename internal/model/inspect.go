@@ -157,10 +157,18 @@ func (r Report) String() string {
 	fmt.Fprintf(&b, "pad id:       %d\n", r.PadID)
 	if r.Scheduler != nil {
 		var s struct {
-			Class string `json:"_class_name"`
+			Class      string `json:"_class_name"`
+			Prediction string `json:"prediction_type"`
 		}
 		json.Unmarshal(r.Scheduler, &s)
-		fmt.Fprintf(&b, "scheduler:    %s (scheduler_config.json)\n", s.Class)
+		src := "scheduler_config.json"
+		if r.Layout == SingleFile {
+			src = "as diffusers' from_single_file builds it"
+		}
+		if s.Prediction == "" {
+			s.Prediction = "epsilon"
+		}
+		fmt.Fprintf(&b, "scheduler:    %s, %s (%s)\n", s.Class, s.Prediction, src)
 	}
 	return b.String()
 }

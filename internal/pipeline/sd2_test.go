@@ -2,11 +2,19 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"slices"
 	"testing"
 
+	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/pngout"
 	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/textenc"
+	"github.com/imggen/imggen/internal/unet"
+	"github.com/imggen/imggen/internal/vae"
+	"github.com/imggen/imggen/internal/weights"
 )
 
 // SD 2.x reference runs (testdata/sd2, the sd2-tiny fixtures: v-prediction,
@@ -106,5 +114,181 @@ func TestSD2ReferenceRuns(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Component parity of the sd2-tiny model against diffusers/transformers
+// (testdata/sd2/{text_encoder,unet,vae}.safetensors, tokenizer.json), each
+// network loaded through model.Load from both layouts. Bar: 1e-4 absolute.
+const sd2ComponentTol = 1e-4
+
+var sd2Layouts = []struct{ name, path string }{
+	{"folder", "../../testdata/sd2/model"},
+	{"single_file", "../../testdata/sd2/sd2-tiny.fp16.safetensors"},
+}
+
+func sd2Model(t *testing.T, path string) *model.Model {
+	t.Helper()
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func sd2Tensor(t *testing.T, f *safetensors.File, name string) *tensor.Tensor {
+	t.Helper()
+	in, ok := f.Info(name)
+	if !ok {
+		t.Fatalf("fixture tensor %q missing", name)
+	}
+	x := tensor.New(in.Shape...)
+	copy(x.Data, fixtureTensor(t, f, name))
+	return x
+}
+
+func sd2Check(t *testing.T, what string, got []float32, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	d := maxAbsDiff(got, want)
+	t.Logf("%s: max abs diff %.3g (max |ref| %.3g)", what, d, maxAbs(want))
+	if d > sd2ComponentTol {
+		t.Errorf("%s: max abs diff %.3g > %g", what, d, sd2ComponentTol)
+	}
+}
+
+func TestSD2Tokenizer(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/sd2/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		PadID int `json:"pad_id"`
+		Cases []struct {
+			Prompt    string `json:"prompt"`
+			IDsOpenAI []int  `json:"ids_openai"`
+			IDsFtfy   []int  `json:"ids_ftfy"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &fx); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range sd2Layouts {
+		if m := sd2Model(t, l.path); m.PadID != fx.PadID {
+			t.Errorf("%s: pad id %d, want %d", l.name, m.PadID, fx.PadID)
+		}
+	}
+	tok := textenc.NewCLIPTokenizer(fx.PadID)
+	ftfy := 0
+	for i, c := range fx.Cases {
+		ids := tok.Encode(c.Prompt).IDs
+		if !slices.Equal(ids, c.IDsOpenAI) {
+			t.Errorf("case %d %q:\n got %v\nwant %v", i, c.Prompt, ids, c.IDsOpenAI)
+		}
+		if slices.Equal(ids, c.IDsFtfy) {
+			ftfy++
+		}
+	}
+	t.Logf("%d cases: all match ids_openai (pad 0), %d match ids_ftfy", len(fx.Cases), ftfy)
+}
+
+func TestSD2TextEncoder(t *testing.T) {
+	f, err := safetensors.Open("../../testdata/sd2/text_encoder.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw, err := f.Int64("input_ids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([][]int, len(raw)/77)
+	for i, v := range raw {
+		ids[i/77] = append(ids[i/77], int(v))
+	}
+	for _, l := range sd2Layouts {
+		t.Run(l.name, func(t *testing.T) {
+			m := sd2Model(t, l.path)
+			te, err := textenc.LoadTextModel(m.Text, weights.NewLoader(m.TextWeights))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs, err := te.HiddenStates(ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hs) != 5 {
+				t.Fatalf("%d hidden states, want 5 (embeddings + 4 layers)", len(hs))
+			}
+			for i, h := range hs {
+				sd2Check(t, "hidden_states."+string(rune('0'+i)), h.Data, fixtureTensor(t, f, "hidden_states."+string(rune('0'+i))))
+			}
+			last, err := te.Encode(ids, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sd2Check(t, "last_hidden_state (= full_model.penultimate_ln)", last.Data, fixtureTensor(t, f, "full_model.penultimate_ln"))
+		})
+	}
+}
+
+func TestSD2UNet(t *testing.T) {
+	f, err := safetensors.Open("../../testdata/sd2/unet.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, l := range sd2Layouts {
+		t.Run(l.name, func(t *testing.T) {
+			m := sd2Model(t, l.path)
+			u, err := unet.Load(m.UNet, weights.NewLoader(m.UNetWeights))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				prefix, out string
+				ts          []float64
+			}{
+				{"sq", "sq.t999.out", []float64{999}},
+				{"sq", "sq.t45.out", []float64{45}},
+				{"sq", "sq.t_per_sample.out", []float64{999, 45}},
+				{"ns_14x16", "ns_14x16.t600.out", []float64{600}},
+				{"ns_16x10", "ns_16x10.t120.out", []float64{120}},
+			} {
+				got, err := u.Forward(sd2Tensor(t, f, c.prefix+".sample"), c.ts, sd2Tensor(t, f, c.prefix+".context"), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sd2Check(t, c.out, got.Data, fixtureTensor(t, f, c.out))
+			}
+		})
+	}
+}
+
+func TestSD2VAE(t *testing.T) {
+	f, err := safetensors.Open("../../testdata/sd2/vae.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, l := range sd2Layouts {
+		t.Run(l.name, func(t *testing.T) {
+			m := sd2Model(t, l.path)
+			v, err := vae.Load(m.VAE, weights.NewLoader(m.VAEWeights))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{"dec_4x4", "dec_6x4"} {
+				sd2Check(t, p+".out", v.Decode(sd2Tensor(t, f, p+".latents")).Data, fixtureTensor(t, f, p+".out"))
+			}
+			for _, p := range []string{"enc_32x32", "enc_32x48"} {
+				mean, logvar := v.Encode(sd2Tensor(t, f, p+".image"))
+				sd2Check(t, p+".mean", mean.Data, fixtureTensor(t, f, p+".mean"))
+				sd2Check(t, p+".logvar", logvar.Data, fixtureTensor(t, f, p+".logvar"))
+			}
+		})
 	}
 }
