@@ -21,6 +21,7 @@ import (
 type generator interface {
 	Generate(ctx context.Context, req pipeline.Request, progress func(step, total int)) (*image.RGBA, error)
 	DefaultSize() (w, h int)
+	OwnSampler() (name string, ok bool)
 }
 
 // loaded is a model ready to generate.
@@ -148,6 +149,8 @@ func (a *app) rootCommand() *cobra.Command {
 	f.IntVar(&o.batchCount, "batch-count", 1, "images per prompt; image i uses seed+i")
 	f.StringVar(&o.prompts, "prompts", "", "read prompts from FILE, one per line (- for stdin)")
 	f.IntVar(&o.clipSkip, "clip-skip", 1, "use the CLIP layer this far from the end (2 = penultimate)")
+	f.StringVar(&o.spacing, "timestep-spacing", "", "override the model's timestep spacing: leading, linspace or trailing")
+	f.StringVar(&o.prediction, "prediction", "", "override the model's prediction type: eps or v")
 	f.StringVar(&o.longPrompts, "long-prompts", "truncate", "prompts over 75 tokens: truncate (as diffusers, with a warning) or chunk (77-token chunks, as AUTOMATIC1111; BREAK starts a new chunk)")
 	f.Float64Var(&o.eta, "eta", 0, "DDIM eta, 0 to 1 (0 = deterministic); ddim only")
 	f.StringVarP(&o.initImage, "init-image", "i", "", "image-to-image: start from this PNG or JPEG (sets the default -W/-H)")

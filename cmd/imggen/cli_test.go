@@ -29,6 +29,8 @@ type fakeGen struct {
 
 func (f *fakeGen) DefaultSize() (int, int) { return 64, 48 }
 
+func (f *fakeGen) OwnSampler() (string, bool) { return "", false }
+
 func (f *fakeGen) Generate(ctx context.Context, req pipeline.Request, progress func(step, total int)) (*image.RGBA, error) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
@@ -145,6 +147,8 @@ func TestUsageErrors(t *testing.T) {
 		{"steps zero", "", nil, []string{"a", "--steps", "0"}, "steps must be"},
 		{"unknown sampler", "", nil, []string{"a", "--sampler", "nope"}, `unknown sampler "nope"`},
 		{"unknown long-prompt mode", "", nil, []string{"a", "--long-prompts", "wrap"}, `unknown long-prompt mode "wrap"`},
+		{"unknown timestep spacing", "", nil, []string{"a", "--timestep-spacing", "middle"}, `unknown timestep spacing "middle"`},
+		{"unknown prediction", "", nil, []string{"a", "--prediction", "x0"}, `unknown prediction type "x0"`},
 		{"unknown schedule", "", nil, []string{"a", "--schedule", "linear"}, `unknown schedule "linear"`},
 		{"negative cfg", "", nil, []string{"a", "--cfg-scale", "-1"}, "cfg scale"},
 		{"eta too big", "", nil, []string{"a", "--sampler", "ddim", "--eta", "2"}, "eta must be"},

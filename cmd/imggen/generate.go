@@ -36,6 +36,7 @@ type genOptions struct {
 	threads                 int
 	prompts                 string
 	longPrompts             string // "truncate" or "chunk"
+	spacing, prediction     string // overrides of the model's scheduler config
 	json, quiet             bool
 	widthUnset, heightUnset bool // take the model's native size once loaded
 
@@ -130,6 +131,19 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 		}
 	}
 
+	// A model that must run with its own scheduler (SD-Turbo) gets it
+	// unless the user chose a sampler.
+	if name, ok := m.OwnSampler(); ok && !cmd.Flags().Changed("sampler") && !cmd.Flags().Changed("schedule") {
+		base.Sampler, base.Schedule = name, "default"
+		a.warnf(o, "the model ships its own scheduler: using sampler %s\n", name)
+		if err := base.Validate(); err != nil {
+			return fmt.Errorf("model's sampler: %w", err)
+		}
+	}
+	if base.CFGScale <= 1 && base.NegativePrompt != "" {
+		a.warnf(o, "note: the negative prompt is not used: guidance is off (--cfg-scale %g <= 1)\n", base.CFGScale)
+	}
+
 	r := &runner{app: a, o: o, gen: m, name: m.name, out: out, hash: a.startHash(o, m.hash), total: len(jobs),
 		tok: textenc.NewCLIPTokenizer(textenc.EOT)}
 	if !o.quiet {
@@ -196,16 +210,18 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 	}
 	o.widthUnset, o.heightUnset = !cmd.Flags().Changed("width"), !cmd.Flags().Changed("height")
 	req := pipeline.Request{
-		NegativePrompt: o.negative,
-		Width:          o.width,
-		Height:         o.height,
-		Steps:          o.steps,
-		CFGScale:       o.cfgScale,
-		Sampler:        o.sampler,
-		Schedule:       schedule,
-		Eta:            o.eta,
-		ClipSkip:       o.clipSkip,
-		LongPrompts:    o.longPrompts,
+		NegativePrompt:  o.negative,
+		Width:           o.width,
+		Height:          o.height,
+		Steps:           o.steps,
+		CFGScale:        o.cfgScale,
+		Sampler:         o.sampler,
+		Schedule:        schedule,
+		Eta:             o.eta,
+		ClipSkip:        o.clipSkip,
+		LongPrompts:     o.longPrompts,
+		TimestepSpacing: o.spacing,
+		Prediction:      o.prediction,
 	}
 	// The native size is only known after loading: check given sizes on
 	// their own, the rest with a stand-in that always passes.

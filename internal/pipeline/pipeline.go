@@ -50,6 +50,21 @@ func New(m *model.Model) (*Pipeline, error) {
 	return &Pipeline{Model: m, tokenizer: textenc.NewCLIPTokenizer(m.PadID), text: text, unet: u, vae: v, scheduler: sched}, nil
 }
 
+// OwnSampler names the sampler the model's scheduler configuration asks
+// for when it must run with it: distilled few-step models such as SD-Turbo
+// ship a "trailing" timestep spacing with the scheduler they were
+// distilled for. ok is false for ordinary models, where any sampler works.
+func (p *Pipeline) OwnSampler() (name string, ok bool) {
+	if p.scheduler.TimestepSpacing != "trailing" {
+		return "", false
+	}
+	return sampler.NameForClass(p.scheduler.ClassName)
+}
+
+// Scheduler is the model's scheduler configuration (SD 1.5's when the
+// model has none).
+func (p *Pipeline) Scheduler() sampler.Config { return p.scheduler }
+
 // DefaultSize is the model's native image size (U-Net sample size x 8).
 func (p *Pipeline) DefaultSize() (w, h int) {
 	s := p.unet.Config().SampleSize * 8
@@ -108,7 +123,7 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 	if tr != nil && tr.Context != nil {
 		tr.Context(cond)
 	}
-	s, err := sampler.New(req.Sampler, p.scheduler, req.samplerOptions())
+	s, err := sampler.New(req.Sampler, req.schedulerConfig(p.scheduler), req.samplerOptions())
 	if err != nil {
 		return nil, err
 	}

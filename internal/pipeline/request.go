@@ -24,6 +24,8 @@ type Request struct {
 	Seed                   int64   // torch.manual_seed value; torch uses its low 32 bits
 	ClipSkip               int     // 1 (or 0) = last CLIP layer, 2 = penultimate, ... for prompt and negative
 	LongPrompts            string  // "" or "truncate": keep the first 75 tokens (diffusers); "chunk": 77-token chunks, embeddings concatenated
+	TimestepSpacing        string  // "" = the model's scheduler config; else leading, linspace or trailing
+	Prediction             string  // "" = the model's scheduler config; else eps or v
 
 	// Image-to-image: InitImage, when set, is the starting picture as
 	// [1, 3, Height, Width] in [-1, 1] (see ImageTensor), and Strength in
@@ -35,6 +37,13 @@ type Request struct {
 	Mask      *tensor.Tensor
 	Strength  float64
 }
+
+// Spacings and Predictions list the accepted TimestepSpacing and
+// Prediction overrides ("" keeps what the model's configuration says).
+var (
+	Spacings    = []string{"leading", "linspace", "trailing"}
+	Predictions = []string{"eps", "v"}
+)
 
 // LongPromptModes lists the accepted LongPrompts values.
 var LongPromptModes = []string{"truncate", "chunk"}
@@ -61,6 +70,10 @@ func (r Request) Validate() error {
 		return fmt.Errorf("eta must be between 0 and 1, got %g", r.Eta)
 	case !slices.Contains(LongPromptModes, r.LongPrompts) && r.LongPrompts != "":
 		return fmt.Errorf("unknown long-prompt mode %q (one of %v)", r.LongPrompts, LongPromptModes)
+	case r.TimestepSpacing != "" && !slices.Contains(Spacings, r.TimestepSpacing):
+		return fmt.Errorf("unknown timestep spacing %q (one of %v)", r.TimestepSpacing, Spacings)
+	case r.Prediction != "" && !slices.Contains(Predictions, r.Prediction):
+		return fmt.Errorf("unknown prediction type %q (one of %v)", r.Prediction, Predictions)
 	case r.ClipSkip < 0:
 		return fmt.Errorf("clip skip must be >= 1, got %d", r.ClipSkip)
 	}
@@ -77,5 +90,17 @@ func (r Request) Validate() error {
 }
 
 func (r Request) samplerOptions() sampler.Options {
-	return sampler.Options{Steps: r.Steps, Eta: r.Eta, Karras: r.Schedule == "karras"}
+	return sampler.Options{Steps: r.Steps, Eta: r.Eta, Karras: r.Schedule == "karras", Spacing: r.TimestepSpacing}
+}
+
+// schedulerConfig is the model's scheduler configuration with the
+// request's overrides applied.
+func (r Request) schedulerConfig(model sampler.Config) sampler.Config {
+	switch r.Prediction {
+	case "eps":
+		model.PredictionType = "epsilon"
+	case "v":
+		model.PredictionType = "v_prediction"
+	}
+	return model
 }
