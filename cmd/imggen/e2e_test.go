@@ -48,22 +48,29 @@ func TestReferenceImages(t *testing.T) {
 			if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitOK {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
-			got, err := pngout.Load(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := pngout.Load(fixture(t, filepath.Join("e2e", tc.run+".png")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := pngout.Compare(got, want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("max level diff %d, %d of %d pixels differ (%.3f%%)", d.MaxLevel, d.PixelsDiffering, d.Pixels, 100*d.Fraction())
-			if d.MaxLevel > e2eMaxLevel || d.Fraction() > e2eMaxFraction {
-				t.Errorf("PNG differs from the reference: max level %d, %.3f%% of pixels", d.MaxLevel, 100*d.Fraction())
-			}
+			assertMatchesReference(t, out, fixture(t, filepath.Join("e2e", tc.run+".png")))
 		})
+	}
+}
+
+// assertMatchesReference compares the PNG imggen wrote at out with the
+// reference implementation's PNG at ref, to the bar.
+func assertMatchesReference(t *testing.T, out, ref string) {
+	t.Helper()
+	got, err := pngout.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pngout.Load(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := pngout.Compare(got, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("max level diff %d, %d of %d pixels differ (%.3f%%)", d.MaxLevel, d.PixelsDiffering, d.Pixels, 100*d.Fraction())
+	if d.MaxLevel > e2eMaxLevel || d.Fraction() > e2eMaxFraction {
+		t.Errorf("PNG differs from the reference: max level %d, %.3f%% of pixels", d.MaxLevel, 100*d.Fraction())
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/imggen/imggen/internal/pngout"
 )
 
 // TestSD2ReferenceImages runs `imggen` on the sd2-tiny model (testdata/sd2:
@@ -58,22 +56,7 @@ func TestSD2ReferenceImages(t *testing.T) {
 				if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitOK {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
-				got, err := pngout.Load(out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := pngout.Load(fixture(t, filepath.Join("sd2", tc.run+".png")))
-				if err != nil {
-					t.Fatal(err)
-				}
-				d, err := pngout.Compare(got, want)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("max level diff %d, %d of %d pixels differ (%.3f%%)", d.MaxLevel, d.PixelsDiffering, d.Pixels, 100*d.Fraction())
-				if d.MaxLevel > e2eMaxLevel || d.Fraction() > e2eMaxFraction {
-					t.Errorf("PNG differs from the reference: max level %d, %.3f%% of pixels", d.MaxLevel, 100*d.Fraction())
-				}
+				assertMatchesReference(t, out, fixture(t, filepath.Join("sd2", tc.run+".png")))
 			})
 		}
 	}
@@ -117,20 +100,5 @@ func TestTurboModelRunsWithItsOwnScheduler(t *testing.T) {
 			t.Errorf("stderr lacks %q: %s", note, stderr.String())
 		}
 	}
-	got, err := pngout.Load(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := pngout.Load(fixture(t, "sd2/e2e_turbo_euler1_cfg0_sdturbocfg.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := pngout.Compare(got, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("max level diff %d, %d of %d pixels differ (%.3f%%)", d.MaxLevel, d.PixelsDiffering, d.Pixels, 100*d.Fraction())
-	if d.MaxLevel > e2eMaxLevel || d.Fraction() > e2eMaxFraction {
-		t.Errorf("PNG differs from the reference: max level %d, %.3f%% of pixels", d.MaxLevel, 100*d.Fraction())
-	}
+	assertMatchesReference(t, out, fixture(t, "sd2/e2e_turbo_euler1_cfg0_sdturbocfg.png"))
 }
