@@ -97,76 +97,81 @@ func maxAbsDiff(a, b []float32) float64 {
 func TestReferenceRuns(t *testing.T) {
 	p := loadPipeline(t, "../../testdata/model-diffusers")
 	for _, rr := range referenceRuns() {
-		t.Run(rr.name, func(t *testing.T) {
-			f, err := safetensors.Open("../../testdata/e2e/" + rr.name + ".safetensors")
-			if err != nil {
-				t.Fatal(err)
+		t.Run(rr.name, func(t *testing.T) { checkReferenceRun(t, p, "../../testdata/e2e", rr) })
+	}
+}
+
+// checkReferenceRun runs rr and compares it with the recording in dir:
+// text context, initial latents (bit-exact torch draws), each step's
+// latents, the decoded image and the PNG.
+func checkReferenceRun(t *testing.T, p *Pipeline, dir string, rr run) {
+	f, err := safetensors.Open(dir + "/" + rr.name + ".safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var steps [][]float32
+	var decoded *tensor.Tensor
+	tr := &Trace{
+		Context: func(ctx *tensor.Tensor) {
+			n := ctx.Numel() / ctx.Shape[0]
+			want := [][]float32{fixtureTensor(t, f, "prompt_embeds")}
+			if ctx.Shape[0] == 2 {
+				want = [][]float32{fixtureTensor(t, f, "negative_prompt_embeds"), want[0]}
 			}
-			defer f.Close()
-			var steps [][]float32
-			var decoded *tensor.Tensor
-			tr := &Trace{
-				Context: func(ctx *tensor.Tensor) {
-					n := ctx.Numel() / ctx.Shape[0]
-					want := [][]float32{fixtureTensor(t, f, "prompt_embeds")}
-					if ctx.Shape[0] == 2 {
-						want = [][]float32{fixtureTensor(t, f, "negative_prompt_embeds"), want[0]}
-					}
-					for row, w := range want {
-						d := maxAbsDiff(ctx.Data[row*n:(row+1)*n], w)
-						t.Logf("context row %d: max abs diff %.3g", row, d)
-						if d > contextTol {
-							t.Errorf("context row %d: max abs diff %.3g > %g", row, d, contextTol)
-						}
-					}
-				},
-				InitialLatent: func(x []float32) {
-					if !rr.hasSteps {
-						return
-					}
-					want := fixtureTensor(t, f, "initial_latents")
-					if d := maxAbsDiff(x, want); d != 0 {
-						t.Errorf("initial latents differ from torch's draw by %.3g", d)
-					}
-				},
-				Step:    func(i int, _, x []float32) { steps = append(steps, append([]float32(nil), x...)) },
-				Decoded: func(img *tensor.Tensor) { decoded = img },
-			}
-			img, err := p.GenerateTrace(context.Background(), rr.req, nil, tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rr.hasSteps {
-				want := fixtureTensor(t, f, "latents_after_step")
-				n := len(steps[0])
-				if len(want) != n*len(steps) {
-					t.Fatalf("%d steps, reference has %d", len(steps), len(want)/n)
+			for row, w := range want {
+				d := maxAbsDiff(ctx.Data[row*n:(row+1)*n], w)
+				t.Logf("context row %d: max abs diff %.3g", row, d)
+				if d > contextTol {
+					t.Errorf("context row %d: max abs diff %.3g > %g", row, d, contextTol)
 				}
-				var worst float64
-				for i, x := range steps {
-					ref := want[i*n : (i+1)*n]
-					worst = max(worst, maxAbsDiff(x, ref)/maxAbs(ref))
-				}
-				t.Logf("latents: max relative diff over all steps %.3g", worst)
-				if worst > latentRelTol {
-					t.Errorf("latents: max relative diff %.3g > %g", worst, latentRelTol)
-				}
-				d := maxAbsDiff(decoded.Data, fixtureTensor(t, f, "decoded"))
-				t.Logf("decoded: max abs diff %.3g", d)
 			}
-			ref, err := pngout.Load("../../testdata/e2e/" + rr.name + ".png")
-			if err != nil {
-				t.Fatal(err)
+		},
+		InitialLatent: func(x []float32) {
+			if !rr.hasSteps {
+				return
 			}
-			diff, err := pngout.Compare(img, ref)
-			if err != nil {
-				t.Fatal(err)
+			want := fixtureTensor(t, f, "initial_latents")
+			if d := maxAbsDiff(x, want); d != 0 {
+				t.Errorf("initial latents differ from torch's draw by %.3g", d)
 			}
-			t.Logf("png: max level diff %d, %d of %d pixels differ (%.3f%%)", diff.MaxLevel, diff.PixelsDiffering, diff.Pixels, 100*diff.Fraction())
-			if diff.MaxLevel > pngMaxLevel || diff.Fraction() > pngMaxFraction {
-				t.Errorf("png differs: max level %d, %.3f%% of pixels", diff.MaxLevel, 100*diff.Fraction())
-			}
-		})
+		},
+		Step:    func(i int, _, x []float32) { steps = append(steps, append([]float32(nil), x...)) },
+		Decoded: func(img *tensor.Tensor) { decoded = img },
+	}
+	img, err := p.GenerateTrace(context.Background(), rr.req, nil, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.hasSteps {
+		want := fixtureTensor(t, f, "latents_after_step")
+		n := len(steps[0])
+		if len(want) != n*len(steps) {
+			t.Fatalf("%d steps, reference has %d", len(steps), len(want)/n)
+		}
+		var worst float64
+		for i, x := range steps {
+			ref := want[i*n : (i+1)*n]
+			worst = max(worst, maxAbsDiff(x, ref)/maxAbs(ref))
+		}
+		t.Logf("latents: max relative diff over all steps %.3g", worst)
+		if worst > latentRelTol {
+			t.Errorf("latents: max relative diff %.3g > %g", worst, latentRelTol)
+		}
+		d := maxAbsDiff(decoded.Data, fixtureTensor(t, f, "decoded"))
+		t.Logf("decoded: max abs diff %.3g", d)
+	}
+	ref, err := pngout.Load(dir + "/" + rr.name + ".png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff, err := pngout.Compare(img, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("png: max level diff %d, %d of %d pixels differ (%.3f%%)", diff.MaxLevel, diff.PixelsDiffering, diff.Pixels, 100*diff.Fraction())
+	if diff.MaxLevel > pngMaxLevel || diff.Fraction() > pngMaxFraction {
+		t.Errorf("png differs: max level %d, %.3f%% of pixels", diff.MaxLevel, 100*diff.Fraction())
 	}
 }
 
