@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"sync"
@@ -59,7 +60,7 @@ type Model struct {
 
 	PadID int // tokenizer pad id: 49407 (<|endoftext|>) for SD 1.x
 
-	hashPath  string
+	hashFn    func() (string, error)
 	hashOnce  sync.Once
 	hash      string
 	hashErr   error
@@ -75,6 +76,22 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	return check(o, path)
+}
+
+// LoadFS opens a diffusers model folder held in fsys (the built-in model
+// embedded in the binary) by the same path as a folder on disk; name stands
+// for the folder in messages and becomes the model's Name and Path.
+func LoadFS(fsys fs.FS, name string) (*Model, error) {
+	o, err := openDiffusers(folder{fsys: fsys, name: name})
+	if err != nil {
+		return nil, err
+	}
+	return check(o, name)
+}
+
+// check refuses what this program cannot run and builds the Model.
+func check(o *opened, path string) (*Model, error) {
 	fail := func(err error) (*Model, error) {
 		o.close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -94,7 +111,7 @@ func Load(path string) (*Model, error) {
 		Name: o.name, Path: path, Layout: o.layout, Arch: o.arch,
 		UNet: o.unet, VAE: o.vae, Text: o.text, Scheduler: o.scheduler,
 		UNetWeights: o.comps[compUNet], VAEWeights: o.comps[compVAE], TextWeights: o.comps[compText],
-		PadID: o.padID, hashPath: o.hashPath, files: o.files,
+		PadID: o.padID, hashFn: o.hash, files: o.files,
 	}, nil
 }
 
@@ -104,7 +121,10 @@ func Load(path string) (*Model, error) {
 // it is computed on first call and remembered.
 func (m *Model) Hash() (string, error) {
 	m.hashOnce.Do(func() {
-		m.hash, m.hashErr = fileHash(m.hashPath)
+		m.hash, m.hashErr = m.hashFn()
+		if m.hashErr == nil {
+			m.hash = m.hash[:10]
+		}
 	})
 	return m.hash, m.hashErr
 }
@@ -119,7 +139,7 @@ func fileHash(path string) (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:10], nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Close unmaps the weight files. Tensors already returned by Float32 are

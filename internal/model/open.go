@@ -2,10 +2,13 @@ package model
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +47,7 @@ type opened struct {
 	text               textenc.Config
 	scheduler          []byte
 	padID              int
-	hashPath           string
+	hash               func() (string, error) // full hex SHA-256 of the file the model hash reads
 	metadata           map[string]string
 }
 
@@ -91,7 +94,7 @@ func open(path string) (*opened, error) {
 		return nil, err
 	}
 	if st.IsDir() {
-		return openDiffusers(path)
+		return openDiffusers(osFolder(path))
 	}
 	if pickleExts[strings.ToLower(filepath.Ext(path))] {
 		return nil, pickleError(path)
@@ -114,7 +117,7 @@ func open(path string) (*opened, error) {
 		layout:      SingleFile,
 		files:       []*safetensors.File{f},
 		weightFiles: []string{path},
-		hashPath:    path,
+		hash:        func() (string, error) { return fileHash(path) },
 		metadata:    f.Metadata(),
 		padID:       sd1PadID,
 	}
@@ -151,25 +154,94 @@ func exists(path string) bool {
 	return err == nil
 }
 
-func openDiffusers(dir string) (*opened, error) {
-	indexPath := filepath.Join(dir, "model_index.json")
-	if !exists(indexPath) {
-		return nil, fmt.Errorf("%s is a directory without model_index.json: not a diffusers model folder "+
-			"(expected model_index.json with unet/, vae/, text_encoder/, tokenizer/ and scheduler/ beside it)", dir)
+// folder is a diffusers model folder: a directory on disk (whose weights
+// are memory-mapped) or any fs.FS, such as the built-in model embedded in the
+// binary (whose weights are read into memory).
+type folder struct {
+	fsys fs.FS
+	dir  string // the directory on disk; "" for a folder that is not one
+	name string // for messages and the model's name
+}
+
+func osFolder(dir string) folder {
+	name := dir
+	if abs, err := filepath.Abs(dir); err == nil {
+		name = abs
 	}
-	idxBytes, err := readSmall(indexPath)
+	return folder{fsys: os.DirFS(dir), dir: dir, name: name}
+}
+
+// path names rel for messages.
+func (f folder) path(rel string) string {
+	if f.dir != "" {
+		return filepath.Join(f.dir, filepath.FromSlash(rel))
+	}
+	return f.name + ":" + rel
+}
+
+func (f folder) exists(rel string) bool {
+	_, err := fs.Stat(f.fsys, rel)
+	return err == nil
+}
+
+// readSmall reads a config file, refusing anything implausibly large so a
+// hostile folder cannot make us allocate much.
+func (f folder) readSmall(rel string) ([]byte, error) {
+	r, err := f.fsys.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	const limit = 8 << 20
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", f.path(rel), limit)
+	}
+	return b, nil
+}
+
+func (f folder) openWeights(rel string) (*safetensors.File, error) {
+	if f.dir != "" {
+		return safetensors.Open(f.path(rel))
+	}
+	b, err := fs.ReadFile(f.fsys, rel)
+	if err != nil {
+		return nil, err
+	}
+	return safetensors.Parse(b)
+}
+
+// hash returns the hex SHA-256 of a file of the folder.
+func (f folder) hash(rel string) (string, error) {
+	r, err := f.fsys.Open(rel)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", f.path(rel), err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func openDiffusers(dir folder) (*opened, error) {
+	if !dir.exists("model_index.json") {
+		return nil, fmt.Errorf("%s is a directory without model_index.json: not a diffusers model folder "+
+			"(expected model_index.json with unet/, vae/, text_encoder/, tokenizer/ and scheduler/ beside it)", dir.path(""))
+	}
+	idxBytes, err := dir.readSmall("model_index.json")
 	if err != nil {
 		return nil, err
 	}
 	var index map[string]json.RawMessage
 	if err := json.Unmarshal(idxBytes, &index); err != nil {
-		return nil, fmt.Errorf("%s: %v", indexPath, err)
+		return nil, fmt.Errorf("%s: %v", dir.path("model_index.json"), err)
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		abs = dir
-	}
-	o := &opened{name: filepath.Base(abs), layout: Diffusers, padID: sd1PadID}
+	o := &opened{name: filepath.Base(dir.name), layout: Diffusers, padID: sd1PadID}
 	ok := false
 	defer func() {
 		if !ok {
@@ -178,16 +250,16 @@ func openDiffusers(dir string) (*opened, error) {
 	}()
 	for c := 0; c < numComps; c++ {
 		name := compNames[c]
-		wpath, err := diffusersWeights(filepath.Join(dir, name), name)
+		wpath, err := diffusersWeights(dir, name)
 		if err != nil {
 			return nil, err
 		}
-		f, err := safetensors.Open(wpath)
+		f, err := dir.openWeights(wpath)
 		if err != nil {
-			return nil, fmt.Errorf("reading model: %w", err)
+			return nil, fmt.Errorf("reading model: %s: %w", dir.path(wpath), err)
 		}
 		o.files = append(o.files, f)
-		o.weightFiles = append(o.weightFiles, wpath)
+		o.weightFiles = append(o.weightFiles, dir.path(wpath))
 		comp := newComponent(name)
 		for _, key := range f.Names() {
 			in, _ := f.Info(key)
@@ -196,19 +268,19 @@ func openDiffusers(dir string) (*opened, error) {
 		comp.sortNames()
 		o.comps[c] = comp
 		if c == compUNet {
-			o.hashPath = wpath
+			o.hash = func() (string, error) { return dir.hash(wpath) }
 		}
 	}
 	if err := readDiffusersConfigs(o, dir); err != nil {
 		return nil, err
 	}
-	if sched, err := readSmall(filepath.Join(dir, "scheduler", "scheduler_config.json")); err == nil {
+	if sched, err := dir.readSmall("scheduler/scheduler_config.json"); err == nil {
 		if !json.Valid(sched) {
-			return nil, fmt.Errorf("%s: scheduler/scheduler_config.json is not valid JSON", dir)
+			return nil, fmt.Errorf("%s: scheduler/scheduler_config.json is not valid JSON", dir.path(""))
 		}
 		o.scheduler = sched
 	}
-	pad, padName, err := tokenizerPad(filepath.Join(dir, "tokenizer"))
+	pad, padName, err := tokenizerPad(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -220,28 +292,28 @@ func openDiffusers(dir string) (*opened, error) {
 
 // diffusersWeights picks a component's weights file: the standard name, else
 // the fp16 variant. Pickle-only and sharded components get an explanation.
-func diffusersWeights(dir, comp string) (string, error) {
+func diffusersWeights(dir folder, comp string) (string, error) {
 	base := "diffusion_pytorch_model"
 	if comp == "text_encoder" {
 		base = "model"
 	}
-	if !exists(dir) {
-		return "", fmt.Errorf("diffusers folder %s has no %s/ directory", filepath.Dir(dir), comp)
+	if !dir.exists(comp) {
+		return "", fmt.Errorf("diffusers folder %s has no %s/ directory", dir.path(""), comp)
 	}
 	for _, n := range []string{base + ".safetensors", base + ".fp16.safetensors"} {
-		if p := filepath.Join(dir, n); exists(p) {
+		if p := comp + "/" + n; dir.exists(p) {
 			return p, nil
 		}
 	}
 	for _, n := range []string{base + ".bin", base + ".fp16.bin"} {
-		if p := filepath.Join(dir, n); exists(p) {
-			return "", pickleError(p)
+		if p := comp + "/" + n; dir.exists(p) {
+			return "", pickleError(dir.path(p))
 		}
 	}
-	if exists(filepath.Join(dir, base+".safetensors.index.json")) {
-		return "", fmt.Errorf("%s: sharded weights (%s.safetensors.index.json) are not supported", dir, base)
+	if dir.exists(comp + "/" + base + ".safetensors.index.json") {
+		return "", fmt.Errorf("%s: sharded weights (%s.safetensors.index.json) are not supported", dir.path(comp), base)
 	}
-	return "", fmt.Errorf("%s: no %s.safetensors (or .fp16.safetensors) weights file", dir, base)
+	return "", fmt.Errorf("%s: no %s.safetensors (or .fp16.safetensors) weights file", dir.path(comp), base)
 }
 
 // diffusersAlias renames the VAE attention keys that diffusers releases
@@ -259,7 +331,7 @@ func diffusersAlias(comp int, key string) string {
 	return key
 }
 
-func readDiffusersConfigs(o *opened, dir string) error {
+func readDiffusersConfigs(o *opened, dir folder) error {
 	// Start from the SD 1.x values so that keys an older config.json lacks
 	// (e.g. the VAE's scaling_factor) get the SD 1.x value.
 	o.unet, o.vae, o.text = unet.SD15(), vae.SD15(), textenc.SD15()
@@ -271,12 +343,12 @@ func readDiffusersConfigs(o *opened, dir string) error {
 		{"vae/config.json", &o.vae},
 		{"text_encoder/config.json", &o.text},
 	} {
-		b, err := readSmall(filepath.Join(dir, c.file))
+		b, err := dir.readSmall(c.file)
 		if err != nil {
 			return fmt.Errorf("diffusers folder: %w", err)
 		}
 		if err := json.Unmarshal(b, c.dst); err != nil {
-			return fmt.Errorf("%s: %v", filepath.Join(dir, c.file), err)
+			return fmt.Errorf("%s: %v", dir.path(c.file), err)
 		}
 	}
 	return nil
@@ -285,16 +357,16 @@ func readDiffusersConfigs(o *opened, dir string) error {
 // tokenizerPad reads the pad token from tokenizer/special_tokens_map.json
 // (or tokenizer_config.json) and returns its id; SD 1.x pads with
 // <|endoftext|>, SD 2.x with "!". A folder without a tokenizer gets SD 1.x's.
-func tokenizerPad(dir string) (int, string, error) {
+func tokenizerPad(dir folder) (int, string, error) {
 	var pad string
-	for _, n := range []string{"special_tokens_map.json", "tokenizer_config.json"} {
-		b, err := readSmall(filepath.Join(dir, n))
+	for _, n := range []string{"tokenizer/special_tokens_map.json", "tokenizer/tokenizer_config.json"} {
+		b, err := dir.readSmall(n)
 		if err != nil {
 			continue
 		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(b, &m); err != nil {
-			return 0, "", fmt.Errorf("%s: %v", filepath.Join(dir, n), err)
+			return 0, "", fmt.Errorf("%s: %v", dir.path(n), err)
 		}
 		raw, ok := m["pad_token"]
 		if !ok {
@@ -305,7 +377,7 @@ func tokenizerPad(dir string) (int, string, error) {
 		if json.Unmarshal(raw, &s) != nil {
 			var obj struct{ Content string }
 			if json.Unmarshal(raw, &obj) != nil {
-				return 0, "", fmt.Errorf("%s: pad_token is neither a string nor an object", filepath.Join(dir, n))
+				return 0, "", fmt.Errorf("%s: pad_token is neither a string nor an object", dir.path(n))
 			}
 			s = obj.Content
 		}
@@ -319,13 +391,13 @@ func tokenizerPad(dir string) (int, string, error) {
 		return 0, pad, nil
 	}
 	// Anything else: look it up in the vocabulary.
-	b, err := readSmall(filepath.Join(dir, "vocab.json"))
+	b, err := dir.readSmall("tokenizer/vocab.json")
 	if err != nil {
 		return 0, "", fmt.Errorf("tokenizer pad token %q: %w", pad, err)
 	}
 	var vocab map[string]int
 	if err := json.Unmarshal(b, &vocab); err != nil {
-		return 0, "", fmt.Errorf("%s: %v", filepath.Join(dir, "vocab.json"), err)
+		return 0, "", fmt.Errorf("%s: %v", dir.path("tokenizer/vocab.json"), err)
 	}
 	id, ok := vocab[pad]
 	if !ok {
