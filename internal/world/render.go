@@ -249,15 +249,7 @@ func drawRidge(c *canvas, s Scene, hy int, h *[Size]float64) {
 func drawGround(c *canvas, s Scene, hy int, light rgb, lightX float64, seed int64) {
 	ns := uint64(seed) ^ 0xa11ce
 	horizonSky := skyAt(s.Time, 1)
-	var lightCol rgb
-	switch s.Time {
-	case "night":
-		lightCol = rgb{200, 200, 190}
-	case "sunset":
-		lightCol = rgb{255, 150, 70}
-	default:
-		lightCol = rgb{255, 245, 215}
-	}
+	lightCol := reflection(s.Time)
 	for y := hy; y < Size; y++ {
 		d := float32(y-hy) / float32(Size-hy) // 0 at horizon, 1 at bottom
 		for x := 0; x < Size; x++ {
@@ -265,11 +257,7 @@ func drawGround(c *canvas, s Scene, hy int, light rgb, lightX float64, seed int6
 			n := hash01(x/3, y, ns)
 			switch s.Ground {
 			case "sea", "lake":
-				base := mix(rgb{35, 100, 170}, rgb{15, 60, 125}, d)
-				if s.Ground == "lake" {
-					base = mix(rgb{50, 120, 140}, rgb{25, 80, 100}, d)
-				}
-				col = mix(mul(base, light), horizonSky, 0.4*(1-d))
+				col = waterColour(s.Ground, s.Time, d)
 				if n > 0.93 { // wave crests
 					col = mix(col, horizonSky, 0.5)
 				}
@@ -537,4 +525,66 @@ func drawObject(c *canvas, s Scene, pl placement, light rgb) {
 		c.pix[i] = outline
 		c.mask[i] = 1
 	}
+}
+
+// reflection is the colour of the sun's or moon's streaks on water.
+func reflection(time string) rgb {
+	switch time {
+	case "night":
+		return rgb{200, 200, 190}
+	case "sunset":
+		return rgb{255, 150, 70}
+	}
+	return rgb{255, 245, 215}
+}
+
+// ReflectionColour is the plain-style colour the sun or moon lends to water
+// (streaks mix it about half and half with the water colour).
+func ReflectionColour(time string) [3]float64 {
+	c := reflection(time)
+	return [3]float64{float64(c[0]), float64(c[1]), float64(c[2])}
+}
+
+// waterColour is the sea or lake colour at depth d (0 at the horizon, 1
+// at the bottom row), before waves and reflections.
+func waterColour(ground, time string, d float32) rgb {
+	base := mix(rgb{35, 100, 170}, rgb{15, 60, 125}, d)
+	if ground == "lake" {
+		base = mix(rgb{50, 120, 140}, rgb{25, 80, 100}, d)
+	}
+	return mix(mul(base, groundLight[time]), skyAt(time, 1), 0.4*(1-d))
+}
+
+// GroundColour is the typical plain-style colour of the ground at depth d
+// (0 at the horizon, 1 at the bottom row), without texture.
+func GroundColour(ground, time string, d float64) [3]float64 {
+	var c rgb
+	switch ground {
+	case "sea", "lake":
+		c = waterColour(ground, time, float32(d))
+	case "desert":
+		c = scale(mul(rgb{225, 185, 115}, groundLight[time]), 0.96)
+	default:
+		c = scale(mul(mix(rgb{105, 150, 50}, rgb{120, 170, 60}, float32(d)), groundLight[time]), 0.975)
+	}
+	return [3]float64{float64(c[0]), float64(c[1]), float64(c[2])}
+}
+
+// SkyColour is the plain-style sky colour at fraction t of the way from
+// the top row (0) to the horizon (1), for a judge that knows the world.
+func SkyColour(time string, t float64) [3]float64 {
+	c := skyAt(time, float32(t))
+	return [3]float64{float64(c[0]), float64(c[1]), float64(c[2])}
+}
+
+// ReliefColours are the plain-style silhouette colours of mountains, green
+// hills and sandy hills at the given time of day.
+func ReliefColours(time string) [][3]float64 {
+	haze := skyAt(time, 1)
+	var out [][3]float64
+	for _, base := range []rgb{{95, 100, 128}, {75, 120, 75}, {195, 160, 110}} {
+		c := mix(mul(base, groundLight[time]), haze, 0.25)
+		out = append(out, [3]float64{float64(c[0]), float64(c[1]), float64(c[2])})
+	}
+	return out
 }

@@ -70,6 +70,25 @@ func oil(c *canvas, seed uint64) *canvas {
 	return out
 }
 
+// Paper colours of the watercolor and sketch filters.
+var (
+	watercolorPaper = rgb{252, 248, 240}
+	sketchPaper     = rgb{244, 240, 230}
+)
+
+// StyleTint maps a background colour to what the style filter turns it
+// into on average (identity for plain, oil painting and pixel art).
+func StyleTint(style string, c [3]float64) [3]float64 {
+	p := rgb{float32(c[0]), float32(c[1]), float32(c[2])}
+	switch style {
+	case "watercolor":
+		p = mix(p, watercolorPaper, 0.15)
+	case "sketch":
+		p = mix(sketchPaper, p, 0.45)
+	}
+	return [3]float64{float64(p[0]), float64(p[1]), float64(p[2])}
+}
+
 // watercolor displaces samples a little (bleeding edges), blurs, lightens
 // towards the paper and adds paper grain.
 func watercolor(c *canvas, seed uint64) *canvas {
@@ -84,7 +103,7 @@ func watercolor(c *canvas, seed uint64) *canvas {
 	blurred := boxBlur(tmp)
 	out := new(canvas)
 	out.mask = c.mask
-	paper := rgb{252, 248, 240}
+	paper := watercolorPaper
 	for y := 0; y < Size; y++ {
 		for x := 0; x < Size; x++ {
 			i := y*Size + x
@@ -145,7 +164,7 @@ func lum(p rgb) float32 { return 0.299*p[0] + 0.587*p[1] + 0.114*p[2] }
 func sketch(c *canvas, seed uint64) *canvas {
 	out := new(canvas)
 	out.mask = c.mask
-	paper := rgb{244, 240, 230}
+	paper := sketchPaper
 	ink := rgb{45, 45, 55}
 	for y := 0; y < Size; y++ {
 		for x := 0; x < Size; x++ {
