@@ -5,10 +5,12 @@ import "math"
 // styleStats are the cheap texture signatures of the style filters.
 type styleStats struct {
 	block float64 // pixel art: differences inside 4x4 blocks / across block edges (best grid phase)
-	grain float64 // mean |pixel - 3x3 median|: canvas, paper grain, hatching
-	flat  float64 // share of horizontal neighbours that are (almost) equal
-	dark  float64 // share of dark ink pixels on light paper (sketch lines)
-	light float64 // mean lightness
+	// blockM is block on the median-filtered picture: it survives noise.
+	blockM float64
+	grain  float64 // mean |pixel - 3x3 median|: canvas, paper grain, hatching
+	flat   float64 // share of horizontal neighbours that are (almost) equal
+	dark   float64 // share of dark ink pixels on light paper (sketch lines)
+	light  float64 // mean lightness
 	// chroma is the colour part of the grain: oil's noise differs per
 	// channel, watercolor's and sketch's paper grain does not.
 	chroma float64
@@ -16,27 +18,8 @@ type styleStats struct {
 
 func measureStyle(r, m raster) styleStats {
 	var s styleStats
-	// Blockiness, for each of the 4 grid phases.
-	best := math.Inf(1)
-	for ph := 0; ph < 4; ph++ {
-		var in, cross float64
-		var nIn, nCross int
-		for y := 0; y < N; y++ {
-			for x := 0; x+1 < N; x++ {
-				d := l1(r[y*N+x], r[y*N+x+1])
-				if (x+ph)%4 == 3 {
-					cross += d
-					nCross++
-				} else {
-					in += d
-					nIn++
-				}
-			}
-		}
-		ratio := (in / float64(nIn)) / (cross/float64(nCross) + 1e-3)
-		best = min(best, ratio)
-	}
-	s.block = best
+	s.block = blockiness(r)
+	s.blockM = blockiness(m)
 	flat, n := 0, 0
 	for y := 0; y < N; y++ {
 		for x := 0; x < N; x++ {
@@ -67,18 +50,42 @@ func measureStyle(r, m raster) styleStats {
 	return s
 }
 
+// blockiness is the mean horizontal neighbour difference inside 4-pixel
+// cells over the one across cell edges, for the best of the 4 grid phases.
+func blockiness(r raster) float64 {
+	best := math.Inf(1)
+	for ph := 0; ph < 4; ph++ {
+		var in, cross float64
+		var nIn, nCross int
+		for y := 0; y < N; y++ {
+			for x := 0; x+1 < N; x++ {
+				d := l1(r[y*N+x], r[y*N+x+1])
+				if (x+ph)%4 == 3 {
+					cross += d
+					nCross++
+				} else {
+					in += d
+					nIn++
+				}
+			}
+		}
+		best = min(best, (in/float64(nIn))/(cross/float64(nCross)+1e-3))
+	}
+	return best
+}
+
 func l1(a, b px) float64 { return math.Abs(a[0]-b[0]) + math.Abs(a[1]-b[1]) + math.Abs(a[2]-b[2]) }
 
 // classifyStyle combines the sky's colour mapping (family) with the
 // texture signatures.
 func classifyStyle(r, m raster, family string) (string, map[string]float64) {
 	s := measureStyle(r, m)
-	score := map[string]float64{"block": s.block, "grain": s.grain, "flat": s.flat, "dark": s.dark, "light": s.light, "chroma": s.chroma}
+	score := map[string]float64{"block": s.block, "blockM": s.blockM, "grain": s.grain, "flat": s.flat, "dark": s.dark, "light": s.light, "chroma": s.chroma}
 	switch {
-	case s.block < 0.35: // 4x4 blocks of one colour
-		return "pixel art", score
 	case family == "sketch" || s.dark > 0.02: // tinted paper, ink lines
 		return "sketch", score
+	case s.block < 0.35 || (s.blockM < 0.7 && s.flat < 0.5): // 4x4 blocks of one colour (noisy or not)
+		return "pixel art", score
 	case s.flat > 0.5: // large areas of exactly one colour
 		return "plain", score
 	case s.chroma > 1.15 || s.block < 0.88: // per-channel 2x2 colour noise

@@ -46,19 +46,33 @@ func clamp8(v float32) uint8 {
 func oil(c *canvas, seed uint64) *canvas {
 	out := new(canvas)
 	out.mask = c.mask
+	// Per-cell brush offsets and the weave's sine table, computed once.
+	const cells = (Size + 11) / 12
+	var offs [cells][cells][5][2]int
+	for cy := 0; cy < cells; cy++ {
+		for cx := 0; cx < cells; cx++ {
+			a := float64(hash01(cx, cy, seed^0x011)) * math.Pi
+			dx, dy := math.Cos(a), math.Sin(a)
+			for k := -2; k <= 2; k++ {
+				offs[cy][cx][k+2] = [2]int{int(math.Round(float64(k) * dx)), int(math.Round(float64(k) * dy))}
+			}
+		}
+	}
+	var sines [Size]float64
+	for i := range sines {
+		sines[i] = math.Sin(float64(i) * 2.2)
+	}
 	for y := 0; y < Size; y++ {
 		for x := 0; x < Size; x++ {
-			a := float64(hash01(x/12, y/12, seed^0x011)) * math.Pi
-			dx, dy := math.Cos(a), math.Sin(a)
 			var sum rgb
-			for k := -2; k <= 2; k++ {
-				p := c.at(x+int(math.Round(float64(k)*dx)), y+int(math.Round(float64(k)*dy)))
+			for _, o := range offs[y/12][x/12] {
+				p := c.at(x+o[0], y+o[1])
 				sum[0] += p[0]
 				sum[1] += p[1]
 				sum[2] += p[2]
 			}
 			col := scale(sum, 0.2)
-			weave := float32(4 * math.Sin(float64(x)*2.2) * math.Sin(float64(y)*2.2))
+			weave := float32(4 * sines[x] * sines[y])
 			n := hash01(x/2, y/2, seed^0x012)
 			n2 := hash01(x/2, y/2, seed^0x013)
 			col[0] += weave + 12*(n-0.5)
