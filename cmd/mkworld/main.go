@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	o.workers = runtime.NumCPU()
+	o.workers = runtime.GOMAXPROCS(0)
 	bad := func(msg string) int {
 		fmt.Fprintln(stderr, "mkworld:", msg)
 		fs.Usage()

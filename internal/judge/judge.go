@@ -19,14 +19,14 @@ const N = world.Size
 
 // Check is the verdict on one attribute the prompt asks for.
 type Check struct {
-	Attr  string `json:"attr"`  // "time", "object", "colour", "position", "ground", "style"
+	Attr  string `json:"attr"`  // "time", "object", "kind", "colour", "position", "ground", "style"
 	Asked string `json:"asked"` // what the prompt asks
 	Seen  string `json:"seen"`  // what the picture shows ("none" or "unknown" when nothing fits)
 	OK    bool   `json:"ok"`
 }
 
 // Report lists a check for every attribute the prompt mentions, in the
-// order time, object, colour, position, ground, style.
+// order time, object, kind, colour, position, ground, style.
 type Report struct {
 	Prompt string      `json:"prompt"`
 	Query  world.Query `json:"query"`
@@ -75,6 +75,13 @@ func Judge(img image.Image, prompt string) Report {
 		}
 		add("object", asked, seen, a.Object)
 	}
+	if q.Kind != "" {
+		seen := "none"
+		if a.Object {
+			seen = a.Kind
+		}
+		add("kind", q.Kind, seen, seen == q.Kind)
+	}
 	if q.Colour != "" {
 		seen := "none"
 		if a.Object {
@@ -107,6 +114,7 @@ func Judge(img image.Image, prompt string) Report {
 type Analysis struct {
 	Time       string  // "day", "sunset", "night", "dawn" or "unknown"
 	Object     bool    // a compact foreground blob was found
+	Kind       string  // the blob's nearest kind by shape
 	Colour     string  // the blob's palette colour
 	CX, CY     float64 // blob centroid as fractions of the width and height
 	Area       float64 // blob area as a fraction of the image
@@ -262,15 +270,13 @@ func medianPx(ps []px) px {
 	return out
 }
 
-// Analyse reads time, object, colour, position, ground and style from img.
+// Analyse reads time, object, kind, colour, position, ground and style
+// from img.
 func Analyse(img image.Image) Analysis {
 	r := toRaster(img)
-	m := median3(r)
 	var a Analysis
-	var family string
-	a.Time, family = classifyTime(m)
-	bg := background(m)
-	blob := findBlob(m, bg, a.Time, family)
+	blob, sc := objectBlob(r)
+	a.Time = sc.time
 	if len(blob) > 0 {
 		a.Object = true
 		a.Area = float64(len(blob)) / (N * N)
@@ -280,11 +286,26 @@ func Analyse(img image.Image) Analysis {
 			sy += float64(i/N) + 0.5
 		}
 		a.CX, a.CY = sx/float64(len(blob))/N, sy/float64(len(blob))/N
-		a.Colour = blobColour(m, blob)
+		a.Colour = blobColour(sc.m, blob)
+		a.Kind = classifyKind(blob)
 	}
-	a.Ground = classifyGround(m, blob, a.Time, family)
-	a.Style, a.styleScore = classifyStyle(r, m, family)
+	a.Ground = classifyGround(sc.m, blob, a.Time, sc.family)
+	a.Style, a.styleScore = classifyStyle(r, sc.m, sc.family)
 	return a
+}
+
+// sceneRead is what objectBlob learns on the way: the median-filtered
+// picture, the time of day and the style's colour family.
+type sceneRead struct {
+	m            raster
+	time, family string
+}
+
+// objectBlob finds the object's pixels (nil if none).
+func objectBlob(r raster) ([]int, sceneRead) {
+	m := median3(r)
+	time, family := classifyTime(m)
+	return findBlob(m, background(m), time, family), sceneRead{m, time, family}
 }
 
 // styleFamilies are the colour mappings the style filters apply to the
@@ -370,12 +391,13 @@ func background(m raster) []px {
 // region, or nil when there is none of a minimum area. A pixel is
 // foreground when it differs from the background of its own and nearby
 // rows (so a horizon a few rows off is not an object) and does not look
-// like the sky, the relief or a reflection on water.
+// like the sky, the relief, the ground or a reflection on water.
 func findBlob(m raster, bg []px, time, family string) []int {
 	const thresh, minArea = 50.0, 0.028 * N * N
 	var relief []px
 	var sky [N]px
 	var refl px
+	var ground [N][]px
 	known := time != "unknown"
 	if known {
 		for _, c := range world.ReliefColours(time) {
@@ -385,6 +407,12 @@ func findBlob(m raster, bg []px, time, family string) []int {
 			sky[y] = px(world.StyleTint(family, world.SkyColour(time, (float64(y)+0.5)/64)))
 		}
 		refl = px(world.StyleTint(family, world.ReflectionColour(time)))
+		for y := 56; y < N; y++ {
+			for _, g := range world.Grounds {
+				c := world.GroundColour(g, time, max(float64(y-64), 0)/64)
+				ground[y] = append(ground[y], px(world.StyleTint(family, c)))
+			}
+		}
 	}
 	fg := make([]bool, N*N)
 	for y := 0; y < N; y++ {
@@ -409,10 +437,17 @@ func findBlob(m raster, bg []px, time, family string) []int {
 			if known && y > 55 && onSegment(p, bg[y], refl) {
 				continue
 			}
+			if known && y > 55 {
+				for _, c := range ground[y] {
+					if dist(p, c) < 40 {
+						continue pixels
+					}
+				}
+			}
 			fg[y*N+x] = true
 		}
 	}
-	fg = dilate(erode(fg)) // opening: drop thin lines and specks
+	fg = dilate(dilate(erode(erode(fg)))) // 5x5 opening: drop lines up to 4 px (pixel-art edges), specks
 	seen := make([]bool, N*N)
 	var best []int
 	stack := []int{}

@@ -38,7 +38,7 @@ func TestValidation(t *testing.T) {
 	scenes, prompts, imgs := heldOutSet(n)
 	type tally struct{ ok, total int }
 	acc := map[string]*tally{}
-	attrs := []string{"time", "object", "colour", "position", "ground", "style"}
+	attrs := []string{"time", "object", "kind", "colour", "position", "ground", "style"}
 	for _, a := range attrs {
 		acc[a] = &tally{}
 	}
@@ -71,7 +71,7 @@ func TestValidation(t *testing.T) {
 		t.Logf("%-9s %7.1f%% %6d", a, 100*float64(tl.ok)/float64(tl.total), tl.total)
 	}
 	t.Logf("%-9s %7.1f%% %6d", "accepted", 100*float64(accepted)/float64(n), n)
-	want := map[string]float64{"time": 0.95, "object": 0.90, "colour": 0.90, "position": 0.85, "ground": 0.85, "style": 0.85}
+	want := map[string]float64{"time": 0.95, "object": 0.90, "kind": 0.85, "colour": 0.90, "position": 0.85, "ground": 0.85, "style": 0.85}
 	for a, w := range want {
 		tl := acc[a]
 		if tl.total == 0 {
@@ -167,8 +167,8 @@ func TestEdgeCases(t *testing.T) {
 		{"original", big, true},
 	} {
 		r := Judge(tc.img, prompt)
-		if len(r.Checks) != 5 {
-			t.Errorf("%s: %d checks, want 5: %+v", tc.name, len(r.Checks), r.Checks)
+		if len(r.Checks) != 6 {
+			t.Errorf("%s: %d checks, want 6: %+v", tc.name, len(r.Checks), r.Checks)
 		}
 		if r.Accepted() != tc.accept {
 			t.Errorf("%s: accepted %v, want %v: %+v", tc.name, r.Accepted(), tc.accept, r.Checks)
@@ -257,10 +257,10 @@ func TestValidationDegraded(t *testing.T) {
 			}
 		}
 	}
-	for _, a := range []string{"time", "object", "colour", "position", "ground", "style"} {
+	for _, a := range []string{"time", "object", "kind", "colour", "position", "ground", "style"} {
 		t.Logf("degraded %-9s %5.1f%% of %d", a, 100*float64(ok[a])/float64(total[a]), total[a])
 	}
-	for a, w := range map[string]float64{"time": 0.9, "object": 0.85, "colour": 0.85} {
+	for a, w := range map[string]float64{"time": 0.9, "object": 0.85, "kind": 0.8, "colour": 0.85} {
 		if got := float64(ok[a]) / float64(total[a]); got < w {
 			t.Errorf("degraded %s accuracy %.3f < %.2f", a, got, w)
 		}
