@@ -38,13 +38,13 @@ def main():
     prompts = [l["prompt"] for l in lines]
     ids = torch.tensor([l["ids"] for l in lines], dtype=torch.int64)
     g = torch.Generator().manual_seed(1234)
-    ref = {"text.ids": ids}
+    ref = {"text.ids": ids.float()}  # float32 holds every id exactly
     with torch.no_grad():
         ctx = text(ids)
         ref["text.out"] = ctx
         sample = torch.randn(len(prompts), 4, 16, 16, generator=g)
         t = torch.tensor([981, 21][: len(prompts)] + [500] * max(0, len(prompts) - 2))
-        ref["unet.sample"], ref["unet.t"] = sample, t
+        ref["unet.sample"], ref["unet.t"] = sample, t.float()
         ref["unet.out"] = unet(sample, t, ctx)
         z = torch.randn(1, 4, 16, 16, generator=g)
         ref["vae.z"] = z

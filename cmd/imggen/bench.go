@@ -81,7 +81,7 @@ func (a *app) bench(cmd *cobra.Command, o *genOptions, b *benchOptions) error {
 		b.model = a.getenv(envModel)
 	}
 	if b.model == "" {
-		return usageError{errors.New(missingModelHelp)}
+		return usageError{errors.New(benchModelHelp)}
 	}
 	if !o.quiet {
 		opts.Log = func(format string, args ...any) {
@@ -131,3 +131,11 @@ func (a *app) bench(cmd *cobra.Command, o *genOptions, b *benchOptions) error {
 	}
 	return nil
 }
+
+// benchModelHelp answers "which model does bench measure".
+const benchModelHelp = `no model given.
+bench measures a Stable Diffusion checkpoint. Without a real one, make a
+random-weight checkpoint with SD 1.5's exact shapes (2.1 GB):
+    go run ./cmd/mkcheckpoint -o bench/sd15-random-f16.safetensors --dtype f16
+    imggen bench -m bench/sd15-random-f16.safetensors
+or measure the built-in model: imggen bench -m builtin`

@@ -224,27 +224,6 @@ func withInputs(t *testing.T, fs map[string]string, args []string) []string {
 	return args
 }
 
-func TestMissingModel(t *testing.T) {
-	r := runFake(t, runOpts{}, "sunset, oil painting")
-	if r.code != exitUsage {
-		t.Fatalf("exit code %d, want %d", r.code, exitUsage)
-	}
-	for _, want := range []string{
-		"no model given",
-		"v1-5-pruned-emaonly.safetensors",
-		"https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5",
-		"-m /path/to/v1-5-pruned-emaonly.safetensors",
-		"export IMGGEN_MODEL=",
-	} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
-		}
-	}
-	if r.loads != 0 {
-		t.Error("tried to load a model")
-	}
-}
-
 func TestModelFromEnvAndFlag(t *testing.T) {
 	for _, tc := range []struct {
 		env  string
@@ -254,6 +233,7 @@ func TestModelFromEnvAndFlag(t *testing.T) {
 		{"env.safetensors", []string{"x", "--seed", "1"}, "env.safetensors"},
 		{"env.safetensors", []string{"x", "--seed", "1", "-m", "flag.safetensors"}, "flag.safetensors"},
 		{"", []string{"x", "--seed", "1", "--model", "flag.safetensors"}, "flag.safetensors"},
+		{"", []string{"x", "--seed", "1"}, "builtin"}, // no model given: the built-in one
 	} {
 		r := runFake(t, runOpts{env: map[string]string{envModel: tc.env}}, tc.args...)
 		if r.code != exitOK {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/pngout"
@@ -50,15 +51,6 @@ const (
 	maxBatchCount = 10000
 	envModel      = "IMGGEN_MODEL"
 )
-
-// missingModelHelp is the whole answer to "which model, and how do I pass it".
-const missingModelHelp = `no model given.
-imggen needs Stable Diffusion 1.x weights. Download v1-5-pruned-emaonly.safetensors
-(about 4 GB) from https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5
-(Files and versions tab), then either pass it on each run:
-    imggen -m /path/to/v1-5-pruned-emaonly.safetensors "a prompt"
-or set it once:
-    export IMGGEN_MODEL=/path/to/v1-5-pruned-emaonly.safetensors`
 
 // job is one image to make.
 type job struct {
@@ -262,7 +254,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		o.model = a.getenv(envModel)
 	}
 	if o.model == "" {
-		return fail(usageError{errors.New(missingModelHelp)})
+		o.model = model.Builtin
 	}
 
 	if o.seed == -1 {

@@ -3,6 +3,8 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	builtin "github.com/imggen/imggen/weights"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -52,10 +54,26 @@ const maxUnknownSamples = 10
 // weights. It fails only when the path cannot be read as a checkpoint at all
 // (missing, empty, corrupt, a pickle).
 func Inspect(path string) (Report, error) {
+	if path == Builtin {
+		return InspectFS(builtin.FS(), builtin.Name)
+	}
 	o, err := open(path)
 	if err != nil {
 		return Report{}, err
 	}
+	return inspect(o, path), nil
+}
+
+// InspectFS describes a diffusers folder held in fsys (see LoadFS).
+func InspectFS(fsys fs.FS, name string) (Report, error) {
+	o, err := openDiffusers(folder{fsys: fsys, name: name})
+	if err != nil {
+		return Report{}, err
+	}
+	return inspect(o, name), nil
+}
+
+func inspect(o *opened, path string) Report {
 	defer o.close()
 	r := Report{
 		Path: path, Name: o.name, Layout: o.layout, Arch: o.arch,
@@ -98,7 +116,7 @@ func Inspect(path string) (Report, error) {
 		r.UNet, r.VAE, r.Text = &u, &v, &t
 	}
 	r.Supported = r.Problem == ""
-	return r, nil
+	return r
 }
 
 // JSON returns the report as indented JSON.

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	builtin "github.com/imggen/imggen/weights"
 	"io"
 	"io/fs"
 	"os"
@@ -71,13 +72,22 @@ type Model struct {
 
 // Load opens the checkpoint at path (a .safetensors file or a diffusers
 // folder) and checks that it is an architecture this program runs.
+//
+// The path "builtin" (Builtin) is the model embedded in the binary; a file or
+// folder of that name is reached as ./builtin.
 func Load(path string) (*Model, error) {
+	if path == Builtin {
+		return LoadFS(builtin.FS(), builtin.Name)
+	}
 	o, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	return check(o, path)
 }
+
+// Builtin is the model name that selects the built-in model.
+const Builtin = builtin.Name
 
 // LoadFS opens a diffusers model folder held in fsys (the built-in model
 // embedded in the binary) by the same path as a folder on disk; name stands
