@@ -1,0 +1,43 @@
+package worldeval
+
+import (
+	"context"
+	"fmt"
+	"image"
+
+	"github.com/imggen/imggen/internal/pipeline"
+)
+
+// BaseRequest is the request the imggen CLI makes with no flags but
+// --sampler and --steps: the model's native size, the karras schedule for
+// dpmpp_2m (the default schedule otherwise), clip skip 1, long prompts
+// truncated, eta 0, no negative prompt. As in the CLI, a model that ships
+// its own scheduler (SD-Turbo) gets it unless samplerSet.
+func BaseRequest(p *pipeline.Pipeline, sampler string, steps int, samplerSet bool) (pipeline.Request, error) {
+	w, h := p.DefaultSize()
+	schedule := "default"
+	if sampler == "dpmpp_2m" {
+		schedule = "karras"
+	}
+	req := pipeline.Request{
+		Width: w, Height: h, Steps: steps, CFGScale: DefaultCFG,
+		Sampler: sampler, Schedule: schedule, ClipSkip: 1, LongPrompts: "truncate",
+	}
+	if name, ok := p.OwnSampler(); ok && !samplerSet {
+		req.Sampler, req.Schedule = name, "default"
+	}
+	if err := req.Validate(); err != nil {
+		return req, fmt.Errorf("worldeval: %w", err)
+	}
+	return req, nil
+}
+
+// PipelineGenerator generates with p: base with the prompt, seed and cfg
+// scale set.
+func PipelineGenerator(ctx context.Context, p *pipeline.Pipeline, base pipeline.Request) Generator {
+	return func(prompt string, seed int64, cfg float64) (image.Image, error) {
+		req := base
+		req.Prompt, req.Seed, req.CFGScale = prompt, seed, cfg
+		return p.Generate(ctx, req, nil)
+	}
+}
