@@ -3,6 +3,7 @@ package pngout
 import (
 	"fmt"
 	"image"
+	"math"
 	"image/png"
 	"os"
 )
@@ -12,6 +13,17 @@ type Diff struct {
 	MaxLevel        int // largest difference of one 8-bit channel value
 	PixelsDiffering int // pixels with any channel different
 	Pixels          int
+	SumSquares      float64 // sum of squared channel differences (RGB)
+}
+
+// PSNR is the peak signal-to-noise ratio in dB over the RGB channels, 8-bit
+// peak; +Inf for identical images.
+func (d Diff) PSNR() float64 {
+	if d.SumSquares == 0 {
+		return math.Inf(1)
+	}
+	mse := d.SumSquares / float64(3*d.Pixels)
+	return 10 * math.Log10(255*255/mse)
 }
 
 // Fraction is the share of pixels that differ.
@@ -28,7 +40,9 @@ func Compare(a, b image.Image) (Diff, error) {
 		for x := 0; x < ra.Dx(); x++ {
 			r1, g1, b1, _ := a.At(ra.Min.X+x, ra.Min.Y+y).RGBA()
 			r2, g2, b2, _ := b.At(rb.Min.X+x, rb.Min.Y+y).RGBA()
-			worst := max(absDiff(r1>>8, r2>>8), absDiff(g1>>8, g2>>8), absDiff(b1>>8, b2>>8))
+			dr, dg, db := absDiff(r1>>8, r2>>8), absDiff(g1>>8, g2>>8), absDiff(b1>>8, b2>>8)
+			d.SumSquares += float64(dr*dr + dg*dg + db*db)
+			worst := max(dr, dg, db)
 			if worst > 0 {
 				d.PixelsDiffering++
 			}
