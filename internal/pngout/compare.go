@@ -3,8 +3,8 @@ package pngout
 import (
 	"fmt"
 	"image"
-	"math"
 	"image/png"
+	"math"
 	"os"
 )
 
