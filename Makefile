@@ -3,7 +3,7 @@
 GO       ?= go
 FUZZTIME ?= 10s
 
-.PHONY: build test fuzz bench clean
+.PHONY: build test fuzz bench clean dataset train train-gpu reference eval check-trainer
 
 # The binary lands in the repository root (ignored by git).
 build:
@@ -56,5 +56,45 @@ bench: build
 		echo; \
 	done; done
 
+# The built-in model (README, "The built-in model"; train/README.md). The
+# trainer is a maintainer's tool in Python (PyTorch); the tool and its tests
+# never need it.
+PYTHON     ?= python3
+WORLD_DIR  ?= data/world
+WORLD_N    ?= 160000
+MODEL_OUT  ?= data/model/builtin
+CKPT       ?= data/train.ckpt
+TRAIN_FLAGS ?=
+
+# Render the training world: WORLD_N scenes, 4 captions each (~8 GB at the default).
+dataset:
+	$(GO) build -o bin/mkworld ./cmd/mkworld
+	./bin/mkworld -n $(WORLD_N) -seed 1 -k 4 -split train -out $(WORLD_DIR)
+
+# Train (or resume: the checkpoint records the seconds spent in each phase)
+# and export a diffusers folder; copy it to weights/builtin to ship it.
+train:
+	@test -f $(WORLD_DIR)/info.json || $(MAKE) dataset
+	$(PYTHON) train/train.py --data $(WORLD_DIR) --ckpt $(CKPT) --export $(MODEL_OUT) $(TRAIN_FLAGS)
+
+# The trainer's networks against the reference fixtures (diffusers' outputs).
+check-trainer:
+	$(PYTHON) train/check_models.py
+
+# Reference tensors of the shipped model for the Go parity test.
+reference: build
+	$(GO) build -o bin/mkworld ./cmd/mkworld
+	@mkdir -p data
+	./bin/mkworld -n 1 -seed 99 -k 1 -split heldout -out data/reference-image
+	( ./imggen tokenize --json "sunset over the sea, oil painting"; \
+	  ./imggen tokenize --json "a red boat on the sea at night, pixel art"; \
+	  ./imggen tokenize --json "" ) > data/reference-ids.jsonl
+	$(PYTHON) train/export_reference.py weights/builtin data/reference-ids.jsonl \
+		data/reference-image/images.u8 testdata/builtin/reference.safetensors
+
+# Score the built-in model with the judge (report and contact sheet in eval/).
+eval:
+	$(GO) run ./cmd/worldeval -out eval
+
 clean:
-	rm -f imggen bin/mkcheckpoint
+	rm -f imggen bin/mkcheckpoint bin/mkworld
