@@ -161,6 +161,9 @@ func (r Report) String() string {
 		u := r.UNet
 		fmt.Fprintf(&b, "unet:         in %d, out %d, channels %v, %d layers/block, heads %v, context %d, blocks %v / %v, sample size %d\n",
 			u.InChannels, u.OutChannels, u.BlockOutChannels, u.LayersPerBlock, []int(u.AttentionHeadDim), u.CrossAttentionDim, u.DownBlockTypes, u.UpBlockTypes, u.SampleSize)
+		if r.VAE != nil && u.InChannels == 2*r.VAE.LatentChannels+1 {
+			fmt.Fprintf(&b, "inpainting:   yes (the U-Net also takes the mask and the masked image's latents)\n")
+		}
 	}
 	if r.VAE != nil {
 		v := r.VAE

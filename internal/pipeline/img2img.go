@@ -118,35 +118,42 @@ func maskLatent(mask *tensor.Tensor, h, w int) []float32 {
 
 // imageStart is what an image-to-image run starts from.
 type imageStart struct {
-	init  []float32 // 0.18215 * posterior sample (init_latents / image_latents)
-	noise []float32 // generator draw 1
+	init  []float32 // scaling_factor * posterior sample (init_latents / image_latents); nil when unused
+	noise []float32 // the starting noise
 	start []float32 // the latents entering the loop
+	cond  []float32 // 9-channel inpainting models: the mask and masked-image latents the U-Net sees
 }
 
 // startImage makes the random draws of diffusers' img2img and inpaint
-// pipelines, in their order: draw 0 the VAE posterior sample of the init
-// image, draw 1 the noise, [inpaint: draw 2 the posterior sample of the
-// masked image, which a 4-channel U-Net does not use but which still
-// advances the generator]. It returns s started part-way for the strength.
+// pipelines, in their order: the VAE posterior sample of the init image
+// (skipped by a 9-channel inpainting model at full strength, which starts
+// from noise alone), the noise, and for inpainting the posterior sample of
+// the masked image, which a 4-channel U-Net does not use but which still
+// advances the generator. It returns s started part-way for the strength.
 func (p *Pipeline) startImage(req Request, s sampler.Sampler, rng *torchrng.Generator, tr *Trace) (sampler.Sampler, imageStart, error) {
 	var st imageStart
-	lc := p.unet.Config().InChannels
-	if lat := p.vae.Config().LatentChannels; lat != lc {
-		return nil, st, fmt.Errorf("image-to-image needs a U-Net with %d input channels (the VAE's latents), this one has %d", lat, lc)
+	inpaint9 := p.inpaintModel()
+	full := req.Strength == 1
+	h, w := req.Height/8, req.Width/8
+	n := p.vae.Config().LatentChannels * h * w
+	if !(inpaint9 && full) {
+		start := time.Now()
+		mean, logvar := p.vae.Encode(req.InitImage)
+		tr.stage("vae_encode", start)
+		st.init = p.vae.Scale(vae.Sample(mean, logvar, rng.Normal(mean.Numel()))).Data
 	}
-	start := time.Now()
-	mean, logvar := p.vae.Encode(req.InitImage)
-	tr.stage("vae_encode", start)
-	st.init = p.vae.Scale(vae.Sample(mean, logvar, rng.Normal(mean.Numel()))).Data
-	st.noise = rng.Normal(len(st.init))
-	if req.Mask != nil {
-		rng.Normal(len(st.init)) // masked_image_latents' posterior sample
+	st.noise = rng.Normal(n)
+	switch {
+	case inpaint9:
+		st.cond = p.inpaintCondition(maskedImage(req.InitImage, req.Mask), req.Mask, h, w, rng)
+	case req.Mask != nil:
+		rng.Normal(n) // masked_image_latents' posterior sample
 	}
 	if tr != nil && tr.InitLatents != nil {
 		tr.InitLatents(st.init, st.noise)
 	}
 	s = sampler.Skip(s, sampler.StrengthStart(req.Steps, req.Strength))
-	if req.Mask != nil && req.Strength == 1 {
+	if (req.Mask != nil || inpaint9) && full {
 		// The inpaint pipeline starts from pure noise at full strength.
 		st.start = make([]float32, len(st.noise))
 		sigma := s.InitNoiseSigma()
@@ -160,4 +167,52 @@ func (p *Pipeline) startImage(req Request, s sampler.Sampler, rng *torchrng.Gene
 		tr.StartLatents(st.start)
 	}
 	return s, st, nil
+}
+
+// inpaintModel reports whether the U-Net is an inpainting one: its input is
+// the latents, the mask and the masked image's latents (4 + 1 + 4 channels
+// for Stable Diffusion's inpainting checkpoints).
+func (p *Pipeline) inpaintModel() bool {
+	return p.unet.Config().InChannels == 2*p.vae.Config().LatentChannels+1
+}
+
+// maskedImage is the init image with the part to repaint blanked (0, mid
+// grey), as diffusers' inpaint pipeline makes it: image * (mask < 0.5). A
+// nil mask repaints everything.
+func maskedImage(img, mask *tensor.Tensor) *tensor.Tensor {
+	out := tensor.New(img.Shape...)
+	if mask == nil {
+		return out
+	}
+	plane := len(mask.Data)
+	for c := 0; c < img.Shape[1]; c++ {
+		for i, m := range mask.Data {
+			if m < 0.5 {
+				out.Data[c*plane+i] = img.Data[c*plane+i]
+			}
+		}
+	}
+	return out
+}
+
+// inpaintCondition is what a 9-channel U-Net gets beside the latents: the
+// mask at latent size (nil: all 1, repaint everything) and the scaled
+// latents of the masked image, a posterior sample when rng is given (the
+// inpaint pipeline's draw) and the posterior mean otherwise.
+func (p *Pipeline) inpaintCondition(masked, mask *tensor.Tensor, h, w int, rng *torchrng.Generator) []float32 {
+	var m []float32
+	if mask != nil {
+		m = maskLatent(mask, h, w)
+	} else {
+		m = make([]float32, h*w)
+		for i := range m {
+			m[i] = 1
+		}
+	}
+	mean, logvar := p.vae.Encode(masked)
+	z := mean
+	if rng != nil {
+		z = vae.Sample(mean, logvar, rng.Normal(mean.Numel()))
+	}
+	return append(m, p.vae.Scale(z).Data...)
 }

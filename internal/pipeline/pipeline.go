@@ -88,11 +88,14 @@ type Trace struct {
 	// (generator draws 0 and 1) before the starting latents are made from
 	// them; a test may overwrite both in place to start from recorded tensors.
 	InitLatents  func(init, noise []float32)
-	StartLatents func(x []float32)                                           // the latents entering the loop (image-to-image)
-	UNetOutput   func(i int, t float64, out *tensor.Tensor, d time.Duration) // raw U-Net output of call i at timestep t, and its wall time
-	Step         func(i int, noisePred, x []float32)                         // after sampler step i
-	Decoded      func(img *tensor.Tensor)                                    // raw VAE output
-	Stage        func(name string, d time.Duration)                          // "text_encoder", "vae_encode", "vae_decode"
+	StartLatents func(x []float32) // the latents entering the loop (image-to-image)
+	// InpaintCondition gets what a 9-channel inpainting U-Net sees beside the
+	// latents: the mask at latent size, then the masked image's latents.
+	InpaintCondition func(cond []float32)
+	UNetOutput       func(i int, t float64, out *tensor.Tensor, d time.Duration) // raw U-Net output of call i at timestep t, and its wall time
+	Step             func(i int, noisePred, x []float32)                         // after sampler step i
+	Decoded          func(img *tensor.Tensor)                                    // raw VAE output
+	Stage            func(name string, d time.Duration)                          // "text_encoder", "vae_encode", "vae_decode"
 }
 
 func (tr *Trace) stage(name string, start time.Time) {
@@ -127,21 +130,25 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 	if err != nil {
 		return nil, err
 	}
-	lc := p.unet.Config().InChannels
+	lat, lc := p.vae.Config().LatentChannels, p.unet.Config().InChannels
+	inpaint9 := p.inpaintModel()
+	if lc != lat && !inpaint9 {
+		return nil, fmt.Errorf("the U-Net takes %d input channels: neither the VAE's %d latent channels nor an inpainting model's %d", lc, lat, 2*lat+1)
+	}
 	h, w := req.Height/8, req.Width/8
 	rng := torchrng.New(uint64(req.Seed)) // two's complement, as torch.manual_seed takes negative seeds
-	var x, imageLatents, noise, mask []float32
+	var x, imageLatents, noise, mask, cond9 []float32
 	if req.InitImage != nil {
 		var st imageStart
 		if s, st, err = p.startImage(req, s, rng, tr); err != nil {
 			return nil, err
 		}
-		imageLatents, noise, x = st.init, st.noise, st.start
-		if req.Mask != nil {
+		imageLatents, noise, x, cond9 = st.init, st.noise, st.start, st.cond
+		if req.Mask != nil && !inpaint9 {
 			mask = maskLatent(req.Mask, h, w)
 		}
 	} else {
-		x = rng.Normal(lc * h * w)
+		x = rng.Normal(lat * h * w)
 		if tr != nil && tr.InitialLatent != nil {
 			tr.InitialLatent(x)
 		}
@@ -149,6 +156,14 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 		for i := range x {
 			x[i] *= sigma
 		}
+		if inpaint9 {
+			// Text to image with an inpainting model: repaint all of a blank
+			// picture, as AUTOMATIC1111 conditions it (its mean, no draw).
+			cond9 = p.inpaintCondition(tensor.New(1, 3, req.Height, req.Width), nil, h, w, nil)
+		}
+	}
+	if tr != nil && tr.InpaintCondition != nil && cond9 != nil {
+		tr.InpaintCondition(cond9)
 	}
 	batch := 1
 	if guided {
@@ -162,7 +177,9 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 		in := s.ScaleModelInput(x, i)
 		unetIn := tensor.New(batch, lc, h, w)
 		for b := 0; b < batch; b++ {
-			copy(unetIn.Data[b*len(in):], in)
+			row := unetIn.Data[b*lc*h*w:]
+			copy(row, in)
+			copy(row[len(in):], cond9) // an inpainting U-Net's extra input channels
 		}
 		start := time.Now()
 		out, err := p.unet.Forward(unetIn, []float64{s.Timestep(i)}, cond, nil)
@@ -194,7 +211,7 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 			}
 			blend := make([]float32, len(x))
 			for j, m := range mask {
-				for c := 0; c < lc; c++ {
+				for c := 0; c < lat; c++ {
 					k := c*len(mask) + j
 					blend[k] = float32((1-m)*proper[k]) + float32(m*x[k])
 				}
@@ -210,7 +227,7 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 	}
 	release(p.Model.UNetWeights)
 	start = time.Now()
-	decoded := p.vae.Decode(tensor.From(x, 1, lc, h, w))
+	decoded := p.vae.Decode(tensor.From(x, 1, lat, h, w))
 	tr.stage("vae_decode", start)
 	release(p.Model.VAEWeights)
 	if tr != nil && tr.Decoded != nil {
