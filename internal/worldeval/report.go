@@ -27,7 +27,7 @@ func (r *Result) Markdown(w io.Writer) error {
 		p("\n")
 	}
 	p("Prompts: `world.EvalPrompts(%d, %d)`, held-out (time, kind, colour) combinations never seen in training; "+
-		"prompt i uses seed %d+i. Images are judged by `judge.Judge`.\n\n", r.N, r.PromptSeed, PromptSeed(0))
+		"prompt i uses seed %d+i (its diversity seeds add k x 1000000). Images are judged by `judge.Judge`.\n\n", r.N, r.PromptSeed, PromptSeed(0))
 
 	p("## Prompt adherence\n\n")
 	p("Judge accuracy per attribute over the prompts that ask for it (ok/asked), and the share of images with every asked attribute right.\n\n")
@@ -63,35 +63,11 @@ func (r *Result) Markdown(w io.Writer) error {
 		if a.CFG != r.DefaultCFG {
 			continue
 		}
-		p("Time of day at cfg %s (rows: asked, columns: what the judge saw):\n\n", FormatCFG(a.CFG))
-		seen := append([]string{}, world.Times...)
-		for _, row := range a.TimeConfusion {
-			for s := range row {
-				if !contains(seen, s) {
-					seen = append(seen, s)
-				}
+		for _, attr := range ConfusionAttrs {
+			if len(a.Confusion[attr]) > 0 {
+				confusion(p, attr, a.CFG, a.Confusion[attr])
 			}
 		}
-		p("| asked \\ seen |")
-		for _, s := range seen {
-			p(" %s |", s)
-		}
-		p("\n|---|")
-		for range seen {
-			p("---:|")
-		}
-		p("\n")
-		for _, t := range world.Times {
-			if a.TimeConfusion[t] == nil {
-				continue
-			}
-			p("| %s |", t)
-			for _, s := range seen {
-				p(" %d |", a.TimeConfusion[t][s])
-			}
-			p("\n")
-		}
-		p("\n")
 	}
 
 	p("## Diversity\n\n")
@@ -110,17 +86,16 @@ func (r *Result) Markdown(w io.Writer) error {
 
 	p("## Realism\n\n")
 	p("Fréchet distance between `judge.Features` of %d images and of %d rendered held-out scenes "+
-		"(`world.RandomHeldOut` + `world.Render`, set A); lower is closer. The second row is the floor: "+
+		"(`world.RandomHeldOut` + `world.Render`, set A); lower is closer. The last row is the floor: "+
 		"two disjoint rendered sets of the same size.\n\n", r.Realism.Images, r.Realism.Images)
 	p("| images | vs rendered set A |\n|---|---:|\n")
-	p("| generated, cfg %s (adherence set) | %.4f |\n", FormatCFG(r.Realism.DefaultCFG), r.Realism.GeneratedVsRender)
-	p("| rendered set B | %.4f |\n", r.Realism.RenderVsRender)
+	p("| generated, cfg %s (default) | %.4f |\n", FormatCFG(r.Realism.DefaultCFG), r.Realism.GeneratedVsRender)
 	for _, cfg := range r.CFGs {
-		if cfg == r.Realism.DefaultCFG {
-			continue
+		if cfg != r.Realism.DefaultCFG {
+			p("| generated, cfg %s | %.4f |\n", FormatCFG(cfg), r.Realism.ByCFG[FormatCFG(cfg)])
 		}
-		p("| generated, cfg %s | %.4f |\n", FormatCFG(cfg), r.Realism.ByCFG[FormatCFG(cfg)])
 	}
+	p("| rendered set B (floor) | %.4f |\n", r.Realism.RenderVsRender)
 	p("\n")
 
 	p("## Contact sheet\n\n")
@@ -135,6 +110,47 @@ func (r *Result) Markdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// confusion writes the table of one attribute's checks: rows asked,
+// columns seen, the attribute's vocabulary first, then anything else seen.
+func confusion(p func(string, ...any), attr string, cfg float64, m map[string]map[string]int) {
+	vocab := map[string][]string{"time": world.Times, "style": world.Styles}[attr]
+	var asked, seen []string
+	for _, v := range vocab {
+		if m[v] != nil {
+			asked = append(asked, v)
+		}
+		seen = append(seen, v)
+	}
+	for _, k := range sortedKeys(m) {
+		if !contains(asked, k) {
+			asked = append(asked, k)
+		}
+		for _, s := range sortedKeys(m[k]) {
+			if !contains(seen, s) {
+				seen = append(seen, s)
+			}
+		}
+	}
+	p("%s at cfg %s (rows: asked, columns: what the judge saw):\n\n", attr, FormatCFG(cfg))
+	p("| asked \\ seen |")
+	for _, s := range seen {
+		p(" %s |", s)
+	}
+	p("\n|---|")
+	for range seen {
+		p("---:|")
+	}
+	p("\n")
+	for _, a := range asked {
+		p("| %s |", a)
+		for _, s := range seen {
+			p(" %d |", m[a][s])
+		}
+		p("\n")
+	}
+	p("\n")
 }
 
 func contains(s []string, v string) bool {
