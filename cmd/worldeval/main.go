@@ -12,7 +12,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"image"
 	"io"
 	"os"
 	"os/signal"
@@ -90,29 +89,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	// One pipeline per worker: a worker takes one from the pool for each
-	// image, so no pipeline is used by two goroutines at once.
-	pool := make(chan *pipeline.Pipeline, *workers)
-	var p *pipeline.Pipeline
+	// One pipeline per worker, so no pipeline makes two images at once.
+	var ps []*pipeline.Pipeline
 	for range *workers {
 		m, err := model.LoadFS(weights.FS(), weights.Name)
 		if err != nil {
 			return err
 		}
-		if p, err = pipeline.New(m); err != nil {
+		p, err := pipeline.New(m)
+		if err != nil {
 			return err
 		}
-		pool <- p
+		ps = append(ps, p)
 	}
-	base, err := worldeval.BaseRequest(p, *samplerName, *steps, set["sampler"])
+	base, err := worldeval.BaseRequest(ps[0], *samplerName, *steps, set["sampler"])
 	if err != nil {
 		return err
 	}
-	gen := func(prompt string, seed int64, cfg float64) (image.Image, error) {
-		p := <-pool
-		defer func() { pool <- p }()
-		return worldeval.PipelineGenerator(ctx, p, base)(prompt, seed, cfg)
-	}
+	gen := worldeval.PoolGenerator(ctx, ps, base)
 	c := worldeval.Config{
 		N: *n, PromptSeed: *promptSeed, CFGs: cfgs, DefaultCFG: *defCFG,
 		DiversityPrompts: *divPrompts, Seeds: *seeds, ContactRows: *rows, ContactCols: *cols,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/imggen/imggen/internal/world"
@@ -25,12 +26,28 @@ func renderGen(prompts []world.EvalPrompt) Generator {
 	for _, p := range prompts {
 		scenes[p.Prompt] = p.Scene
 	}
+	type key struct {
+		prompt string
+		seed   int64
+	}
+	var mu sync.Mutex
+	cache := map[key]image.Image{} // the picture does not depend on cfg
 	return func(prompt string, seed int64, cfg float64) (image.Image, error) {
+		mu.Lock()
+		img, ok := cache[key{prompt, seed}]
+		mu.Unlock()
+		if ok {
+			return img, nil
+		}
 		s, ok := scenes[prompt]
 		if !ok {
 			s = world.RandomTrain(rand.New(rand.NewPCG(uint64(seed), 1)))
 		}
-		return world.Render(s, seed), nil
+		img = world.Render(s, seed)
+		mu.Lock()
+		cache[key{prompt, seed}] = img
+		mu.Unlock()
+		return img, nil
 	}
 }
 
@@ -182,13 +199,15 @@ func TestPixelDistance(t *testing.T) {
 	}
 }
 
-// TestDeterministicOutput: the same config gives byte-identical files.
+// TestDeterministicOutput: the same config gives byte-identical files,
+// whether the images are made one at a time or by several workers.
 func TestDeterministicOutput(t *testing.T) {
 	c := smallConfig()
 	c.N = 6
 	prompts := world.EvalPrompts(c.N, c.PromptSeed)
 	var files [2]map[string][]byte
 	for i := range files {
+		c.Workers = 1 + 2*i
 		res, err := Run(renderGen(prompts), c)
 		if err != nil {
 			t.Fatal(err)
