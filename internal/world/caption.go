@@ -316,29 +316,19 @@ func ParsePrompt(prompt string) Query {
 		if i+1 < len(words) {
 			next = words[i+1]
 		}
-		if v, ok := TimeWords[w]; ok {
-			set(&q.Time, v)
-		}
-		if v, ok := KindWords[w]; ok {
-			set(&q.Kind, v)
+		for _, f := range []struct {
+			words map[string]string
+			dst   *string
+		}{
+			{TimeWords, &q.Time}, {KindWords, &q.Kind}, {SizeWords, &q.Size}, {PositionWords, &q.Position},
+			{GroundWords, &q.Ground}, {ReliefWords, &q.Relief}, {StyleWords, &q.Style},
+		} {
+			if v, ok := f.words[w]; ok {
+				set(f.dst, v)
+			}
 		}
 		if _, ok := Palette[w]; ok {
 			set(&q.Colour, w)
-		}
-		if v, ok := SizeWords[w]; ok {
-			set(&q.Size, v)
-		}
-		if v, ok := PositionWords[w]; ok {
-			set(&q.Position, v)
-		}
-		if v, ok := GroundWords[w]; ok {
-			set(&q.Ground, v)
-		}
-		if v, ok := ReliefWords[w]; ok {
-			set(&q.Relief, v)
-		}
-		if v, ok := StyleWords[w]; ok {
-			set(&q.Style, v)
 		}
 		switch {
 		case w == "sun":
