@@ -173,6 +173,9 @@ func osFolder(dir string) folder {
 
 // path names rel for messages.
 func (f folder) path(rel string) string {
+	if rel == "" && f.dir != "" {
+		return f.dir // as the user wrote it ("./builtin", not "builtin")
+	}
 	if f.dir != "" {
 		return filepath.Join(f.dir, filepath.FromSlash(rel))
 	}
