@@ -68,10 +68,10 @@ def main():
     p.add_argument("--texture-weight", type=float, default=1.0)
     p.add_argument("--log-every", type=float, default=60)
     p.add_argument("--export-every", type=float, default=600)
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
     a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    # Some builds start with one thread whatever the machine has.
+    torch.set_num_threads(a.threads or os.cpu_count() or 1)
     torch.manual_seed(3)
     cfg = json.load(open(os.path.join(a.model, "vae", "config.json")))
     vae = models.VAE(cfg)

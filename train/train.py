@@ -374,10 +374,10 @@ def main():
     p.add_argument("--log-every", type=float, default=30)
     p.add_argument("--save-every", type=float, default=600)
     p.add_argument("--export-every", type=float, default=1e9)
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
     a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    # Some builds start with one thread whatever the machine has.
+    torch.set_num_threads(a.threads or os.cpu_count() or 1)
 
     tr = Trainer(a)
     log("device", tr.dev, "parameters: text", models.count(tr.text), "unet", models.count(tr.unet), "vae", models.count(tr.vae))
