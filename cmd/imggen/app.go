@@ -80,7 +80,7 @@ a diffusers folder), entirely in Go on the CPU.
 The model comes from -m/--model or the IMGGEN_MODEL environment variable;
 without either, imggen uses its built-in model ("builtin"): a small model the
 project trained on a procedural world of skies, seas, deserts, fields and a
-few coloured objects, which draws 128x128 pictures in about a second. Get
+few coloured objects, which draws 128x128 pictures in about two seconds. Get
 SD 1.5 from https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5
 (file v1-5-pruned-emaonly.safetensors).
 
