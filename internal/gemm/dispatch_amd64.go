@@ -16,6 +16,9 @@ func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, 
 func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
 
 //go:noescape
+func kern6x16AVX2NOff(tiles int, kc int, a *float32, off *int, b *float32, c *float32, ldc int, flags int)
+
+//go:noescape
 func kern6x16AVX2N(tiles int, kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
 
 // hasAVX512 and hasAVX2 say which kernels this CPU (and OS, for the wide
@@ -70,4 +73,22 @@ func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []floa
 	for t := 0; t < tiles; t++ {
 		microKernel(im, w, kc, a[t*mr*rs:], rs, cs, b, bn, c[t*mr*ldc:], ldc, load)
 	}
+}
+
+// offsetKernel reports whether kernel set im reads an offset A (SgemmOffA)
+// in place; the others get it packed.
+func offsetKernel(im Impl) bool { return im == ImplAVX2 }
+
+// microKernelColOff is microKernelCol for the 16-column AVX2 kernel with
+// A(i, p) = a[off[p]+i] read in place. The caller guarantees that
+// off[p] + 6*tiles <= len(a) for every p < kc (SgemmOffA checks it).
+func microKernelColOff(tiles, kc int, a []float32, off []int, b []float32, c []float32, ldc int, load bool) {
+	flags := 0
+	if load {
+		flags = 1
+	}
+	_ = off[kc-1]
+	_ = b[(kc-1)*sw+sw-1]
+	_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+sw-1]
+	kern6x16AVX2NOff(tiles, kc, &a[0], &off[0], &b[0], &c[0], ldc, flags)
 }

@@ -17,3 +17,10 @@ func microKernelCol(_ Impl, w, tiles, kc int, a []float32, rs, cs int, b []float
 		kernGo(w, kc, a[t*mr*rs:], rs, cs, b, bn, c[t*mr*ldc:], ldc, load)
 	}
 }
+
+// offsetKernel: without assembly an offset A is always packed.
+func offsetKernel(Impl) bool { return false }
+
+func microKernelColOff(tiles, kc int, a []float32, off []int, b []float32, c []float32, ldc int, load bool) {
+	panic("gemm: no offset kernel in this build")
+}

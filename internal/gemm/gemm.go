@@ -60,6 +60,26 @@ func SgemmPacked(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int,
 	run(&problem{m: m, n: pb.n, k: pb.k, a: a, lda: lda, pb: pb, c: c, ldc: ldc}, threads)
 }
 
+// SgemmOffA computes C[m,n] = A·B with B packed (n and k come from pb)
+// and A(i, p) = a[aOff[p]+i]: each column of A is m consecutive floats
+// at its own offset. A 3x3 convolution whose output pixels are the rows
+// (C[pixel, out channel]) reads its input this way, each (channel, ky,
+// kx) being a shifted run of the padded image, so no patch matrix is
+// built and the small weight matrix is the packed operand. Same rules
+// and bit-identical results as Sgemm on the same A and B.
+func SgemmOffA(m int, a []float32, aOff []int, pb *PackedB, c []float32, ldc int, threads int) {
+	checkMat("c", c, ldc, m, pb.n)
+	if len(aOff) != pb.k {
+		panic(fmt.Sprintf("gemm: %d column offsets for k = %d", len(aOff), pb.k))
+	}
+	for p, off := range aOff {
+		if off < 0 || off+m > len(a) {
+			panic(fmt.Sprintf("gemm: column %d of a at %d+%d is outside its %d values", p, off, m, len(a)))
+		}
+	}
+	run(&problem{m: m, n: pb.n, k: pb.k, a: a, aOff: aOff, pb: pb, c: c, ldc: ldc}, threads)
+}
+
 // Impl names a kernel set (see internal/kernelset).
 type Impl = kernelset.Impl
 
@@ -137,6 +157,7 @@ type problem struct {
 	m, n, k int
 	a       []float32
 	lda     int
+	aOff    []int // A(i, p) = a[aOff[p]+i] when set (then pb is set too)
 	b       []float32 // raw B, or Bᵀ with trans; nil when pb is set
 	ldb     int
 	trans   bool
@@ -250,6 +271,7 @@ func parallel(n, t int, fn func(lo, hi int)) {
 type worker struct {
 	bpanel []float32        // packed kc x nc panel of a raw B
 	aedge  []float32        // packed last tile of A if it has fewer than 6 rows
+	ablock []float32        // packed tiles of an offset A (SgemmOffA) without its kernel
 	tmp    [mr * nr]float32 // C tile for tiles that overhang C
 }
 
@@ -324,6 +346,10 @@ func even(total, limit, unit int) int {
 // which hold rows [pc, pc+kw) of B from column jc on.
 func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 	load := pc > 0
+	if g.aOff != nil {
+		w.blockOff(g, ic, iw, jc, nq, pc, kw, bp, load)
+		return
+	}
 	// A is read in place: the kernel broadcasts from six row pointers, so
 	// packing A would only buy contiguity, and measured it does not pay
 	// for its pass over A (not even when lda*4 is a multiple of 4 KiB and
@@ -360,6 +386,42 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 			} else {
 				w.tile(g, i, j, cw, v, kw, w.aedge, 1, mr, b, bp.sstride, load)
 			}
+		}
+	}
+}
+
+// blockOff is block for an offset A (SgemmOffA). The AVX2 kernel reads
+// full tiles in place; a last tile of fewer than 6 rows, and every tile
+// for the other kernel sets or when B has a narrow last strip, is packed
+// first (as dst[p*6+r], zero past row m) and run through tile.
+func (w *worker) blockOff(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel, load bool) {
+	off := g.aOff[pc : pc+kw]
+	ts := (iw + mr - 1) / mr
+	full := min(ts, (g.m-ic)/mr)
+	inPlace := offsetKernel(g.im) && jc+nq*sw <= g.n
+	first := 0 // tiles [first, ts) are packed
+	if inPlace {
+		first = full
+	}
+	w.ablock = grow(w.ablock, (ts-first)*mr*kw)
+	for t := first; t < ts; t++ {
+		packAOff(w.ablock[(t-first)*mr*kw:(t-first+1)*mr*kw], g.a, off, ic+t*mr, g.m)
+	}
+	step := 2
+	if g.im == ImplAVX2 {
+		step = 1
+	}
+	for q := 0; q < nq; q += step {
+		cw := min(step, nq-q) * sw
+		j := jc + q*sw
+		v := min(cw, g.n-j)
+		b := bp.data[bp.off+q*bp.sstride+bp.row*sw:]
+		if inPlace && full > 0 {
+			microKernelColOff(full, kw, g.a[ic:], off, b, g.c[ic*g.ldc+j:], g.ldc, load)
+		}
+		for t := first; t < ts; t++ {
+			at := w.ablock[(t-first)*mr*kw:]
+			w.tile(g, ic+t*mr, j, cw, v, kw, at, 1, mr, b, bp.sstride, load)
 		}
 	}
 }

@@ -504,3 +504,131 @@ nstore16y:
 	JNZ  ntile16y
 	VZEROUPPER
 	RET
+
+// STEP6x16O is STEP6x16Y with A read through an offset table: A(r, p) is
+// the float at SI + 4*(off[p] + r), off[p] being the int at R14 + toff
+// (loaded into R15). Six consecutive floats: one or two cache lines.
+#define STEP6x16O(boff, toff) \
+	MOVQ         toff(R14), R15;       \
+	VMOVUPS      boff(DX), Y12;        \
+	VMOVUPS      boff+32(DX), Y13;     \
+	VBROADCASTSS (SI)(R15*4), Y14;     \
+	VFMADD231PS  Y14, Y12, Y0;         \
+	VFMADD231PS  Y14, Y13, Y1;         \
+	VBROADCASTSS 4(SI)(R15*4), Y15;    \
+	VFMADD231PS  Y15, Y12, Y2;         \
+	VFMADD231PS  Y15, Y13, Y3;         \
+	VBROADCASTSS 8(SI)(R15*4), Y14;    \
+	VFMADD231PS  Y14, Y12, Y4;         \
+	VFMADD231PS  Y14, Y13, Y5;         \
+	VBROADCASTSS 12(SI)(R15*4), Y15;   \
+	VFMADD231PS  Y15, Y12, Y6;         \
+	VFMADD231PS  Y15, Y13, Y7;         \
+	VBROADCASTSS 16(SI)(R15*4), Y14;   \
+	VFMADD231PS  Y14, Y12, Y8;         \
+	VFMADD231PS  Y14, Y13, Y9;         \
+	VBROADCASTSS 20(SI)(R15*4), Y15;   \
+	VFMADD231PS  Y15, Y12, Y10;        \
+	VFMADD231PS  Y15, Y13, Y11
+
+// func kern6x16AVX2NOff(tiles int, kc int, a *float32, off *int, b *float32, c *float32, ldc int, flags int)
+//
+// kern6x16AVX2N with A(i, p) = a[off[p] + i]: the rows of A are 6
+// consecutive floats at a per-p offset, as the output pixels of a 3x3
+// convolution read each (channel, ky, kx) of the padded image. Tile t
+// covers rows 6t..6t+5. Every C element gets the packed kernel's chain.
+TEXT ·kern6x16AVX2NOff(SB), NOSPLIT, $0-64
+	MOVQ tiles+0(FP), BX
+	MOVQ ldc+48(FP), R10
+	SHLQ $2, R10
+	MOVQ a+16(FP), SI
+
+otile16y:
+	MOVQ kc+8(FP), CX
+	MOVQ off+24(FP), R14
+	MOVQ b+32(FP), DX
+	MOVQ c+40(FP), DI
+	MOVQ flags+56(FP), R11
+	LEAQ (DI)(R10*2), R13
+	ADDQ R10, R13
+
+	TESTQ R11, R11
+	JNZ   oload16y
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    ostart16y
+
+oload16y:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS (DI)(R10*1), Y2
+	VMOVUPS 32(DI)(R10*1), Y3
+	VMOVUPS (DI)(R10*2), Y4
+	VMOVUPS 32(DI)(R10*2), Y5
+	VMOVUPS (R13), Y6
+	VMOVUPS 32(R13), Y7
+	VMOVUPS (R13)(R10*1), Y8
+	VMOVUPS 32(R13)(R10*1), Y9
+	VMOVUPS (R13)(R10*2), Y10
+	VMOVUPS 32(R13)(R10*2), Y11
+
+ostart16y:
+	PREFETCH_NEXT_C
+	CMPQ CX, $4
+	JLT  otail16y
+
+oloop16y:
+	STEP6x16O(0, 0)
+	STEP6x16O(64, 8)
+	STEP6x16O(128, 16)
+	STEP6x16O(192, 24)
+	ADDQ $256, DX
+	ADDQ $32, R14
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  oloop16y
+
+otail16y:
+	TESTQ CX, CX
+	JZ    ostore16y
+
+oloop16yt:
+	STEP6x16O(0, 0)
+	ADDQ $64, DX
+	ADDQ $8, R14
+	DECQ CX
+	JNZ  oloop16yt
+
+ostore16y:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, (DI)(R10*1)
+	VMOVUPS Y3, 32(DI)(R10*1)
+	VMOVUPS Y4, (DI)(R10*2)
+	VMOVUPS Y5, 32(DI)(R10*2)
+	VMOVUPS Y6, (R13)
+	VMOVUPS Y7, 32(R13)
+	VMOVUPS Y8, (R13)(R10*1)
+	VMOVUPS Y9, 32(R13)(R10*1)
+	VMOVUPS Y10, (R13)(R10*2)
+	VMOVUPS Y11, 32(R13)(R10*2)
+
+	ADDQ $24, SI
+	MOVQ c+40(FP), DI
+	LEAQ (DI)(R10*4), DI
+	LEAQ (DI)(R10*2), DI
+	MOVQ DI, c+40(FP)
+	DECQ BX
+	JNZ  otile16y
+	VZEROUPPER
+	RET

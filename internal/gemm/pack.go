@@ -133,6 +133,17 @@ func packAEdge(dst, a []float32, lda, i0, m, p0, kw int) {
 	}
 }
 
+// packAOff packs the 6-row tile of an offset A starting at row i0
+// (A(i, p) = a[off[p]+i]) into dst as dst[p*mr+r], zero past row m.
+func packAOff(dst, a []float32, off []int, i0, m int) {
+	rows := min(mr, m-i0)
+	for p, o := range off {
+		d := dst[p*mr : (p+1)*mr]
+		copy(d[:rows], a[o+i0:o+i0+rows])
+		clear(d[rows:])
+	}
+}
+
 // checkMat panics unless x can hold a rows x cols matrix with leading
 // dimension ld.
 func checkMat(name string, x []float32, ld, rows, cols int) {

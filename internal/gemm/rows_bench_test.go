@@ -6,15 +6,22 @@ import (
 	"testing"
 )
 
-// BenchmarkSgemmRows times a 3x3 convolution as nn.Conv2d.forwardShifted
-// runs it: the VAE decoder's 128-channel layer at 512x512, one band of
-// 255 output rows (n = 255*514, as the 64 MiB band cap gives), B rows
-// read in place from the padded image through row offsets.
+// BenchmarkSgemmRows times 3x3 convolutions as nn.Conv2d.forwardShifted
+// runs them: the VAE decoder's 128-channel layer at 512x512, one band of
+// 255 output rows (n = 255*514, as the 64 MiB band cap gives), and the
+// U-Net's 320-channel layer at 64x64; B rows come from the padded image
+// through row offsets.
 func BenchmarkSgemmRows(b *testing.B) {
-	const ch, out, h, w = 128, 128, 512, 512
+	benchRows(b, "vae128_512x512", 128, 128, 512, 255)
+	benchRows(b, "unet320_64x64", 320, 320, 64, 64)
+}
+
+// benchRows times SgemmRows as forwardShifted runs a 3x3 convolution of
+// ch channels to out on an h x h image, for a band of rows output rows.
+func benchRows(b *testing.B, name string, ch, out, h, rows int) {
+	w := h
 	pw := w + 2
 	plane := (h + 2) * pw
-	rows := 255
 	n, k := rows*pw, ch*9
 	r := rand.New(rand.NewPCG(6, 6))
 	img := make([]float32, ch*plane+2)
@@ -34,17 +41,26 @@ func BenchmarkSgemmRows(b *testing.B) {
 		}
 	}
 	c := make([]float32, out*n)
-	for _, th := range []int{1, 2} {
-		b.Run(fmt.Sprintf("vae128_512x512/%s/t%d", CurrentImpl(), th), func(b *testing.B) {
-			cpu0 := cpuSeconds()
-			for b.Loop() {
-				SgemmRows(out, n, k, a, k, img, off, c, n, th)
-			}
-			flops := 2 * float64(out) * float64(n) * float64(k) * float64(b.N)
-			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
-			if cpu := cpuSeconds() - cpu0; cpu > 0 {
-				b.ReportMetric(flops/cpu/1e9, "GFLOPS/cpu-s")
-			}
-		})
+	// The same product transposed, pixels as rows: the weights packed
+	// (once per call, as the layer does) and the image read through
+	// column offsets.
+	for _, form := range []string{"rows", "offA"} {
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/%s/%s/t%d", name, form, CurrentImpl(), th), func(b *testing.B) {
+				cpu0 := cpuSeconds()
+				for b.Loop() {
+					if form == "rows" {
+						SgemmRows(out, n, k, a, k, img, off, c, n, th)
+						continue
+					}
+					SgemmOffA(n, img, off, PackBT(a, k, k, out), c, out, th)
+				}
+				flops := 2 * float64(out) * float64(n) * float64(k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				if cpu := cpuSeconds() - cpu0; cpu > 0 {
+					b.ReportMetric(flops/cpu/1e9, "GFLOPS/cpu-s")
+				}
+			})
+		}
 	}
 }

@@ -45,3 +45,23 @@ func float32s(m weights.Matrix) (v []float32, release func()) {
 	})
 	return v, func() { scratch.Put(p) }
 }
+
+// packedPool recycles the packed weights of convolutions (see
+// packedWeights).
+var packedPool sync.Pool
+
+// pooledPacked is a weight matrix packed as a right-hand operand.
+type pooledPacked struct{ pb *gemm.PackedB }
+
+// packedWeights packs w[out, k] as the operand B[k, out] of a product
+// with pixels as rows, reusing pooled memory; release gives it back.
+func packedWeights(w []float32, k, out int) *pooledPacked {
+	p, _ := packedPool.Get().(*pooledPacked)
+	if p == nil {
+		p = new(pooledPacked)
+	}
+	p.pb = gemm.RepackBT(p.pb, w, k, k, out)
+	return p
+}
+
+func (p *pooledPacked) release() { packedPool.Put(p) }
