@@ -157,7 +157,7 @@ type problem struct {
 	m, n, k int
 	a       []float32
 	lda     int
-	aOff    []int // A(i, p) = a[aOff[p]+i] when set (then pb is set too)
+	aOff    []int     // A(i, p) = a[aOff[p]+i] when set (then pb is set too)
 	b       []float32 // raw B, or Bᵀ with trans; nil when pb is set
 	ldb     int
 	trans   bool
