@@ -13,7 +13,10 @@ import (
 // through row offsets.
 func BenchmarkSgemmRows(b *testing.B) {
 	benchRows(b, "vae128_512x512", 128, 128, 512, 255)
+	benchRows(b, "vae256_256x256", 256, 256, 256, 254)
+	benchRows(b, "vae512_128x128", 512, 512, 128, 128)
 	benchRows(b, "unet320_64x64", 320, 320, 64, 64)
+	benchRows(b, "unet640_32x32", 640, 640, 32, 32)
 }
 
 // benchRows times SgemmRows as forwardShifted runs a 3x3 convolution of
