@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"golang.org/x/term"
@@ -27,6 +28,14 @@ const (
 )
 
 func main() {
+	// The heap is mostly large float32 activations, which hold no
+	// pointers, so a collection costs little; collecting at 1.5x the live
+	// heap instead of 2x keeps the peak of a 512x512 SD 1.5 image from the
+	// f16 checkpoint near 2.6 GB instead of 2.8-3.0 GB (measured with
+	// `imggen bench`), at no measurable cost in time. GOGC still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -145,18 +145,20 @@ func run(ctx context.Context, p *pipeline.Pipeline, o Options, r *Report) error 
 	}
 	perCall := UNetFLOPs(uc, r.Batch, lh, lw)
 	var unetTime time.Duration
+	var unetRSS, unetPeak int64 // memory as the last U-Net call returns
 	tr := &pipeline.Trace{
 		Stage: func(name string, d time.Duration) {
 			switch name {
 			case "text_encoder":
 				r.stage(o, name, 1, d, TextFLOPs(p.TextModel().Config(), prompts))
 			case "vae_decode":
-				r.stage(o, "unet", len(r.UNetCalls), unetTime, perCall*int64(len(r.UNetCalls)))
+				r.stageMem(o, "unet", len(r.UNetCalls), unetTime, perCall*int64(len(r.UNetCalls)), unetRSS, unetPeak)
 				r.stage(o, name, 1, d, VAEDecodeFLOPs(vc, lh, lw))
 			}
 		},
 		UNetOutput: func(i int, t float64, out *tensor.Tensor, d time.Duration) {
 			unetTime += d
+			unetRSS, unetPeak = memory()
 			c := Call{Index: i, Timestep: t, Seconds: d.Seconds(), GFLOPS: gflops(perCall, d)}
 			r.UNetCalls = append(r.UNetCalls, c)
 			o.logf("unet call %d/%d: %.2f s, %.2f GFLOPS", i+1, o.Steps, c.Seconds, c.GFLOPS)
@@ -176,6 +178,11 @@ func run(ctx context.Context, p *pipeline.Pipeline, o Options, r *Report) error 
 // stage records a finished stage with the memory use at its end.
 func (r *Report) stage(o Options, name string, calls int, d time.Duration, flop int64) {
 	rss, peak := memory()
+	r.stageMem(o, name, calls, d, flop, rss, peak)
+}
+
+// stageMem records a stage with the memory use measured when it ended.
+func (r *Report) stageMem(o Options, name string, calls int, d time.Duration, flop int64, rss, peak int64) {
 	st := Stage{Name: name, Calls: calls, Seconds: d.Seconds(), GFLOP: float64(flop) / 1e9, GFLOPS: gflops(flop, d), RSS: rss, PeakRSS: peak}
 	r.Stages = append(r.Stages, st)
 	r.PeakRSS = max(r.PeakRSS, peak)
