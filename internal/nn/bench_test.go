@@ -28,6 +28,10 @@ func BenchmarkConv3x3_320_64x64(b *testing.B)   { benchConv(b, 320, 320, 64) }
 func BenchmarkConv3x3_1280_8x8(b *testing.B)    { benchConv(b, 1280, 1280, 8) }
 func BenchmarkConv3x3_128_256x256(b *testing.B) { benchConv(b, 128, 128, 256) }
 
+// The VAE decoder's top two levels at 512 px.
+func BenchmarkConv3x3_128_512x512(b *testing.B) { benchConv(b, 128, 128, 512) }
+func BenchmarkConv3x3_512_128x128(b *testing.B) { benchConv(b, 512, 512, 128) }
+
 func benchAttention(b *testing.B, lq, lk, dim, heads int) {
 	r := rand.New(rand.NewPCG(2, 2))
 	q, k, v := randSlice(r, lq*dim), randSlice(r, lk*dim), randSlice(r, lk*dim)
