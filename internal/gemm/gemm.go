@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/imggen/imggen/internal/kernelset"
+	"github.com/imggen/imggen/internal/vmath"
 )
 
 const (
@@ -31,6 +32,28 @@ func SgemmNT(m, n, k int, a []float32, lda int, bt []float32, ldbt int, c []floa
 	checkMat("bt", bt, ldbt, n, k)
 	checkMat("c", c, ldc, m, n)
 	run(&problem{m: m, n: n, k: k, a: a, lda: lda, b: bt, ldb: ldbt, trans: true, c: c, ldc: ldc}, threads)
+}
+
+// SgemmNTHalf is SgemmNT with Bᵀ held as IEEE float16 bits (a float16
+// weight matrix as mapped from its file, e.g. a Linear weight): B is
+// widened as it is packed, so no float32 copy of it is made. Same rules,
+// and the bits of SgemmNT on the widened Bᵀ.
+func SgemmNTHalf(m, n, k int, a []float32, lda int, bt []uint16, ldbt int, c []float32, ldc int, threads int) {
+	checkMat("a", a, lda, m, k)
+	checkMat("bt", bt, ldbt, n, k)
+	checkMat("c", c, ldc, m, n)
+	run(&problem{m: m, n: n, k: k, a: a, lda: lda, bt16: bt, ldb: ldbt, trans: true, c: c, ldc: ldc}, threads)
+}
+
+// SgemmHalfA is Sgemm with A held as IEEE float16 bits (a float16
+// convolution weight as mapped from its file): each block of A is widened
+// just before the kernels read it, so no float32 copy of A is made. Same
+// rules, and the bits of Sgemm on the widened A.
+func SgemmHalfA(m, n, k int, a []uint16, lda int, b []float32, ldb int, c []float32, ldc int, threads int) {
+	checkMat("a", a, lda, m, k)
+	checkMat("b", b, ldb, k, n)
+	checkMat("c", c, ldc, m, n)
+	run(&problem{m: m, n: n, k: k, a16: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}, threads)
 }
 
 // SgemmRows computes C[m,n] = A[m,k]·B where row p of B is
@@ -158,7 +181,9 @@ type problem struct {
 	a       []float32
 	lda     int
 	aOff    []int     // A(i, p) = a[aOff[p]+i] when set (then pb is set too)
+	a16     []uint16  // A as float16 bits instead of a (lda applies)
 	b       []float32 // raw B, or Bᵀ with trans; nil when pb is set
+	bt16    []uint16  // Bᵀ as float16 bits instead of b (trans, ldb apply)
 	ldb     int
 	trans   bool
 	rowOff  []int // B(p, j) = b[rowOff[p]+j] when set
@@ -194,6 +219,22 @@ func run(g *problem, threads int) {
 	if b := blockOverride.Load(); b != nil {
 		g.bl = *b
 	}
+	// A float16 A is widened block by block as the product runs, once per
+	// column panel of B. With many panels (a 1x1 convolution over a large
+	// image) that repeats, so such an A is widened once, up front, by all
+	// threads into a pooled buffer instead.
+	if g.a16 != nil && n > 2*g.bl.nc {
+		buf := wideAs.Get().(*[]float32)
+		*buf = grow(*buf, m*k)
+		a := *buf
+		parallel(m, threads, func(i0, i1 int) {
+			for i := i0; i < i1; i++ {
+				vmath.WidenF16(a[i*k:(i+1)*k], g.a16[i*g.lda:i*g.lda+k])
+			}
+		})
+		defer wideAs.Put(buf)
+		g.a, g.lda, g.a16 = a, k, nil
+	}
 
 	mt, nt := (m+mr-1)/mr, (n+nr-1)/nr
 	t := min(max(threads, 1), mt*nt, max(1, m*n*k/minWorkPerThread))
@@ -223,7 +264,11 @@ func run(g *problem, threads int) {
 			splitN = true
 		} else {
 			buf := wholePacks.Get().(*[]float32)
-			g.pb = packWhole(*buf, g.b, g.ldb, g.trans, g.rowOff, k, n, t)
+			if g.bt16 != nil {
+				g.pb = packWholeHalfT(*buf, g.bt16, g.ldb, k, n, t)
+			} else {
+				g.pb = packWhole(*buf, g.b, g.ldb, g.trans, g.rowOff, k, n, t)
+			}
 			defer func() {
 				*buf = g.pb.data
 				wholePacks.Put(buf)
@@ -272,6 +317,8 @@ type worker struct {
 	bpanel []float32        // packed kc x nc panel of a raw B
 	aedge  []float32        // packed last tile of A if it has fewer than 6 rows
 	ablock []float32        // packed tiles of an offset A (SgemmOffA) without its kernel
+	awide  []float32        // a block of a float16 A, widened (SgemmHalfA)
+	btmp   []float32        // widened rows of a float16 Bᵀ being packed
 	tmp    [mr * nr]float32 // C tile for tiles that overhang C
 }
 
@@ -279,6 +326,9 @@ var workers = sync.Pool{New: func() any { return new(worker) }}
 
 // wholePacks recycles the buffers of B packed up front for M splits.
 var wholePacks = sync.Pool{New: func() any { return new([]float32) }}
+
+// wideAs recycles the buffers of float16 A widened up front.
+var wideAs = sync.Pool{New: func() any { return new([]float32) }}
 
 func getWorker() *worker  { return workers.Get().(*worker) }
 func putWorker(w *worker) { workers.Put(w) }
@@ -320,9 +370,14 @@ func (w *worker) run(g *problem, m0, m1, n0, n1 int) {
 		for pc := 0; pc < g.k; pc += kc {
 			kw := min(kc, g.k-pc)
 			var bp panel
-			if g.pb != nil {
+			switch {
+			case g.pb != nil:
 				bp = panel{data: g.pb.data, off: jc * g.k, sstride: sw * g.k, row: pc}
-			} else {
+			case g.bt16 != nil:
+				w.bpanel = grow(w.bpanel, nq*sw*kw)
+				w.btmp = packStripsHalfT(w.bpanel, sw*kw, g.bt16, g.ldb, pc, kw, jc, jw, 0, nq, w.btmp)
+				bp = panel{data: w.bpanel, sstride: sw * kw}
+			default:
 				w.bpanel = grow(w.bpanel, nq*sw*kw)
 				packStrips(w.bpanel, sw*kw, g.b, g.ldb, g.trans, g.rowOff, pc, kw, jc, jw, 0, nq)
 				bp = panel{data: w.bpanel, sstride: sw * kw}
@@ -355,10 +410,20 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 	// for its pass over A (not even when lda*4 is a multiple of 4 KiB and
 	// the six rows share an L1 set). Only a last tile of fewer than 6 rows
 	// is packed, with zero rows, so that the kernel never reads past A.
+	// A float16 A is widened block by block into w.awide, which the
+	// kernels then read in place; A(i, p) is at a[(i-r0)*lda + p-c0].
+	a, lda, r0, c0 := g.a, g.lda, 0, 0
+	if g.a16 != nil {
+		w.awide = grow(w.awide, iw*kw)
+		for r := 0; r < iw; r++ {
+			vmath.WidenF16(w.awide[r*kw:(r+1)*kw], g.a16[(ic+r)*g.lda+pc:][:kw])
+		}
+		a, lda, r0, c0 = w.awide, kw, ic, pc
+	}
 	ts := (iw + mr - 1) / mr
 	if ic+ts*mr > g.m {
 		w.aedge = grow(w.aedge, mr*kw)
-		packAEdge(w.aedge, g.a, g.lda, ic+(ts-1)*mr, g.m, pc, kw)
+		packAEdge(w.aedge, a, lda, ic+(ts-1)*mr-r0, g.m-r0, pc-c0, kw)
 	}
 	// Kernel width: two strips for AVX-512 and Go, one for AVX2 (whose
 	// kernel is 16 wide). A last odd strip runs a 16-wide kernel.
@@ -376,13 +441,13 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 			// The tiles wholly inside C, in one call.
 			full := min(ts, (g.m-ic)/mr)
 			if full > 0 {
-				microKernelCol(g.im, cw, full, kw, g.a[ic*g.lda+pc:], g.lda, 1, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
+				microKernelCol(g.im, cw, full, kw, a[(ic-r0)*lda+pc-c0:], lda, 1, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
 				t = full
 			}
 		}
 		for ; t < ts; t++ {
 			if i := ic + t*mr; i+mr <= g.m {
-				w.tile(g, i, j, cw, v, kw, g.a[i*g.lda+pc:], g.lda, 1, b, bp.sstride, load)
+				w.tile(g, i, j, cw, v, kw, a[(i-r0)*lda+pc-c0:], lda, 1, b, bp.sstride, load)
 			} else {
 				w.tile(g, i, j, cw, v, kw, w.aedge, 1, mr, b, bp.sstride, load)
 			}

@@ -1,6 +1,10 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/imggen/imggen/internal/vmath"
+)
 
 // Packed B layout. B[k,n] is cut into strips of sw = 16 columns; strip q
 // holds columns 16q..16q+15 row after row, element (p, j) at
@@ -50,6 +54,15 @@ func RepackBT(pb *PackedB, bt []float32, ldbt, k, n int) *PackedB {
 	return packWhole(pb.buf(), bt, ldbt, true, nil, k, n, 1)
 }
 
+// RepackBTHalf is RepackBT from IEEE float16 bits (a float16 weight matrix
+// as mapped from its file): the values are widened as they are packed, so
+// no float32 copy of the matrix is made. The result is RepackBT's on the
+// widened matrix, bit for bit.
+func RepackBTHalf(pb *PackedB, bt []uint16, ldbt, k, n int) *PackedB {
+	checkMat("bt", bt, ldbt, n, k)
+	return packWholeHalfT(pb.buf(), bt, ldbt, k, n, 1)
+}
+
 func (p *PackedB) buf() []float32 {
 	if p == nil {
 		return nil
@@ -64,6 +77,16 @@ func packWhole(data, b []float32, ld int, trans bool, rowOff []int, k, n, thread
 	pb := &PackedB{k: k, n: n, data: grow(data, packedLen(k, n))}
 	parallel(nq, threads, func(q0, q1 int) {
 		packStrips(pb.data, sw*k, b, ld, trans, rowOff, 0, k, 0, n, q0, q1)
+	})
+	return pb
+}
+
+// packWholeHalfT is packWhole for Bᵀ held as float16 bits.
+func packWholeHalfT(data []float32, bt []uint16, ld, k, n, threads int) *PackedB {
+	nq := (n + sw - 1) / sw
+	pb := &PackedB{k: k, n: n, data: grow(data, packedLen(k, n))}
+	parallel(nq, threads, func(q0, q1 int) {
+		packStripsHalfT(pb.data, sw*k, bt, ld, 0, k, 0, n, q0, q1, nil)
 	})
 	return pb
 }
@@ -118,6 +141,30 @@ func packStrips(dst []float32, sstride int, b []float32, ld int, trans bool, row
 	}
 }
 
+// halfChunk is how many rows of B packStripsHalfT widens at a time: 16
+// columns of it stay in L1 between widening and packing.
+const halfChunk = 256
+
+// packStripsHalfT is packStrips with trans for Bᵀ held as float16 bits:
+// each strip's source rows are widened a chunk at a time into tmp (grown
+// as needed, returned for reuse) and packed from there.
+func packStripsHalfT(dst []float32, sstride int, bt []uint16, ld, p0, kw, j0, cols, q0, q1 int, tmp []float32) []float32 {
+	tmp = grow(tmp, sw*min(kw, halfChunk))
+	for q := q0; q < q1; q++ {
+		valid := min(sw, cols-q*sw)
+		j := j0 + q*sw
+		for c0 := 0; c0 < kw; c0 += halfChunk {
+			cn := min(halfChunk, kw-c0)
+			for jj := 0; jj < valid; jj++ {
+				src := bt[(j+jj)*ld+p0+c0:][:cn]
+				vmath.WidenF16(tmp[jj*cn:(jj+1)*cn], src)
+			}
+			packStrips(dst[q*sstride+c0*sw:], sstride, tmp, cn, true, nil, 0, cn, 0, valid, 0, 1)
+		}
+	}
+	return tmp
+}
+
 // packAEdge packs rows [i0, m) (fewer than mr) and columns [p0, p0+kw)
 // of A into dst as dst[p*mr+i], zero for the missing rows, so that the
 // kernel can run a full 6-row tile (rs = 1, cs = mr) without reading past
@@ -146,7 +193,7 @@ func packAOff(dst, a []float32, off []int, i0, m int) {
 
 // checkMat panics unless x can hold a rows x cols matrix with leading
 // dimension ld.
-func checkMat(name string, x []float32, ld, rows, cols int) {
+func checkMat[T float32 | uint16](name string, x []T, ld, rows, cols int) {
 	if rows < 0 || cols < 0 {
 		panic(fmt.Sprintf("gemm: negative %s dimension %dx%d", name, rows, cols))
 	}

@@ -3,6 +3,8 @@ package gemm
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/imggen/imggen/internal/vmath"
 	"testing"
 )
 
@@ -65,6 +67,67 @@ func TestSgemmOffAIsSgemm(t *testing.T) {
 					got := make([]float32, m*n)
 					SgemmOffA(m, src, off, pb, got, n, threads)
 					sameBits(t, fmt.Sprintf("%d threads", threads), got, want)
+				}
+			})
+		}
+	}
+}
+
+// randHalf returns n random finite float16 values (as bits) and their
+// float32 widening.
+func randHalf(r *rand.Rand, n int) ([]uint16, []float32) {
+	h := make([]uint16, n)
+	for i := range h {
+		v := uint16(r.IntN(1 << 16))
+		if v&0x7c00 == 0x7c00 { // Inf or NaN: make it finite
+			v &^= 0x4000
+		}
+		h[i] = v
+	}
+	f := make([]float32, n)
+	vmath.WidenF16(f, h)
+	return h, f
+}
+
+// TestHalfOperands: a float16 A (SgemmHalfA), a float16 Bᵀ (SgemmNTHalf,
+// RepackBTHalf) give the bits of the float32 products on the widened
+// values, on every kernel set and thread count.
+func TestHalfOperands(t *testing.T) {
+	splitTiny(t)
+	for _, bl := range []*blocking{nil, {kc: 8, mc: 12, nc: 32}} {
+		// Small blocks: several K blocks and column panels even here, and
+		// an A widened up front (n > 2 nc).
+		prev := setBlocking(bl)
+		testHalfOperands(t)
+		setBlocking(prev)
+	}
+}
+
+func testHalfOperands(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, im := range impls() {
+		for _, sz := range [][3]int{{1, 1, 1}, {7, 33, 9}, {13, 100, 27}, {64, 48, 300}, {25, 70, 800}, {100, 32, 1000}} {
+			m, n, k := sz[0], sz[1], sz[2]
+			t.Run(fmt.Sprintf("%v/%dx%dx%d", im, m, n, k), func(t *testing.T) {
+				withImpl(t, im)
+				a16, a := randHalf(r, m*k)
+				bt16, bt := randHalf(r, n*k)
+				b := randMat(r, k, n)
+				x := randMat(r, m, k)
+				wantA := make([]float32, m*n)
+				Sgemm(m, n, k, a, k, b, n, wantA, n, 1)
+				wantB := make([]float32, m*n)
+				SgemmNT(m, n, k, x, k, bt, k, wantB, n, 1)
+				wantP := make([]float32, m*n)
+				SgemmPacked(m, x, k, PackBT(bt, k, k, n), wantP, n, 1)
+				for _, threads := range []int{1, 2, 3} {
+					got := make([]float32, m*n)
+					SgemmHalfA(m, n, k, a16, k, b, n, got, n, threads)
+					sameBits(t, fmt.Sprintf("SgemmHalfA, %d threads", threads), got, wantA)
+					SgemmNTHalf(m, n, k, x, k, bt16, k, got, n, threads)
+					sameBits(t, fmt.Sprintf("SgemmNTHalf, %d threads", threads), got, wantB)
+					SgemmPacked(m, x, k, RepackBTHalf(nil, bt16, k, k, n), got, n, threads)
+					sameBits(t, fmt.Sprintf("RepackBTHalf, %d threads", threads), got, wantP)
 				}
 			})
 		}

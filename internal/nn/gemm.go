@@ -22,30 +22,6 @@ func Transpose(dst, a []float32, rows, cols int) {
 	}
 }
 
-// scratch recycles the float32 buffers that float16 weights are widened
-// into for one product: the weights stay float16 in memory between calls.
-var scratch sync.Pool
-
-// float32s returns m as float32: the stored slice, or a widened copy in a
-// pooled buffer that release gives back.
-func float32s(m weights.Matrix) (v []float32, release func()) {
-	if m.F16 == nil {
-		return m.F32, func() {}
-	}
-	n := m.Rows * m.Cols
-	p, _ := scratch.Get().(*[]float32)
-	if p == nil || cap(*p) < n {
-		buf := make([]float32, n)
-		p = &buf
-	}
-	v = (*p)[:n]
-	// Widening is memory-bound; both cores' bandwidth helps.
-	parallelFor(n, 1<<16, func(lo, hi int) {
-		weights.Matrix{Rows: 1, Cols: hi - lo, F16: m.F16[lo:hi]}.Widen(v[lo:hi])
-	})
-	return v, func() { scratch.Put(p) }
-}
-
 // packedPool recycles the packed weights of convolutions (see
 // packedWeights).
 var packedPool sync.Pool
@@ -53,14 +29,19 @@ var packedPool sync.Pool
 // pooledPacked is a weight matrix packed as a right-hand operand.
 type pooledPacked struct{ pb *gemm.PackedB }
 
-// packedWeights packs w[out, k] as the operand B[k, out] of a product
-// with pixels as rows, reusing pooled memory; release gives it back.
-func packedWeights(w []float32, k, out int) *pooledPacked {
+// packedWeights packs w [out, k] as the operand B[k, out] of a product
+// with pixels as rows (float16 widened on the way), reusing pooled memory;
+// release gives it back.
+func packedWeights(w weights.Matrix) *pooledPacked {
 	p, _ := packedPool.Get().(*pooledPacked)
 	if p == nil {
 		p = new(pooledPacked)
 	}
-	p.pb = gemm.RepackBT(p.pb, w, k, k, out)
+	if w.F16 != nil {
+		p.pb = gemm.RepackBTHalf(p.pb, w.F16, w.Cols, w.Cols, w.Rows)
+	} else {
+		p.pb = gemm.RepackBT(p.pb, w.F32, w.Cols, w.Cols, w.Rows)
+	}
 	return p
 }
 
