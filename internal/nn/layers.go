@@ -100,6 +100,30 @@ func (c *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 		}
 		return y
 	}
+	// Small images (the U-Net's lower levels, whose weights are the
+	// largest): one product for the whole batch, the images' patches side
+	// by side, so that the weights are read and widened once, not once per
+	// image.
+	if n > 1 && kk*n*pixels <= maxIm2colFloats {
+		np := n * pixels
+		cols := make([]float32, kk*np)
+		for i := 0; i < n; i++ {
+			c.im2col(cols[i*pixels:], np, x.Data[i*ch*h*w:(i+1)*ch*h*w], h, w, 0, oh, ow)
+		}
+		wide := make([]float32, c.Out*np)
+		c.weightsTimes(wide, cols, np, np)
+		parallelFor(c.Out, 8, func(o0, o1 int) {
+			for o := o0; o < o1; o++ {
+				for i := 0; i < n; i++ {
+					dst := y.Data[(i*c.Out+o)*pixels : (i*c.Out+o+1)*pixels]
+					for p, v := range wide[o*np+i*pixels : o*np+(i+1)*pixels] {
+						dst[p] = v + c.b[o]
+					}
+				}
+			}
+		})
+		return y
+	}
 	// The patch matrix of a whole 512 px VAE layer would take gigabytes, so
 	// build it for bands of output rows; the sums per output are unchanged.
 	band := max(1, min(oh, maxIm2colFloats/(kk*ow)))
@@ -110,7 +134,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 		for y0 := 0; y0 < oh; y0 += band {
 			rows := min(band, oh-y0)
 			bp := rows * ow
-			c.im2col(cols[:kk*bp], img, h, w, y0, rows, ow)
+			c.im2col(cols[:kk*bp], bp, img, h, w, y0, rows, ow)
 			c.weightsTimes(out[y0*ow:], cols[:kk*bp], bp, pixels)
 		}
 		addChannelBias(out, c.b, pixels)
@@ -225,15 +249,15 @@ var maxIm2colFloats = 16 << 20
 
 // im2col lays out, for every (channel, ky, kx), the input pixel each output
 // position of rows y0..y0+oh-1 reads (zero outside the image), as rows of
-// length oh*ow.
-func (c *Conv2d) im2col(cols, img []float32, h, w, y0, oh, ow int) {
+// length oh*ow, ld apart.
+func (c *Conv2d) im2col(cols []float32, ld int, img []float32, h, w, y0, oh, ow int) {
 	k, s := c.K, c.Stride
 	parallelFor(c.In, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			plane := img[ch*h*w : (ch+1)*h*w]
 			for ky := 0; ky < k; ky++ {
 				for kx := 0; kx < k; kx++ {
-					row := cols[((ch*k+ky)*k+kx)*oh*ow:][:oh*ow]
+					row := cols[((ch*k+ky)*k+kx)*ld:][:oh*ow]
 					for oy := 0; oy < oh; oy++ {
 						iy := (y0+oy)*s + ky - c.PadT
 						dst := row[oy*ow : (oy+1)*ow]
