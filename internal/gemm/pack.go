@@ -56,11 +56,11 @@ func RepackBT(pb *PackedB, bt []float32, ldbt, k, n int) *PackedB {
 
 // RepackBTHalf is RepackBT from IEEE float16 bits (a float16 weight matrix
 // as mapped from its file): the values are widened as they are packed, so
-// no float32 copy of the matrix is made. The result is RepackBT's on the
-// widened matrix, bit for bit.
-func RepackBTHalf(pb *PackedB, bt []uint16, ldbt, k, n int) *PackedB {
+// no float32 copy of the matrix is made; up to threads goroutines share
+// the strips. The result is RepackBT's on the widened matrix, bit for bit.
+func RepackBTHalf(pb *PackedB, bt []uint16, ldbt, k, n, threads int) *PackedB {
 	checkMat("bt", bt, ldbt, n, k)
-	return packWholeHalfT(pb.buf(), bt, ldbt, k, n, 1)
+	return packWholeHalfT(pb.buf(), bt, ldbt, k, n, threads)
 }
 
 func (p *PackedB) buf() []float32 {

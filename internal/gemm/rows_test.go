@@ -126,7 +126,7 @@ func testHalfOperands(t *testing.T) {
 					sameBits(t, fmt.Sprintf("SgemmHalfA, %d threads", threads), got, wantA)
 					SgemmNTHalf(m, n, k, x, k, bt16, k, got, n, threads)
 					sameBits(t, fmt.Sprintf("SgemmNTHalf, %d threads", threads), got, wantB)
-					SgemmPacked(m, x, k, RepackBTHalf(nil, bt16, k, k, n), got, n, threads)
+					SgemmPacked(m, x, k, RepackBTHalf(nil, bt16, k, k, n, threads), got, n, threads)
 					sameBits(t, fmt.Sprintf("RepackBTHalf, %d threads", threads), got, wantP)
 				}
 			})

@@ -38,7 +38,7 @@ func packedWeights(w weights.Matrix) *pooledPacked {
 		p = new(pooledPacked)
 	}
 	if w.F16 != nil {
-		p.pb = gemm.RepackBTHalf(p.pb, w.F16, w.Cols, w.Cols, w.Rows)
+		p.pb = gemm.RepackBTHalf(p.pb, w.F16, w.Cols, w.Cols, w.Rows, Threads())
 	} else {
 		p.pb = gemm.RepackBT(p.pb, w.F32, w.Cols, w.Cols, w.Rows)
 	}
