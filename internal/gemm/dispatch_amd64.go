@@ -18,6 +18,9 @@ func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ld
 //go:noescape
 func kern6x16AVX2NOff(tiles int, kc int, a *float32, off *int, b *float32, c *float32, ldc int, flags int)
 
+// fmaPeak runs n rounds of 12 register-only AVX2 FMAs (BenchmarkFMAPeak).
+func fmaPeak(n int)
+
 //go:noescape
 func kern6x16AVX2N(tiles int, kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
 
