@@ -425,17 +425,9 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 		w.aedge = grow(w.aedge, mr*kw)
 		packAEdge(w.aedge, a, lda, ic+(ts-1)*mr-r0, g.m-r0, pc-c0, kw)
 	}
-	// Kernel width: two strips for AVX-512 and Go, one for AVX2 (whose
-	// kernel is 16 wide). A last odd strip runs a 16-wide kernel.
-	step := 2
-	if g.im == ImplAVX2 {
-		step = 1
-	}
+	step := stripStep(g.im)
 	for q := 0; q < nq; q += step {
-		cw := min(step, nq-q) * sw
-		j := jc + q*sw
-		v := min(cw, g.n-j)
-		b := bp.data[bp.off+q*bp.sstride+bp.row*sw:]
+		cw, j, v, b := bp.strip(g, jc, nq, q, step)
 		t := 0
 		if v == cw {
 			// The tiles wholly inside C, in one call.
@@ -455,6 +447,25 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 	}
 }
 
+// stripStep is how many 16-column strips one kernel call covers: two for
+// AVX-512 and Go, one for AVX2 (whose kernel is 16 wide). A last odd
+// strip runs a 16-wide kernel.
+func stripStep(im Impl) int {
+	if im == ImplAVX2 {
+		return 1
+	}
+	return 2
+}
+
+// strip locates the kernel call at strip q of the panel (of nq strips from
+// column jc): its width cw, first column j, the v of its columns inside C,
+// and its packed B.
+func (bp *panel) strip(g *problem, jc, nq, q, step int) (cw, j, v int, b []float32) {
+	cw = min(step, nq-q) * sw
+	j = jc + q*sw
+	return cw, j, min(cw, g.n-j), bp.data[bp.off+q*bp.sstride+bp.row*sw:]
+}
+
 // blockOff is block for an offset A (SgemmOffA). The AVX2 kernel reads
 // full tiles in place; a last tile of fewer than 6 rows, and every tile
 // for the other kernel sets or when B has a narrow last strip, is packed
@@ -472,15 +483,9 @@ func (w *worker) blockOff(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel, loa
 	for t := first; t < ts; t++ {
 		packAOff(w.ablock[(t-first)*mr*kw:(t-first+1)*mr*kw], g.a, off, ic+t*mr, g.m)
 	}
-	step := 2
-	if g.im == ImplAVX2 {
-		step = 1
-	}
+	step := stripStep(g.im)
 	for q := 0; q < nq; q += step {
-		cw := min(step, nq-q) * sw
-		j := jc + q*sw
-		v := min(cw, g.n-j)
-		b := bp.data[bp.off+q*bp.sstride+bp.row*sw:]
+		cw, j, v, b := bp.strip(g, jc, nq, q, step)
 		if inPlace && full > 0 {
 			microKernelColOff(full, kw, g.a[ic:], off, b, g.c[ic*g.ldc+j:], g.ldc, load)
 		}
