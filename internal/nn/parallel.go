@@ -45,7 +45,8 @@ func parallelFor(n, minChunk int, fn func(lo, hi int)) {
 	}
 	var wg sync.WaitGroup
 	chunk := (n + t - 1) / t
-	for lo := 0; lo < n; lo += chunk {
+	// The first chunk runs on the calling goroutine.
+	for lo := chunk; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
 		wg.Add(1)
 		go func(lo, hi int) {
@@ -53,5 +54,6 @@ func parallelFor(n, minChunk int, fn func(lo, hi int)) {
 			fn(lo, hi)
 		}(lo, hi)
 	}
+	fn(0, min(chunk, n))
 	wg.Wait()
 }
