@@ -25,8 +25,8 @@ func kernGo(w, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32
 				copy(acc[:], crow)
 			}
 			bs := b[h/sw*bn:]
-			// Four steps per pass over acc, as nn.MatMul does, to spend
-			// fewer loads and stores of acc per multiply-add.
+			// Four steps per pass over acc, to spend fewer loads and
+			// stores of acc per multiply-add.
 			p := 0
 			for ; p+4 <= kc; p += 4 {
 				a0, a1, a2, a3 := ai[p*cs], ai[(p+1)*cs], ai[(p+2)*cs], ai[(p+3)*cs]

@@ -7,21 +7,6 @@ import (
 	"github.com/imggen/imggen/internal/weights"
 )
 
-// MatMul computes c[m,n] = a[m,k] · b[k,n] (row-major, c overwritten) with
-// the gemm kernels. The result does not depend on the thread count.
-func MatMul(c, a, b []float32, m, n, k int) {
-	gemm.Sgemm(m, n, k, a, k, b, n, c, n, Threads())
-}
-
-// Transpose writes the transpose of a[rows, cols] into dst[cols, rows].
-func Transpose(dst, a []float32, rows, cols int) {
-	for i := 0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
-			dst[j*rows+i] = a[i*cols+j]
-		}
-	}
-}
-
 // packedPool recycles the packed weights of convolutions (see
 // packedWeights).
 var packedPool sync.Pool

@@ -212,20 +212,9 @@ func transposeBias(out, wide, b []float32, pixels, first, rows, w, pw, outCh int
 		for r := r0; r < r1; r++ {
 			for o0 := 0; o0 < outCh; o0 += blk {
 				nb := min(blk, outCh-o0)
-				if nb == blk {
-					for x := 0; x < w; x++ {
-						src := (*[blk]float32)(wide[(r*pw+x)*outCh+o0:])
-						t := tmp[x:]
-						_ = t[(blk-1)*stride]
-						for i := range blk {
-							t[i*stride] = src[i]
-						}
-					}
-				} else {
-					for x := 0; x < w; x++ {
-						for i, v := range wide[(r*pw+x)*outCh+o0:][:nb] {
-							tmp[i*stride+x] = v
-						}
+				for x := 0; x < w; x++ {
+					for i, v := range wide[(r*pw+x)*outCh+o0:][:nb] {
+						tmp[i*stride+x] = v
 					}
 				}
 				for i := 0; i < nb; i++ {

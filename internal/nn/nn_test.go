@@ -86,40 +86,77 @@ func TestConv2dMatchesDefinition(t *testing.T) {
 	}
 }
 
-// TestMatMulSameBitsAnyThreads checks the promise golden-image users rely
-// on: the thread count never changes a result.
-func TestMatMulSameBitsAnyThreads(t *testing.T) {
+// TestLayersSameBitsAnyThreads checks the promise golden-image users rely
+// on: the thread count never changes a result, on every path of the
+// convolution and the linear layer, with float32 and float16 weights.
+func TestLayersSameBitsAnyThreads(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	defer SetThreads(Threads())
-	for _, sz := range [][3]int{{1, 300, 70}, {37, 5, 600}, {64, 64, 64}, {3, 1000, 9}} {
-		m, n, k := sz[0], sz[1], sz[2]
-		a, b := randSlice(r, m*k), randSlice(r, k*n)
-		var ref []float32
-		for _, th := range []int{1, 2, 3, 8} {
-			SetThreads(th)
-			c := make([]float32, m*n)
-			MatMul(c, a, b, m, n, k)
-			if ref == nil {
-				ref = c
-				for i := 0; i < m; i++ {
-					for j := 0; j < n; j++ {
-						var s float64
-						for p := 0; p < k; p++ {
-							s += float64(a[i*k+p]) * float64(b[p*n+j])
-						}
-						if math.Abs(s-float64(c[i*n+j])) > 1e-3 {
-							t.Fatalf("%v: c[%d,%d] = %g, want %g", sz, i, j, c[i*n+j], s)
-						}
+	defer func(v, w int) { maxIm2colFloats, shiftedMinWidth = v, w }(maxIm2colFloats, shiftedMinWidth)
+	halves := func(n int) []uint16 {
+		h := make([]uint16, n)
+		for i := range h {
+			// Sign, an exponent for magnitudes 2^-5..2, a mantissa.
+			h[i] = uint16(r.IntN(2))<<15 | uint16(10+r.IntN(6))<<10 | uint16(r.IntN(1024))
+		}
+		return h
+	}
+	conv := func(in, out, k, pad int, f16 bool) *Conv2d {
+		c := &Conv2d{In: in, Out: out, K: k, Stride: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, b: randSlice(r, out)}
+		c.w = weights.Matrix{Rows: out, Cols: in * k * k}
+		if f16 {
+			c.w.F16 = halves(out * in * k * k)
+		} else {
+			c.w.F32 = randSlice(r, out*in*k*k)
+		}
+		return c
+	}
+	tests := []struct {
+		name       string
+		conv       *Conv2d
+		lin        *Linear
+		h, w       int
+		limit      int // im2col cap
+		minShifted int
+	}{
+		{name: "1x1", conv: conv(24, 40, 1, 0, false), h: 9, w: 11, limit: 1 << 20, minShifted: 1 << 20},
+		{name: "1x1 f16", conv: conv(24, 40, 1, 0, true), h: 9, w: 11, limit: 1 << 20, minShifted: 1 << 20},
+		{name: "3x3 shifted", conv: conv(20, 37, 3, 1, false), h: 9, w: 11, limit: 1 << 20, minShifted: 1},
+		{name: "3x3 shifted f16", conv: conv(20, 37, 3, 1, true), h: 9, w: 11, limit: 1 << 20, minShifted: 1},
+		{name: "3x3 im2col batched f16", conv: conv(20, 37, 3, 1, true), h: 9, w: 11, limit: 1 << 20, minShifted: 1 << 20},
+		{name: "3x3 im2col banded f16", conv: conv(20, 37, 3, 1, true), h: 9, w: 11, limit: 20 * 9 * 11 * 3, minShifted: 1 << 20},
+		{name: "linear", lin: &Linear{In: 70, Out: 50, w: weights.Matrix{Rows: 50, Cols: 70, F32: randSlice(r, 50*70)}, b: randSlice(r, 50)}, h: 200},
+		{name: "linear f16", lin: &Linear{In: 70, Out: 50, w: weights.Matrix{Rows: 50, Cols: 70, F16: halves(50 * 70)}}, h: 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			maxIm2colFloats, shiftedMinWidth = tc.limit, tc.minShifted
+			var x *tensor.Tensor
+			if tc.conv != nil {
+				x = tensor.From(randSlice(r, 2*tc.conv.In*tc.h*tc.w), 2, tc.conv.In, tc.h, tc.w)
+			} else {
+				x = tensor.From(randSlice(r, tc.h*tc.lin.In), tc.h, tc.lin.In)
+			}
+			var ref *tensor.Tensor
+			for _, th := range []int{1, 2, 3, 8} {
+				SetThreads(th)
+				var y *tensor.Tensor
+				if tc.conv != nil {
+					y = tc.conv.Forward(x)
+				} else {
+					y = tc.lin.Forward(x)
+				}
+				if ref == nil {
+					ref = y
+					continue
+				}
+				for i := range y.Data {
+					if math.Float32bits(y.Data[i]) != math.Float32bits(ref.Data[i]) {
+						t.Fatalf("%d threads: element %d is %g, %g on 1 thread", th, i, y.Data[i], ref.Data[i])
 					}
 				}
-				continue
 			}
-			for i := range c {
-				if math.Float32bits(c[i]) != math.Float32bits(ref[i]) {
-					t.Fatalf("%v with %d threads differs at %d", sz, th, i)
-				}
-			}
-		}
+		})
 	}
 }
 
