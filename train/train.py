@@ -5,7 +5,8 @@ Two phases, each with a budget of training seconds that accumulates across
 runs (the checkpoint records what was spent), so `make train` can be stopped
 and resumed at will:
 
-  vae   the KL autoencoder on the images (L1 + L2 + edge loss, a small KL);
+  vae   the KL autoencoder on the images (L1 + L2 + edge loss, a small KL,
+        and a texture-statistics loss so that the style filters survive);
   unet  the U-Net and the text transformer jointly, noise-prediction loss on
         the VAE's latents, the caption dropped 10% of the time so that
         classifier-free guidance works.
@@ -46,6 +47,13 @@ class World:
         self.images = torch.from_numpy(img).to(device)  # uint8 NHWC
         self.tokens = torch.from_numpy(tok.astype(np.int64)).to(device)
         self.device = device
+        # Style of each image (meta.jsonl), only to log how well each survives.
+        self.styles = None
+        meta = os.path.join(folder, "meta.jsonl")
+        if os.path.exists(meta):
+            names = [json.loads(line)["style"] for line in open(meta)]
+            self.style_names = sorted(set(names))
+            self.styles = torch.tensor([self.style_names.index(v) for v in names], device=device)
 
     def pixels(self, idx):
         """Images idx as float NCHW in [-1, 1]."""
@@ -144,6 +152,11 @@ class Trainer:
         self.text.load_state_dict(get("text_encoder", "model.safetensors"))
         self.ema_unet.load_state_dict(self.unet.state_dict())
         self.ema_text.load_state_dict(self.text.state_dict())
+        if self.args.retrain_vae:
+            # The VAE trains on (--vae-seconds); its latents change, so the
+            # scaling factor is measured again and the U-Net adapts to them.
+            log("initialised from", folder, "(the VAE trains on)")
+            return
         cfg = json.load(open(os.path.join(folder, "vae", "config.json")))
         self.state["scaling_factor"] = cfg["scaling_factor"]
         self.state["vae_seconds"] = self.args.vae_seconds  # the VAE is done
@@ -205,7 +218,8 @@ class Trainer:
                 y = self.vae.decode(z).float()
             kl = 0.5 * (mean.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).mean()
             rec = pixel_loss(y, x)
-            loss = rec + a.kl_weight * kl
+            tex = texture_loss(y, x)
+            loss = rec + a.texture_weight * tex + a.kl_weight * kl
             self.vae_opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 1.0)
@@ -215,7 +229,9 @@ class Trainer:
             if now - last_log > a.log_every:
                 rate = (st["vae_step"] - last_step) * a.batch_vae / (now - last_log)
                 log(f"vae step {st['vae_step']} spent {spent:.0f}s loss {loss.item():.4f} rec {rec.item():.4f} "
-                    f"kl {kl.item():.2f} psnr {psnr(y, x):.1f}dB {rate:.0f} img/s")
+                    f"tex {tex.item():.4f} kl {kl.item():.2f} psnr {psnr(y, x):.1f}dB {rate:.0f} img/s")
+                if world.styles is not None:
+                    log("  high-pass energy kept (decoded / original):", style_report(y.detach(), x, world.styles[idx], world.style_names))
                 last_log, last_step = now, st["vae_step"]
             if now - last_save > a.save_every:
                 st["vae_seconds"] = spent0 + now - t0
@@ -349,6 +365,44 @@ def pixel_loss(y, x):
     return F.l1_loss(y, x) + F.mse_loss(y, x) + 0.5 * edge
 
 
+def texture_stats(v):
+    """Texture statistics of images v ([n, 3, H, W] in [-1, 1]) per 16x16
+    patch: the mean high-pass magnitude per channel (grain, brush noise), its
+    colour part (noise that differs per channel), the mean neighbour
+    difference at each of the 4 column and row phases (block structure) and
+    the share of almost equal neighbours (flat fills). Pixel losses are
+    minimised by the conditional mean, which has none of these textures;
+    matching the statistics instead of the pixels rewards drawing them
+    wherever each stroke or grain falls."""
+    n, _, h, w = v.shape
+    hp = v - F.avg_pool2d(F.pad(v, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    grain = F.avg_pool2d(hp.abs(), 16)
+    chroma = F.avg_pool2d((hp - hp.mean(1, keepdim=True)).abs(), 16)
+    dx = F.pad((v[..., 1:] - v[..., :-1]).abs().sum(1), (0, 1))  # [n, h, w]
+    dy = F.pad((v[..., 1:, :] - v[..., :-1, :]).abs().sum(1), (0, 0, 0, 1))
+    px = F.avg_pool2d(dx.view(n, h, w // 4, 4).permute(0, 3, 1, 2), (16, 4))
+    py = F.avg_pool2d(dy.view(n, h // 4, 4, w).permute(0, 2, 1, 3), (4, 16))
+    level = 2 / 255  # one 8-bit level in [-1, 1] units
+    flat = F.avg_pool2d(torch.sigmoid((3 * level - dx) / level)[:, None], 16)
+    return grain, chroma, px / 3, py / 3, flat / 10
+
+
+def texture_loss(y, x):
+    return sum(F.l1_loss(a, b) for a, b in zip(texture_stats(y), texture_stats(x)))
+
+
+@torch.no_grad()
+def style_report(y, x, styles, names):
+    """Per style: decoded over original mean high-pass magnitude (1 = kept)."""
+    gy, gx = texture_stats(y.float())[0].mean((1, 2, 3)), texture_stats(x.float())[0].mean((1, 2, 3))
+    parts = []
+    for k, name in enumerate(names):
+        m = styles == k
+        if m.any():
+            parts.append(f"{name} {(gy[m].sum() / gx[m].sum()).item():.2f}")
+    return ", ".join(parts)
+
+
 def psnr(y, x):
     mse = F.mse_loss(y.clamp(-1, 1), x).item() / 4.0  # on [0, 1]
     return 10 * math.log10(1.0 / max(mse, 1e-10))
@@ -368,6 +422,9 @@ def main():
     p.add_argument("--vae-lr", type=float, default=4e-4)
     p.add_argument("--unet-lr", type=float, default=4e-4)
     p.add_argument("--kl-weight", type=float, default=1e-6)
+    p.add_argument("--texture-weight", type=float, default=4.0, help="weight of the VAE's texture-statistics loss")
+    p.add_argument("--retrain-vae", action="store_true",
+                   help="with --init-from: train the VAE for --vae-seconds too (then the U-Net on its new latents)")
     p.add_argument("--drop", type=float, default=0.1, help="probability of training on the empty prompt")
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--seed", type=int, default=1)
