@@ -3,7 +3,7 @@
 GO       ?= go
 FUZZTIME ?= 10s
 
-.PHONY: build test fuzz bench clean dataset train train-gpu reference eval check-trainer
+.PHONY: build test fuzz bench clean dataset train reference eval check-trainer
 
 # The binary lands in the repository root (ignored by git).
 build:
