@@ -7,6 +7,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/imggen/imggen/internal/gemm"
 	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/pngout"
@@ -104,14 +105,15 @@ func TestReferenceRuns(t *testing.T) {
 	}
 }
 
-// skipOnPortableKernels skips a reference run on the portable kernels
-// unless it is one of those kept for them: a few runs check the portable
-// kernels end to end, while the other runs' samplers, schedules and
-// guidance are the same Go code on either kernel set and are checked by
-// the assembly build.
+// skipOnPortableKernels skips a reference run on the portable Go kernels
+// (-tags purego, or a CPU without AVX2), several times slower than the
+// assembly ones, unless it is one of those kept for them: a few runs check
+// the portable kernels end to end, while the other runs' samplers,
+// schedules and guidance are the same Go code on either kernel set and are
+// checked by the assembly build.
 func skipOnPortableKernels(t *testing.T, skip bool) {
 	t.Helper()
-	if portableKernels && skip {
+	if gemm.CurrentImpl() == gemm.ImplGo && skip {
 		t.Skip("portable kernels: this run's code is checked by the assembly build")
 	}
 }
