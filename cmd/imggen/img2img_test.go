@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/pngout"
+	"github.com/imggen/imggen/internal/refcheck"
 )
 
 // encodePNG returns img as PNG bytes (a string, for withInputs).
@@ -189,7 +190,7 @@ func TestReferenceImageRuns(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.run, func(t *testing.T) {
-			skipOnPortableKernels(t, i != 0 && i != 3) // portable kernels: img2img and inpaint once
+			refcheck.SkipOnPortable(t, i == 0 || i == 3) // portable build: img2img and inpaint once
 			out := filepath.Join(t.TempDir(), "out.png")
 			args := append([]string{tc.prompt, "-m", fixture(t, "model-diffusers"), "-i", fixture(t, "e2e/img2img_init.png"),
 				"--steps", "20", "--cfg-scale", "7.5", "-o", out, "--quiet"}, tc.args...)
@@ -197,7 +198,7 @@ func TestReferenceImageRuns(t *testing.T) {
 			if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitOK {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
-			assertMatchesReference(t, out, fixture(t, filepath.Join("e2e", tc.run+".png")))
+			assertMatchesReference(t, out, fixture(t, filepath.Join("e2e", tc.run+".png")), imageShare)
 			params, err := pngout.ReadParameters(out)
 			if err != nil {
 				t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imggen/imggen/internal/refcheck"
 )
 
 // TestSD2ReferenceImages runs `imggen` on the sd2-tiny model (testdata/sd2:
@@ -41,7 +43,7 @@ func TestSD2ReferenceImages(t *testing.T) {
 	for _, model := range []string{"sd2/model", "sd2/sd2-tiny.fp16.safetensors"} {
 		for i, tc := range runs {
 			t.Run(tc.run+"/"+filepath.Base(model), func(t *testing.T) {
-				skipOnPortableKernels(t, i != 0) // portable kernels: one run per layout
+				refcheck.SkipOnPortable(t, i == 0) // portable build: one run per layout
 				out := filepath.Join(t.TempDir(), "out.png")
 				extra := append([]string(nil), tc.args...)
 				for i, a := range extra {
@@ -57,7 +59,7 @@ func TestSD2ReferenceImages(t *testing.T) {
 				if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitOK {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
-				assertMatchesReference(t, out, fixture(t, filepath.Join("sd2", tc.run+".png")))
+				assertMatchesReference(t, out, fixture(t, filepath.Join("sd2", tc.run+".png")), sd2Share)
 			})
 		}
 	}
@@ -101,5 +103,5 @@ func TestTurboModelRunsWithItsOwnScheduler(t *testing.T) {
 			t.Errorf("stderr lacks %q: %s", note, stderr.String())
 		}
 	}
-	assertMatchesReference(t, out, fixture(t, "sd2/e2e_turbo_euler1_cfg0_sdturbocfg.png"))
+	assertMatchesReference(t, out, fixture(t, "sd2/e2e_turbo_euler1_cfg0_sdturbocfg.png"), sd2Share)
 }

@@ -197,7 +197,50 @@ type problem struct {
 
 // Below this many multiply-adds per goroutine, starting it costs more than
 // it saves.
-var minWorkPerThread = 1 << 18 // a variable so tests can split tiny products
+const defaultMinWorkPerThread = 1 << 18
+
+var minWorkPerThread = defaultMinWorkPerThread // a variable so tests can split tiny products
+
+// SplitTinyProducts makes every product that has more than one kernel tile
+// split across the threads it is given, however small it is, until the
+// returned function restores the default. A test hook: thread invariance is
+// tested only where work is really split. Not safe to call while products
+// run.
+func SplitTinyProducts() (restore func()) {
+	minWorkPerThread = 1
+	return func() { minWorkPerThread = defaultMinWorkPerThread }
+}
+
+// Counts of the products run since the program started: tests read them to
+// tell how many products were split and how much work a network did.
+var (
+	productsRun      atomic.Int64 // every product with m, n > 0
+	productsSplit    atomic.Int64 // those run on more than one goroutine
+	productsOneTile  atomic.Int64 // those too small to split (one 6-row, 32-column tile)
+	productsOneAsked atomic.Int64 // those whose caller asked for one goroutine
+	multiplyAdds     atomic.Int64 // m·n·k summed over every product
+)
+
+// Stats counts the products run since the program started.
+type Stats struct {
+	Products     int64 // products with m, n > 0
+	Split        int64 // run on more than one goroutine
+	OneTile      int64 // of more than one thread asked, too small to split
+	OneAsked     int64 // run on one goroutine because the caller asked for one
+	MultiplyAdds int64 // m·n·k summed over every product
+}
+
+// ReadStats reports the counts so far; subtract two readings to count a
+// stretch of work.
+func ReadStats() Stats {
+	return Stats{productsRun.Load(), productsSplit.Load(), productsOneTile.Load(), productsOneAsked.Load(), multiplyAdds.Load()}
+}
+
+// Sub is s minus an earlier reading.
+func (s Stats) Sub(earlier Stats) Stats {
+	return Stats{s.Products - earlier.Products, s.Split - earlier.Split, s.OneTile - earlier.OneTile,
+		s.OneAsked - earlier.OneAsked, s.MultiplyAdds - earlier.MultiplyAdds}
+}
 
 // maxWholePack bounds the floats of a B packed up front so that the
 // threads can split M (see run).
@@ -238,6 +281,16 @@ func run(g *problem, threads int) {
 
 	mt, nt := (m+mr-1)/mr, (n+nr-1)/nr
 	t := min(max(threads, 1), mt*nt, max(1, m*n*k/minWorkPerThread))
+	productsRun.Add(1)
+	multiplyAdds.Add(int64(m) * int64(n) * int64(k))
+	switch {
+	case t > 1:
+		productsSplit.Add(1)
+	case threads <= 1:
+		productsOneAsked.Add(1)
+	case mt*nt == 1:
+		productsOneTile.Add(1)
+	}
 	if t == 1 {
 		w := getWorker()
 		w.run(g, 0, m, 0, n)

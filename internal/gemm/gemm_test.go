@@ -59,9 +59,7 @@ func withImpl(t testing.TB, im Impl) {
 
 // splitTiny lets tests run tiny products on several goroutines.
 func splitTiny(t testing.TB) {
-	old := minWorkPerThread
-	minWorkPerThread = 1
-	t.Cleanup(func() { minWorkPerThread = old })
+	t.Cleanup(SplitTinyProducts())
 }
 
 type shape struct{ m, n, k, lda, ldb, ldc int }

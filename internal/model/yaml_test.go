@@ -112,13 +112,13 @@ func TestSidecarOverrides(t *testing.T) {
 	if err := os.Symlink(mustAbs(t, fp16File), filepath.Join(dir, "m.fp16.safetensors")); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "m.yaml"), []byte("model:\n  params:\n    scale_factor: 0.13025\n    unet_config:\n      params:\n        num_heads: 4\n"), 0o644)
+	mustWrite(t, filepath.Join(dir, "m.yaml"), "model:\n  params:\n    scale_factor: 0.13025\n    unet_config:\n      params:\n        num_heads: 4\n")
 	m := load(t, filepath.Join(dir, "m.fp16.safetensors"))
 	if m.UNet.Heads(0) != 4 || m.VAE.ScalingFactor != 0.13025 {
 		t.Errorf("heads %d, scaling %g", m.UNet.Heads(0), m.VAE.ScalingFactor)
 	}
 	// A sidecar that is not valid stops the load, naming the file.
-	os.WriteFile(filepath.Join(dir, "m.fp16.yaml"), []byte("model:\n\tbad\n"), 0o644)
+	mustWrite(t, filepath.Join(dir, "m.fp16.yaml"), "model:\n\tbad\n")
 	if _, err := Load(filepath.Join(dir, "m.fp16.safetensors")); err == nil || !strings.Contains(err.Error(), "m.fp16.yaml") {
 		t.Errorf("bad yaml: %v", err)
 	}
@@ -134,4 +134,12 @@ func FuzzYAML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		readLDMConfig(b)
 	})
+}
+
+// mustWrite writes a test file or fails the test.
+func mustWrite(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/imggen/imggen/internal/gemm"
 )
 
 var threads atomic.Int32
@@ -27,11 +29,28 @@ func SetThreads(n int) {
 // Threads reports the current thread count.
 func Threads() int { return int(threads.Load()) }
 
+// splitAll makes parallelFor ignore minChunk (SplitAllWork).
+var splitAll atomic.Bool
+
+// SplitAllWork makes every loop and matrix product that can be split split
+// across the threads, however little work it holds, until the returned
+// function restores the defaults. A test hook: results must be the same
+// bits for any thread count, which only a test that really splits the work
+// can show. Not safe to call while networks run.
+func SplitAllWork() (restore func()) {
+	splitAll.Store(true)
+	restoreGemm := gemm.SplitTinyProducts()
+	return func() {
+		splitAll.Store(false)
+		restoreGemm()
+	}
+}
+
 // parallelFor calls fn over [0, n) split into contiguous chunks, one per
 // thread, each at least minChunk long.
 func parallelFor(n, minChunk int, fn func(lo, hi int)) {
 	t := Threads()
-	if minChunk < 1 {
+	if minChunk < 1 || splitAll.Load() {
 		minChunk = 1
 	}
 	if mx := (n + minChunk - 1) / minChunk; t > mx {

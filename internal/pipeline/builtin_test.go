@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/model"
+	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
 )
@@ -12,8 +13,15 @@ import (
 // builtinTol bounds the difference between this engine and the trainer's
 // own PyTorch networks (train/models.py, float32 on the float16 weights) on
 // testdata/builtin/reference.safetensors, as for the Stable Diffusion
-// fixtures: the stages differ only by float32 rounding.
-const builtinTol = 1e-4
+// fixtures: the stages differ only by float32 rounding. About 5x the worst
+// measured on any kernel set, per stage.
+var builtinTol = map[string]float64{
+	"text":       7e-6,   // measured 1.4e-6
+	"unet":       1.7e-5, // measured 3.3e-6
+	"vae decode": 5.5e-5, // measured 1.1e-5
+	"vae mean":   2e-5,   // measured 3.7e-6
+	"vae logvar": 5e-5,   // measured 1.05e-5
+}
 
 // TestBuiltinMatchesTrainer checks every stage of the built-in model, loaded
 // from the binary by the same path as any diffusers folder, against the
@@ -37,11 +45,11 @@ func TestBuiltinMatchesTrainer(t *testing.T) {
 		if !tensor.SameShape(got.Shape, want.Shape) {
 			t.Fatalf("%s: shape %v, want %v", stage, got.Shape, want.Shape)
 		}
-		d := maxAbsDiff(got.Data, want.Data)
-		t.Logf("%-12s max abs diff %.3g (reference max %.3g)", stage, d, maxAbs(want.Data))
-		if d > builtinTol {
-			t.Errorf("%s: max abs diff %.3g > %g", stage, d, builtinTol)
+		tol, ok := builtinTol[stage]
+		if !ok {
+			t.Fatalf("no tolerance for stage %q", stage)
 		}
+		refcheck.Within(t, stage, got.Data, want.Data, tol)
 	}
 
 	// The prompts' ids: our tokenizer must give the trainer's.

@@ -12,6 +12,7 @@ import (
 type Diff struct {
 	MaxLevel        int // largest difference of one 8-bit channel value
 	PixelsDiffering int // pixels with any channel different
+	ValuesDiffering int // channel values (R, G or B) that differ
 	Pixels          int
 	SumSquares      float64 // sum of squared channel differences (RGB)
 }
@@ -29,6 +30,9 @@ func (d Diff) PSNR() float64 {
 // Fraction is the share of pixels that differ.
 func (d Diff) Fraction() float64 { return float64(d.PixelsDiffering) / float64(d.Pixels) }
 
+// ValueFraction is the share of RGB channel values that differ.
+func (d Diff) ValueFraction() float64 { return float64(d.ValuesDiffering) / float64(3*d.Pixels) }
+
 // Compare compares the RGB channels of two images of the same bounds.
 func Compare(a, b image.Image) (Diff, error) {
 	ra, rb := a.Bounds(), b.Bounds()
@@ -43,6 +47,11 @@ func Compare(a, b image.Image) (Diff, error) {
 			dr, dg, db := absDiff(r1>>8, r2>>8), absDiff(g1>>8, g2>>8), absDiff(b1>>8, b2>>8)
 			d.SumSquares += float64(dr*dr + dg*dg + db*db)
 			worst := max(dr, dg, db)
+			for _, c := range [3]int{dr, dg, db} {
+				if c > 0 {
+					d.ValuesDiffering++
+				}
+			}
 			if worst > 0 {
 				d.PixelsDiffering++
 			}

@@ -2,10 +2,10 @@ package sampler
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"testing"
 
+	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/torchrng"
 )
 
@@ -24,9 +24,6 @@ var e2eRuns = []struct {
 	{"e2e_euler20_cfg7.5_clipskip1", "euler", Options{Steps: 20}},
 }
 
-// e2eRelTol bounds step replay errors relative to max|latents| of the run.
-const e2eRelTol = 1e-5
-
 type e2eMeta struct {
 	Meta struct {
 		Seed            uint64          `json:"seed"`
@@ -36,6 +33,7 @@ type e2eMeta struct {
 }
 
 func TestE2EReplay(t *testing.T) {
+	refcheck.NotEmpty(t, "reference runs", len(e2eRuns))
 	for _, r := range e2eRuns {
 		t.Run(r.run, func(t *testing.T) {
 			base := "../../testdata/e2e/" + r.run
@@ -69,9 +67,7 @@ func TestE2EReplay(t *testing.T) {
 				}
 			}
 			if _, ok := f.Info("sigmas"); ok {
-				if d := maxDiff(sigmasOf(s), f32(t, f, "sigmas")); d != 0 {
-					t.Errorf("sigmas differ by up to %.3g", d)
-				}
+				refcheck.Bitwise(t, "sigmas", sigmasOf(s), f32(t, f, "sigmas"))
 			}
 			if got, want := s.InitNoiseSigma(), float32(meta.Meta.InitNoiseSigma); got != want {
 				t.Errorf("InitNoiseSigma %v, want %v", got, want)
@@ -84,9 +80,7 @@ func TestE2EReplay(t *testing.T) {
 			for j := range x0 {
 				x0[j] = initial[j] * s.InitNoiseSigma()
 			}
-			if d := maxDiff(x0, start); d != 0 {
-				t.Errorf("start_latents differ by %.3g", d)
-			}
+			refcheck.Bitwise(t, "start_latents", x0, start)
 			unetIn := f32(t, f, "unet_input")
 			pred := f32(t, f, "noise_pred")
 			after := f32(t, f, "latents_after_step")
@@ -94,7 +88,6 @@ func TestE2EReplay(t *testing.T) {
 			if _, ok := f.Info("step_noise"); ok {
 				stepNoise = f32(t, f, "step_noise")
 			}
-			ref := maxAbs(after)
 			state := func(i int) []float32 {
 				if i == 0 {
 					return start
@@ -102,15 +95,16 @@ func TestE2EReplay(t *testing.T) {
 				return after[(i-1)*per : i*per]
 			}
 
-			// Step replay from the recorded latents and guided predictions.
+			// Step replay from the recorded latents and guided predictions:
+			// bit for bit, as the schedulers fixture.
 			rp := &replay{t: t, data: stepNoise}
-			worstIn, worstStep := 0.0, 0.0
+			var gotIn, gotStep []float32
 			for i := 0; i < s.Len(); i++ {
-				in := s.ScaleModelInput(state(i), i)
-				worstIn = math.Max(worstIn, maxDiff(in, unetIn[i*per:(i+1)*per]))
-				got := s.Step(pred[i*per:(i+1)*per], state(i), i, rp)
-				worstStep = math.Max(worstStep, maxDiff(got, after[i*per:(i+1)*per]))
+				gotIn = append(gotIn, s.ScaleModelInput(state(i), i)...)
+				gotStep = append(gotStep, s.Step(pred[i*per:(i+1)*per], state(i), i, rp)...)
 			}
+			refcheck.Bitwise(t, "unet_input", gotIn, unetIn)
+			refcheck.Bitwise(t, "step replay", gotStep, after)
 			if rp.pos != len(stepNoise) {
 				t.Errorf("used %d of %d step_noise values", rp.pos, len(stepNoise))
 			}
@@ -119,24 +113,12 @@ func TestE2EReplay(t *testing.T) {
 			// initial latents, every step draws what diffusers drew.
 			s, _ = New(r.name, cfg, r.opt)
 			g := torchrng.New(meta.Meta.Seed)
-			if d := maxDiff(g.Normal(per), initial); d != 0 {
-				t.Errorf("generator draw 0 differs from initial_latents by %.3g", d)
-			}
-			worstGen := 0.0
+			refcheck.Bitwise(t, "generator draw 0 against initial_latents", g.Normal(per), initial)
+			var gotGen []float32
 			for i := 0; i < s.Len(); i++ {
-				got := s.Step(pred[i*per:(i+1)*per], state(i), i, g)
-				worstGen = math.Max(worstGen, maxDiff(got, after[i*per:(i+1)*per]))
+				gotGen = append(gotGen, s.Step(pred[i*per:(i+1)*per], state(i), i, g)...)
 			}
-			t.Logf("max|latents| %.4g  unet_input rel %.3g  step replay rel %.3g  generator-driven rel %.3g",
-				ref, worstIn/maxAbs(unetIn), worstStep/ref, worstGen/ref)
-			for _, c := range []struct {
-				what string
-				rel  float64
-			}{{"unet_input", worstIn / maxAbs(unetIn)}, {"step replay", worstStep / ref}, {"generator-driven", worstGen / ref}} {
-				if c.rel > e2eRelTol {
-					t.Errorf("%s relative error %.3g > %g", c.what, c.rel, e2eRelTol)
-				}
-			}
+			refcheck.Bitwise(t, "generator-driven steps", gotGen, after)
 		})
 	}
 }

@@ -59,28 +59,6 @@ func numbers(t *testing.T, f *safetensors.File, name string) []float64 {
 	return out
 }
 
-// maxAbs is max |v|.
-func maxAbs(v []float32) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = math.Max(m, math.Abs(float64(x)))
-	}
-	return m
-}
-
-// maxDiff is max |got - want|.
-func maxDiff(got, want []float32) float64 {
-	m := 0.0
-	for i := range want {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		if math.IsNaN(d) {
-			return math.Inf(1)
-		}
-		m = math.Max(m, d)
-	}
-	return m
-}
-
 // replay answers Normal calls from recorded draws, in order.
 type replay struct {
 	t    *testing.T

@@ -2,9 +2,10 @@ package sampler
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"testing"
+
+	"github.com/imggen/imggen/internal/refcheck"
 )
 
 // schedulerCases are the nine set-ups of testdata/schedulers.safetensors
@@ -26,11 +27,9 @@ var schedulerCases = []struct {
 	{"lms", "lms", Options{}, 0},
 }
 
-// Tolerances of the scheduler fixture checks.
-const (
-	sigmaRelTol = 1e-6 // schedule sigmas, relative to each sigma
-	trajRelTol  = 1e-5 // trajectories, relative to max|reference| of the run
-)
+// The scheduler fixture checks compare bits: the schedules, trajectories
+// and step replays are float32 arithmetic in diffusers' order, and every
+// value is torch's exactly.
 
 func TestTrainScheduleBitwise(t *testing.T) {
 	f := openST(t, schedulersFixture)
@@ -39,16 +38,7 @@ func TestTrainScheduleBitwise(t *testing.T) {
 		name string
 		got  []float32
 	}{{"betas", betas}, {"alphas_cumprod", acp}} {
-		want := f32(t, f, c.name)
-		differ := 0
-		for i := range want {
-			if math.Float32bits(c.got[i]) != math.Float32bits(want[i]) {
-				differ++
-			}
-		}
-		if differ != 0 {
-			t.Errorf("%s: %d of %d values differ bitwise", c.name, differ, len(want))
-		}
+		refcheck.Bitwise(t, c.name, c.got, f32(t, f, c.name))
 	}
 }
 
@@ -63,6 +53,7 @@ type schedMeta struct {
 
 func TestScheduleFixtures(t *testing.T) {
 	f := openST(t, schedulersFixture)
+	refcheck.NotEmpty(t, "scheduler cases", len(schedulerCases))
 	var meta schedMeta
 	b, err := os.ReadFile("../../testdata/schedulers.json")
 	if err != nil {
@@ -91,25 +82,7 @@ func TestScheduleFixtures(t *testing.T) {
 					}
 				}
 				if _, ok := f.Info(prefix + ".sigmas"); ok {
-					ws := f32(t, f, prefix+".sigmas")
-					gs := sigmasOf(s)
-					if len(gs) != len(ws) {
-						t.Fatalf("%d sigmas, want %d", len(gs), len(ws))
-					}
-					worst := 0.0
-					for i := range ws {
-						if ws[i] == 0 {
-							if gs[i] != 0 {
-								t.Errorf("sigma[%d] = %v, want 0", i, gs[i])
-							}
-							continue
-						}
-						worst = math.Max(worst, math.Abs(float64(gs[i]-ws[i]))/float64(ws[i]))
-					}
-					if worst > sigmaRelTol {
-						t.Errorf("sigmas: max relative error %.3g > %g", worst, sigmaRelTol)
-					}
-					t.Logf("sigmas: max relative error %.3g", worst)
+					refcheck.Bitwise(t, "sigmas", sigmasOf(s), f32(t, f, prefix+".sigmas"))
 				}
 				wantInit := float32(meta.Meta.Schedulers[c.fixture].InitNoiseSigma)
 				if got := s.InitNoiseSigma(); got != wantInit {
@@ -151,6 +124,7 @@ func fakeModel(x, c []float32, t float64) []float32 {
 // each step from the recorded sample and model output.
 func TestTrajectories(t *testing.T) {
 	f := openST(t, schedulersFixture)
+	refcheck.NotEmpty(t, "scheduler cases", len(schedulerCases))
 	xT := f32(t, f, "x_T")
 	c := f32(t, f, "c")
 	per := len(xT)
@@ -166,7 +140,6 @@ func TestTrajectories(t *testing.T) {
 			}
 			opt := tc.opt
 			opt.Steps = 20
-			ref := maxAbs(samples)
 
 			// Free run: the sampler's own trajectory.
 			s, err := New(tc.name, DefaultConfig(), opt)
@@ -178,21 +151,12 @@ func TestTrajectories(t *testing.T) {
 			if noise == nil {
 				src = &counter{}
 			}
-			x := make([]float32, per)
-			init := s.InitNoiseSigma()
-			for j := range x {
-				x[j] = xT[j] * init
-			}
-			worst, worstIn := maxDiff(x, samples[:per]), 0.0
-			for i := 0; i < s.Len(); i++ {
-				in := s.ScaleModelInput(x, i)
-				worstIn = math.Max(worstIn, maxDiff(in, inputs[i*per:(i+1)*per]))
-				x = s.Step(fakeModel(in, c, s.Timestep(i)), x, i, src)
-				worst = math.Max(worst, maxDiff(x, samples[(i+1)*per:(i+2)*per]))
-			}
 			if want := len(samples)/per - 1; s.Len() != want {
 				t.Fatalf("Len %d, want %d", s.Len(), want)
 			}
+			gotSamples, gotInputs := runTrajectory(s, xT, c, src)
+			refcheck.Bitwise(t, "trajectory", gotSamples, samples)
+			refcheck.Bitwise(t, "model_input", gotInputs, inputs)
 			draws := 0
 			if noise == nil {
 				draws = src.(*counter).draws
@@ -208,26 +172,41 @@ func TestTrajectories(t *testing.T) {
 
 			// Step replay from the recorded states.
 			s, _ = New(tc.name, DefaultConfig(), opt)
-			rp = &replay{t: t, data: noise}
-			src = rp
+			src = &replay{t: t, data: noise}
 			if noise == nil {
 				src = &counter{}
 			}
-			worstStep := 0.0
-			for i := 0; i < s.Len(); i++ {
-				xi := samples[i*per : (i+1)*per]
-				got := s.Step(outputs[i*per:(i+1)*per], xi, i, src)
-				worstStep = math.Max(worstStep, maxDiff(got, samples[(i+1)*per:(i+2)*per]))
-			}
-			rel, relIn, relStep := worst/ref, worstIn/maxAbs(inputs), worstStep/ref
-			t.Logf("max|ref| %.4g  trajectory rel %.3g (abs %.3g)  model_input rel %.3g  step replay rel %.3g",
-				ref, rel, worst, relIn, relStep)
-			if rel > trajRelTol || relIn > trajRelTol || relStep > trajRelTol {
-				t.Errorf("relative error above %g: trajectory %.3g, model_input %.3g, step replay %.3g",
-					trajRelTol, rel, relIn, relStep)
-			}
+			refcheck.Bitwise(t, "step replay", replaySteps(s, samples, outputs, per, src), samples[per:])
 		})
 	}
+}
+
+// runTrajectory runs s from x_T with the fixtures' fake model and returns
+// every sample (x_T scaled first) and every model input, concatenated.
+func runTrajectory(s Sampler, xT, c []float32, src Noise) (samples, inputs []float32) {
+	x := make([]float32, len(xT))
+	init := s.InitNoiseSigma()
+	for j := range x {
+		x[j] = xT[j] * init
+	}
+	samples = append(samples, x...)
+	for i := 0; i < s.Len(); i++ {
+		in := s.ScaleModelInput(x, i)
+		inputs = append(inputs, in...)
+		x = s.Step(fakeModel(in, c, s.Timestep(i)), x, i, src)
+		samples = append(samples, x...)
+	}
+	return samples, inputs
+}
+
+// replaySteps runs each step of s from the recorded sample and model output
+// and returns the results, concatenated.
+func replaySteps(s Sampler, samples, outputs []float32, per int, src Noise) []float32 {
+	var out []float32
+	for i := 0; i < s.Len(); i++ {
+		out = append(out, s.Step(outputs[i*per:(i+1)*per], samples[i*per:(i+1)*per], i, src)...)
+	}
+	return out
 }
 
 func itoa(n int) string {

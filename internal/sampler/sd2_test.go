@@ -2,9 +2,10 @@ package sampler
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"testing"
+
+	"github.com/imggen/imggen/internal/refcheck"
 )
 
 // SD 2.x (v-prediction) scheduler fixtures: testdata/sd2/schedulers.*,
@@ -56,6 +57,7 @@ func sd2Config(t *testing.T, eps bool) Config {
 
 func TestSD2ScheduleFixtures(t *testing.T) {
 	f := openST(t, sd2SchedulersFixture)
+	refcheck.NotEmpty(t, "SD2 scheduler cases", len(sd2Cases))
 	for _, c := range sd2Cases {
 		for _, n := range []int{4, 25} {
 			prefix := c.fixture + ".n" + itoa(n)
@@ -76,20 +78,7 @@ func TestSD2ScheduleFixtures(t *testing.T) {
 					}
 				}
 				if _, ok := f.Info(prefix + ".sigmas"); ok {
-					ws := f32(t, f, prefix+".sigmas")
-					gs := sigmasOf(s)
-					if len(gs) != len(ws) {
-						t.Fatalf("%d sigmas, want %d", len(gs), len(ws))
-					}
-					for i := range ws {
-						d := math.Abs(float64(gs[i] - ws[i]))
-						if ws[i] != 0 {
-							d /= float64(ws[i])
-						}
-						if d > sigmaRelTol {
-							t.Errorf("sigma[%d] = %v, want %v", i, gs[i], ws[i])
-						}
-					}
+					refcheck.Bitwise(t, "sigmas", sigmasOf(s), f32(t, f, prefix+".sigmas"))
 				}
 			})
 		}
@@ -100,6 +89,7 @@ func TestSD2ScheduleFixtures(t *testing.T) {
 // fixture's fake model and replays every recorded step.
 func TestSD2Trajectories(t *testing.T) {
 	f := openST(t, sd2SchedulersFixture)
+	refcheck.NotEmpty(t, "SD2 scheduler cases", len(sd2Cases))
 	xT := f32(t, f, "x_T")
 	c := f32(t, f, "c")
 	per := len(xT)
@@ -116,7 +106,6 @@ func TestSD2Trajectories(t *testing.T) {
 			opt := tc.opt
 			opt.Steps = len(samples)/per - 1
 			cfg := sd2Config(t, tc.eps)
-			ref := maxAbs(samples)
 			src := func() Noise {
 				if noise == nil {
 					return &counter{}
@@ -129,36 +118,15 @@ func TestSD2Trajectories(t *testing.T) {
 				t.Fatal(err)
 			}
 			nz := src()
-			x := make([]float32, per)
-			init := s.InitNoiseSigma()
-			for j := range x {
-				x[j] = xT[j] * init
-			}
-			worst, worstIn := maxDiff(x, samples[:per]), 0.0
-			for i := 0; i < s.Len(); i++ {
-				in := s.ScaleModelInput(x, i)
-				worstIn = math.Max(worstIn, maxDiff(in, inputs[i*per:(i+1)*per]))
-				x = s.Step(fakeModel(in, c, s.Timestep(i)), x, i, nz)
-				worst = math.Max(worst, maxDiff(x, samples[(i+1)*per:(i+2)*per]))
-			}
+			gotSamples, gotInputs := runTrajectory(s, xT, c, nz)
+			refcheck.Bitwise(t, "trajectory", gotSamples, samples)
+			refcheck.Bitwise(t, "model_input", gotInputs, inputs)
 			if r, ok := nz.(*replay); ok && r.pos != len(noise) {
 				t.Errorf("used %d of %d recorded noise values", r.pos, len(noise))
 			}
 
 			s, _ = New(tc.name, cfg, opt)
-			nz = src()
-			worstStep := 0.0
-			for i := 0; i < s.Len(); i++ {
-				got := s.Step(outputs[i*per:(i+1)*per], samples[i*per:(i+1)*per], i, nz)
-				worstStep = math.Max(worstStep, maxDiff(got, samples[(i+1)*per:(i+2)*per]))
-			}
-			rel, relIn, relStep := worst/ref, worstIn/maxAbs(inputs), worstStep/ref
-			t.Logf("max|ref| %.4g  trajectory rel %.3g (abs %.3g)  model_input rel %.3g  step replay rel %.3g",
-				ref, rel, worst, relIn, relStep)
-			if rel > trajRelTol || relIn > trajRelTol || relStep > trajRelTol {
-				t.Errorf("relative error above %g: trajectory %.3g, model_input %.3g, step replay %.3g",
-					trajRelTol, rel, relIn, relStep)
-			}
+			refcheck.Bitwise(t, "step replay", replaySteps(s, samples, outputs, per, src()), samples[per:])
 		})
 	}
 }

@@ -2,12 +2,13 @@ package textenc
 
 import (
 	"encoding/json"
-	"math"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/weights"
@@ -17,9 +18,10 @@ import (
 
 const (
 	clipModelDir = "../../testdata/model-diffusers/text_encoder"
-	// clipTol bounds the max abs error against transformers' float32 output;
-	// only summation order differs, so errors are ~1e-6.
-	clipTol = 1e-4
+	// clipTol bounds the max abs error against transformers' float32 output,
+	// about 5x the worst measured on either kernel set (only the summation
+	// order differs); measured 1.5e-6.
+	clipTol = 7.5e-6
 )
 
 // clipConfig reads config.json, which also checks Config's json tags.
@@ -85,11 +87,14 @@ func clipIDs(t testing.TB, f *safetensors.File, name string) [][]int {
 	return ids
 }
 
-// clipMaxDiff checks got against the fixture tensor want (shape and values)
-// and returns the max abs difference.
-func clipMaxDiff(t *testing.T, got *tensor.Tensor, f *safetensors.File, want string) float64 {
+// clipCheck holds got to the fixture tensor want (shape and values) within
+// clipTol.
+func clipCheck(t *testing.T, what string, got *tensor.Tensor, f *safetensors.File, want string) {
 	t.Helper()
-	in, _ := f.Info(want)
+	in, ok := f.Info(want)
+	if !ok {
+		t.Fatalf("fixture lacks %s", want)
+	}
 	if !tensor.SameShape(got.Shape, in.Shape) {
 		t.Fatalf("%s: shape %v, want %v", want, got.Shape, in.Shape)
 	}
@@ -97,15 +102,7 @@ func clipMaxDiff(t *testing.T, got *tensor.Tensor, f *safetensors.File, want str
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mx float64
-	for i, v := range w {
-		d := math.Abs(float64(got.Data[i]) - float64(v))
-		if math.IsNaN(d) {
-			return math.Inf(1)
-		}
-		mx = max(mx, d)
-	}
-	return mx
+	refcheck.Within(t, what, got.Data, w, clipTol)
 }
 
 func TestCLIPTextEncoderFixture(t *testing.T) {
@@ -138,23 +135,14 @@ func TestCLIPTextEncoderFixture(t *testing.T) {
 		{"pooled", Pooled(last, ids)},
 	}
 	for _, c := range cases {
-		d := clipMaxDiff(t, c.got, f, c.name)
-		t.Logf("%-18s max abs diff %.3g", c.name, d)
-		if !(d <= clipTol) {
-			t.Errorf("%s: max abs diff %g > %g", c.name, d, clipTol)
-		}
+		clipCheck(t, c.name, c.got, f, c.name)
 	}
 
 	// Deeper skips pick the matching hidden state (no fixture: check
 	// against final_layer_norm of HiddenStates, bit for bit).
 	for skip := 1; skip <= len(m.layers); skip++ {
 		want := m.finalLN.Forward(hs[len(hs)-skip])
-		got := encode(skip)
-		for i := range want.Data {
-			if got.Data[i] != want.Data[i] {
-				t.Fatalf("Encode(skip %d) differs from final_layer_norm(hidden_states[-%d]) at %d", skip, skip, i)
-			}
-		}
+		refcheck.Bitwise(t, fmt.Sprintf("Encode(skip %d) against final_layer_norm(hidden_states[-%d])", skip, skip), encode(skip).Data, want.Data)
 	}
 }
 
@@ -182,11 +170,7 @@ func TestCLIPSkipE2E(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := clipMaxDiff(t, got, f, e.embeds)
-			t.Logf("%s %-22s (skip %d) max abs diff %.3g", c.file, e.embeds, e.skip, d)
-			if !(d <= clipTol) {
-				t.Errorf("%s %s: max abs diff %g > %g", c.file, e.embeds, d, clipTol)
-			}
+			clipCheck(t, fmt.Sprintf("%s %s (skip %d)", c.file, e.embeds, e.skip), got, f, e.embeds)
 		}
 	}
 }

@@ -3,20 +3,25 @@ package unet
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/imggen/imggen/internal/nn"
+	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/weights"
 )
 
-// tolerance is the bound for one U-Net call against the fixtures
-// (the reference itself moves by ~1e-6 between thread counts).
-const tolerance = 1e-4
+// Bounds of one U-Net call against the fixtures, about 5x the worst
+// measured on any kernel set (the reference itself moves by ~1e-6 between
+// thread counts).
+const (
+	outputTol       = 8e-6   // the call's output; measured 1.7e-6
+	intermediateTol = 2.5e-5 // block outputs; measured 5.1e-6
+	midBlockTol     = 2.5e-4 // the mid block's output, where the error is largest; measured 4.8e-5
+)
 
 const modelDir = "../../testdata/model-diffusers/unet"
 
@@ -58,22 +63,6 @@ func (fx fixture) get(t testing.TB, name string) *tensor.Tensor {
 	return tensor.From(data, in.Shape...)
 }
 
-func maxAbsDiff(t testing.TB, got, want *tensor.Tensor) float64 {
-	t.Helper()
-	if !tensor.SameShape(got.Shape, want.Shape) {
-		t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
-	}
-	var m float64
-	for i := range got.Data {
-		d := math.Abs(float64(got.Data[i]) - float64(want.Data[i]))
-		if math.IsNaN(d) {
-			return math.Inf(1)
-		}
-		m = max(m, d)
-	}
-	return m
-}
-
 func TestUNetMatchesReference(t *testing.T) {
 	u := loadTiny(t)
 	f, err := safetensors.Open("../../testdata/unet.safetensors")
@@ -98,11 +87,11 @@ func TestUNetMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := maxAbsDiff(t, got, fx.get(t, tc.out))
-			t.Logf("max abs diff %.3g", d)
-			if d > tolerance {
-				t.Errorf("max abs diff %.3g > %g", d, tolerance)
+			want := fx.get(t, tc.out)
+			if !tensor.SameShape(got.Shape, want.Shape) {
+				t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
 			}
+			refcheck.Within(t, tc.out, got.Data, want.Data, outputTol)
 		})
 	}
 }
@@ -133,11 +122,18 @@ func TestUNetIntermediates(t *testing.T) {
 				// The reference hooks the GroupNorm module; ours includes the SiLU that follows it.
 				nn.SiLU(want.Data)
 			}
-			d := maxAbsDiff(t, got[name], want)
-			t.Logf("max abs diff %.3g", d)
-			if d > tolerance {
-				t.Errorf("max abs diff %.3g > %g", d, tolerance)
+			g, ok := got[name]
+			if !ok {
+				t.Fatalf("%s was not traced", name)
 			}
+			if !tensor.SameShape(g.Shape, want.Shape) {
+				t.Fatalf("shape %v, want %v", g.Shape, want.Shape)
+			}
+			tol := intermediateTol
+			if name == "mid_block" {
+				tol = midBlockTol
+			}
+			refcheck.Within(t, name, g.Data, want.Data, tol)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/weights"
 )
@@ -15,10 +16,11 @@ import (
 const (
 	modelDir    = "../../testdata/model-diffusers/vae/"
 	fixturePath = "../../testdata/vae.safetensors"
-	// tol is the largest |Go - diffusers| accepted on any tensor. The
-	// reference's own float32-vs-float64 spread for the VAE is ~3e-6;
-	// summation order differs here, so allow a margin.
-	tol = 1e-4
+	// The largest |Go - diffusers| accepted, about 5x the worst measured on
+	// any kernel set (only the summation order differs).
+	decodeTol       = 3e-5 // decoded images; measured 6.4e-6
+	encodeTol       = 1e-5 // moments, mean, logvar, std; measured 2.2e-6
+	intermediateTol = 5e-5 // block outputs of either; measured 1.0e-5
 )
 
 // readTensors loads every tensor of a safetensors file as float32.
@@ -67,22 +69,6 @@ func fixtures(t testing.TB) (*VAE, map[string]*tensor.Tensor) {
 	return sharedVAE, sharedRefs
 }
 
-func maxAbsDiff(t *testing.T, name string, got, want *tensor.Tensor) float64 {
-	t.Helper()
-	if !tensor.SameShape(got.Shape, want.Shape) {
-		t.Fatalf("%s: shape %v, want %v", name, got.Shape, want.Shape)
-	}
-	var m float64
-	for i, w := range want.Data {
-		d := math.Abs(float64(got.Data[i]) - float64(w))
-		if math.IsNaN(d) {
-			return math.Inf(1)
-		}
-		m = max(m, d)
-	}
-	return m
-}
-
 // check compares each traced tensor with its reference under prefix.
 func check(t *testing.T, prefix string, got map[string]*tensor.Tensor, refs map[string]*tensor.Tensor, names []string) {
 	t.Helper()
@@ -95,11 +81,17 @@ func check(t *testing.T, prefix string, got map[string]*tensor.Tensor, refs map[
 		if !ok {
 			t.Fatalf("%s was not produced", n)
 		}
-		d := maxAbsDiff(t, prefix+n, g, want)
-		t.Logf("%-45s max|diff| %.3g", prefix+n, d)
-		if d > tol {
-			t.Errorf("%s%s: max|diff| %.3g > %g", prefix, n, d, tol)
+		if !tensor.SameShape(g.Shape, want.Shape) {
+			t.Fatalf("%s%s: shape %v, want %v", prefix, n, g.Shape, want.Shape)
 		}
+		tol := encodeTol
+		switch {
+		case strings.HasPrefix(n, "intermediate."):
+			tol = intermediateTol
+		case strings.HasPrefix(prefix, "dec_"):
+			tol = decodeTol
+		}
+		refcheck.Within(t, prefix+n, g.Data, want.Data, tol)
 	}
 }
 

@@ -1,7 +1,0 @@
-//go:build purego
-
-package main
-
-// portableKernels reports whether the tests run on the portable Go kernels
-// (-tags purego), which are several times slower than the assembly ones.
-const portableKernels = true
