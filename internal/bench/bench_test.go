@@ -30,20 +30,27 @@ const (
 	diffusersDir = testdata + "/model-diffusers"
 )
 
+// loadPipeline loads the model at path for the test.
+func loadPipeline(t *testing.T, path string) (*model.Model, *pipeline.Pipeline) {
+	t.Helper()
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	p, err := pipeline.New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, p
+}
+
 // TestFLOPsCountTheWorkDone holds the analytic counts to the multiply-adds
 // the networks really run (gemm counts every product), on the tiny fixture
 // model at square and odd latent sizes: the independent check of the
 // formulas, whose SD 1.5 totals TestFLOPsKnownTotals then pins.
 func TestFLOPsCountTheWorkDone(t *testing.T) {
-	m, err := model.Load(diffusersDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	p, err := pipeline.New(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, p := loadPipeline(t, diffusersDir)
 	r := rand.New(rand.NewPCG(1, 2))
 	randn := func(shape ...int) *tensor.Tensor {
 		x := tensor.New(shape...)
@@ -337,15 +344,7 @@ func TestTinyCheckpoint(t *testing.T) {
 	// A whole generation through the pipeline gives an image, and the same
 	// run driven stage by stage stays finite (Run checks every U-Net output
 	// and the decoded image).
-	m, err := model.Load(files["f16"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	p, err := pipeline.New(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := loadPipeline(t, files["f16"])
 	img, err := p.Generate(context.Background(), pipeline.Request{Prompt: "a red fox", Width: 64, Height: 48, Steps: 2,
 		CFGScale: 7.5, Sampler: "euler", Schedule: "default", Seed: 1, ClipSkip: 1}, nil)
 	if err != nil {

@@ -47,10 +47,7 @@ func MaxAbsDiff(t testing.TB, what string, got, want []float32) float64 {
 func Within(t testing.TB, what string, got, want []float32, tol float64) float64 {
 	t.Helper()
 	d := MaxAbsDiff(t, what, got, want)
-	t.Logf("%s: max abs diff %.3g (tolerance %.3g)", what, d, tol)
-	if !(d <= tol) {
-		t.Errorf("%s: max abs diff %.3g > %.3g", what, d, tol)
-	}
+	Check(t, what+": max abs diff", d, tol)
 	return d
 }
 
@@ -62,18 +59,6 @@ func RelDiff(t testing.TB, what string, got, want []float32) float64 {
 		return d / m
 	}
 	return d
-}
-
-// WithinRel checks max |got - want| <= tol * max |want|, logging the
-// measured relative value beside the tolerance.
-func WithinRel(t testing.TB, what string, got, want []float32, tol float64) float64 {
-	t.Helper()
-	r := RelDiff(t, what, got, want)
-	t.Logf("%s: max relative diff %.3g (tolerance %.3g)", what, r, tol)
-	if !(r <= tol) {
-		t.Errorf("%s: max relative diff %.3g > %.3g", what, r, tol)
-	}
-	return r
 }
 
 // Check holds an already measured error to its tolerance, logging both.
