@@ -153,7 +153,7 @@ func checkStepsTol(t *testing.T, what string, steps [][]float32, want []float32,
 	for i, x := range steps {
 		worst = max(worst, refcheck.RelDiff(t, what, x, want[i*n:(i+1)*n]))
 	}
-	refcheck.Check(t, fmt.Sprintf("%s: max relative diff over %d steps", what, len(steps)), worst, tol)
+	refcheck.Check(t, fmt.Sprintf("%s max relative diff over %d steps", what, len(steps)), worst, tol)
 }
 
 // TestSameBitsAnyThreadCount: golden-image users need identical output

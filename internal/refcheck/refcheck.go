@@ -47,7 +47,7 @@ func MaxAbsDiff(t testing.TB, what string, got, want []float32) float64 {
 func Within(t testing.TB, what string, got, want []float32, tol float64) float64 {
 	t.Helper()
 	d := MaxAbsDiff(t, what, got, want)
-	Check(t, what+": max abs diff", d, tol)
+	Check(t, what+" max abs diff", d, tol)
 	return d
 }
 
