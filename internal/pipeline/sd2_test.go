@@ -112,6 +112,7 @@ func TestSD2Tokenizer(t *testing.T) {
 	}
 	tok := textenc.NewCLIPTokenizer(fx.PadID)
 	ftfy := 0
+	refcheck.NotEmpty(t, "tokenizer cases", len(fx.Cases))
 	for i, c := range fx.Cases {
 		ids := tok.Encode(c.Prompt).IDs
 		if !slices.Equal(ids, c.IDsOpenAI) {
