@@ -20,8 +20,7 @@ import (
 // a fake so CLI behaviour is checked without model weights.
 type generator interface {
 	Generate(ctx context.Context, req pipeline.Request, progress func(step, total int)) (*image.RGBA, error)
-	DefaultSize() (w, h int)
-	OwnSampler() (name string, ok bool)
+	Defaults() pipeline.ModelDefaults
 }
 
 // loaded is a model ready to generate.
@@ -142,10 +141,10 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVarP(&o.output, "output", "o", "", "output PNG path; may hold one printf verb like %04d for the image number (from 1) (default \"imggen-<seed>.png\")")
 	f.StringVarP(&o.model, "model", "m", "", `model: .safetensors checkpoint, diffusers folder, or "builtin" (default $IMGGEN_MODEL, else builtin)`)
 	f.StringVarP(&o.negative, "negative-prompt", "n", "", "negative prompt")
-	f.IntVar(&o.steps, "steps", 20, "sampling steps")
-	f.StringVar(&o.sampler, "sampler", "dpmpp_2m", "sampler: "+strings.Join(sampler.Names(), ", "))
+	f.IntVar(&o.steps, "steps", pipeline.DefaultSteps, "sampling steps")
+	f.StringVar(&o.sampler, "sampler", pipeline.DefaultSampler, "sampler: "+strings.Join(sampler.Names(), ", "))
 	f.StringVar(&o.schedule, "schedule", "", "timestep/sigma spacing: "+strings.Join(pipeline.Schedules, ", ")+"; karras works with euler, dpmpp_2m, lms (default karras for dpmpp_2m, else default)")
-	f.Float64Var(&o.cfgScale, "cfg-scale", 7.5, "classifier-free guidance scale (<= 1 disables guidance)")
+	f.Float64Var(&o.cfgScale, "cfg-scale", pipeline.DefaultCFGScale, "classifier-free guidance scale (<= 1 disables guidance)")
 	f.IntVarP(&o.width, "width", "W", 0, "image width, a multiple of 8 (default: the model's native size, 512 for SD 1.5)")
 	f.IntVarP(&o.height, "height", "H", 0, "image height, a multiple of 8 (default: the model's native size, 512 for SD 1.5)")
 	f.Int64Var(&o.seed, "seed", -1, "random seed, 0 to 4294967295; -1 picks one at random (printed and stored in the PNG)")

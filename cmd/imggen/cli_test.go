@@ -27,9 +27,9 @@ type fakeGen struct {
 	cancel context.CancelFunc
 }
 
-func (f *fakeGen) DefaultSize() (int, int) { return 64, 48 }
-
-func (f *fakeGen) OwnSampler() (string, bool) { return "", false }
+func (f *fakeGen) Defaults() pipeline.ModelDefaults {
+	return pipeline.ModelDefaults{Width: 64, Height: 48}
+}
 
 func (f *fakeGen) Generate(ctx context.Context, req pipeline.Request, progress func(step, total int)) (*image.RGBA, error) {
 	f.mu.Lock()

@@ -22,7 +22,6 @@ import (
 	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/pngout"
-	"github.com/imggen/imggen/internal/textenc"
 )
 
 // genOptions are the flag values of the root (generate) command.
@@ -39,7 +38,6 @@ type genOptions struct {
 	longPrompts             string // "truncate" or "chunk"
 	spacing, prediction     string // overrides of the model's scheduler config
 	json, quiet             bool
-	widthUnset, heightUnset bool // take the model's native size once loaded
 
 	initImage, mask string  // image-to-image and inpainting inputs
 	strength        float64 // denoising strength for -i, (0, 1]
@@ -110,37 +108,17 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 	defer m.close()
 	a.warnf(o, "model %s loaded in %.1fs\n", m.name, time.Since(start).Seconds())
 
-	if o.widthUnset || o.heightUnset {
-		w, h := m.DefaultSize()
-		if o.widthUnset {
-			base.Width = w
-		}
-		if o.heightUnset {
-			base.Height = h
-		}
-		if err := base.Validate(); err != nil {
-			return fmt.Errorf("model's default size: %w", err)
-		}
+	base, notes, err := pipeline.Plan(base, m.Defaults())
+	if err != nil {
+		return fmt.Errorf("with the model's defaults: %w", err)
 	}
-
-	// A model that must run with its own scheduler (SD-Turbo) gets it
-	// unless the user chose a sampler.
-	if name, ok := m.OwnSampler(); ok && !cmd.Flags().Changed("sampler") && !cmd.Flags().Changed("schedule") {
-		base.Sampler, base.Schedule = name, "default"
-		a.warnf(o, "the model ships its own scheduler: using sampler %s\n", name)
-		if err := base.Validate(); err != nil {
-			return fmt.Errorf("model's sampler: %w", err)
-		}
+	for _, n := range notes {
+		a.warnf(o, "%s\n", n)
 	}
-	if base.CFGScale <= 1 && base.NegativePrompt != "" {
-		a.warnf(o, "note: the negative prompt is not used: guidance is off (--cfg-scale %g <= 1)\n", base.CFGScale)
-	}
-
-	r := &runner{app: a, o: o, gen: m, name: m.name, out: out, hash: a.startHash(o, m.hash), total: len(jobs),
-		tok: textenc.NewCLIPTokenizer(textenc.EOT)}
-	if !o.quiet {
-		// The negative prompt is the same for every image: warn once.
-		warnTruncated(a.stderr, r.tok, "negative prompt", base.NegativePrompt, base.LongPrompts)
+	r := &runner{app: a, o: o, gen: m, name: m.name, out: out, hash: a.startHash(o, m.hash), total: len(jobs)}
+	// The negative prompt is the same for every image: warn once.
+	if w := pipeline.PromptWarning("negative prompt", base.NegativePrompt, base.LongPrompts); w != "" {
+		a.warnf(o, "%s\n", w)
 	}
 	failed := 0
 	for _, j := range jobs {
@@ -193,22 +171,20 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		return fail(usagef("--strength must be greater than 0 and at most 1, got %g", o.strength))
 	}
 
-	schedule := o.schedule
-	if schedule == "" {
-		schedule = "default"
-		if o.sampler == "dpmpp_2m" {
-			schedule = "karras"
-		}
+	// Unset fields (sampler, schedule, size) are left to pipeline.Plan,
+	// which knows the model's defaults once it is loaded.
+	samplerName := ""
+	if cmd.Flags().Changed("sampler") {
+		samplerName = o.sampler
 	}
-	o.widthUnset, o.heightUnset = !cmd.Flags().Changed("width"), !cmd.Flags().Changed("height")
 	req := pipeline.Request{
 		NegativePrompt:  o.negative,
 		Width:           o.width,
 		Height:          o.height,
 		Steps:           o.steps,
 		CFGScale:        o.cfgScale,
-		Sampler:         o.sampler,
-		Schedule:        schedule,
+		Sampler:         samplerName,
+		Schedule:        o.schedule,
 		Eta:             o.eta,
 		ClipSkip:        o.clipSkip,
 		LongPrompts:     o.longPrompts,
@@ -216,12 +192,12 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		Prediction:      o.prediction,
 	}
 	// The native size is only known after loading: check given sizes on
-	// their own, the rest with a stand-in that always passes.
+	// their own, the rest planned with a stand-in model that always passes.
 	for _, d := range []struct {
 		flag string
 		v    int
 		set  bool
-	}{{"-W/--width", o.width, !o.widthUnset}, {"-H/--height", o.height, !o.heightUnset}} {
+	}{{"-W/--width", o.width, cmd.Flags().Changed("width")}, {"-H/--height", o.height, cmd.Flags().Changed("height")}} {
 		if d.set && (d.v < 8 || d.v%8 != 0) {
 			return fail(usagef("%s must be a positive multiple of 8, got %d", d.flag, d.v))
 		}
@@ -229,14 +205,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 	if err := o.prepareImages(&req, cmd.Flags().Changed("strength")); err != nil {
 		return fail(err)
 	}
-	check := req
-	if o.widthUnset {
-		check.Width = 512
-	}
-	if o.heightUnset {
-		check.Height = 512
-	}
-	if err := check.Validate(); err != nil {
+	if _, _, err := pipeline.Plan(req, pipeline.ModelDefaults{Width: 512, Height: 512}); err != nil {
 		return fail(usageError{err})
 	}
 
@@ -336,7 +305,6 @@ type runner struct {
 	name  string
 	out   outputPattern
 	hash  func() string // the model hash, once computed
-	tok   *textenc.Tokenizer
 	total int
 }
 
@@ -357,12 +325,12 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 		}
 		r.warnf(o, "%s%sseed %d\n", prefix, where, j.seed)
 	}
-	if !o.quiet {
-		what := "prompt"
-		if j.line > 0 {
-			what = fmt.Sprintf("line %d: prompt", j.line)
-		}
-		warnTruncated(r.stderr, r.tok, what, req.Prompt, req.LongPrompts)
+	what := "prompt"
+	if j.line > 0 {
+		what = fmt.Sprintf("line %d: prompt", j.line)
+	}
+	if w := pipeline.PromptWarning(what, req.Prompt, req.LongPrompts); w != "" {
+		r.warnf(o, "%s\n", w)
 	}
 
 	start := time.Now()
@@ -422,20 +390,6 @@ func (a *app) writeJSON(v any) {
 		panic(err) // plain structs of strings and numbers always marshal
 	}
 	a.stdout.Write(append(b, '\n'))
-}
-
-// warnTruncated warns when text is over CLIP's 75-token window and will be
-// cut, which never happens with --long-prompts chunk. Emphasis syntax is
-// not counted: it is not tokenized.
-func warnTruncated(w io.Writer, tok *textenc.Tokenizer, what, text, longPrompts string) {
-	if text == "" || longPrompts == "chunk" {
-		return
-	}
-	_, _, enc := tok.EncodeWeighted(text)
-	if enc.Truncated {
-		fmt.Fprintf(w, "warning: %s is %d tokens, over the limit of %d; dropped: %q (--long-prompts chunk keeps them)\n",
-			what, enc.TextTokens, textenc.ContextLen-2, enc.Dropped)
-	}
 }
 
 // randomSeed draws a seed in [0, 2^32) from the OS generator.

@@ -66,7 +66,7 @@ func TestImageUsageErrors(t *testing.T) {
 		{"size not multiple of 8", map[string]string{"in.png": encodePNG(t, rgbImage(60, 64))}, []string{"a", "-i", "in.png"},
 			"the init image is 60x64 but the output is 56x64"},
 		{"mask size mismatch", map[string]string{"in.png": rgb64, "m.png": encodePNG(t, image.NewGray(image.Rect(0, 0, 64, 32)))},
-			[]string{"a", "-i", "in.png", "--mask", "m.png"}, "--mask is 64x32 but the init image is 64x64"},
+			[]string{"a", "-i", "in.png", "--mask", "m.png"}, "the mask is 64x32 but the init image is 64x64"},
 		{"mask corrupt", map[string]string{"in.png": rgb64, "m.png": "GIF89a"}, []string{"a", "-i", "in.png", "--mask", "m.png"}, "--mask: "},
 	}
 	for _, tc := range tests {

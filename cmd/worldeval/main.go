@@ -43,8 +43,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	divPrompts := fs.Int("diversity-prompts", d.DiversityPrompts, "prompts for diversity (the first of the adherence set)")
 	cfgList := fs.String("cfg", "1,3,7.5", "comma-separated guidance scales")
 	defCFG := fs.Float64("default-cfg", worldeval.DefaultCFG, "guidance scale of the realism figure and the contact sheet")
-	steps := fs.Int("steps", worldeval.DefaultSteps, "sampling steps (imggen's default)")
-	samplerName := fs.String("sampler", worldeval.DefaultSampler, "sampler (imggen's default; dpmpp_2m uses the karras schedule, as imggen does)")
+	steps := fs.Int("steps", pipeline.DefaultSteps, "sampling steps (imggen's default)")
+	samplerName := fs.String("sampler", pipeline.DefaultSampler, "sampler (imggen's default; dpmpp_2m uses the karras schedule, as imggen does)")
 	rows := fs.Int("rows", d.ContactRows, "contact sheet rows (prompts)")
 	cols := fs.Int("cols", d.ContactCols, "contact sheet columns (seeds)")
 	promptSeed := fs.Int64("prompt-seed", d.PromptSeed, "seed of world.EvalPrompts and of the rendered reference scenes")
@@ -102,7 +102,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		ps = append(ps, p)
 	}
-	base, err := worldeval.BaseRequest(ps[0], *samplerName, *steps, set["sampler"])
+	if !set["sampler"] {
+		*samplerName = "" // the model's own sampler, if it has one
+	}
+	base, err := worldeval.BaseRequest(ps[0], *samplerName, *steps)
 	if err != nil {
 		return err
 	}

@@ -65,9 +65,9 @@ func TestFLOPsCountTheWorkDone(t *testing.T) {
 		return 2 * gemm.ReadStats().Sub(before).MultiplyAdds
 	}
 	for _, sz := range []struct{ h, w int }{{16, 16}, {12, 10}, {9, 7}} {
-		ctx := randn(2, ContextTokens, m.UNet.CrossAttentionDim)
+		text := randn(2, ContextTokens, m.UNet.CrossAttentionDim)
 		got := work(func() {
-			if _, err := p.UNet().Forward(randn(2, 4, sz.h, sz.w), []float64{500, 500}, ctx, nil); err != nil {
+			if _, err := p.UNet().Forward(randn(2, 4, sz.h, sz.w), []float64{500, 500}, unet.Conditioning{Text: text}, nil); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/unet"
 )
 
 // builtinTol bounds the difference between this engine and the trainer's
@@ -80,7 +81,7 @@ func TestBuiltinMatchesTrainer(t *testing.T) {
 	for i, v := range ts.Data {
 		steps[i] = float64(v)
 	}
-	out, err := p.UNet().Forward(get("unet.sample"), steps, get("text.out"), nil)
+	out, err := p.UNet().Forward(get("unet.sample"), steps, unet.Conditioning{Text: get("text.out")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

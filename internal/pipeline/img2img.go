@@ -73,6 +73,44 @@ func rgb8(img image.Image, x, y int) (r, g, b uint8) {
 	return c.R, c.G, c.B
 }
 
+// FitImages sets req's init image (and mask, when not nil) from decoded
+// pictures. A width or height of 0 takes the init image's, rounded down to
+// a multiple of 8; a picture of another size is scaled to cover the output
+// and centre-cropped (ResizeCrop) when resize is set, and an error
+// otherwise. The mask must be the init image's size.
+func FitImages(req *Request, init, mask image.Image, resize bool) error {
+	iw, ih := init.Bounds().Dx(), init.Bounds().Dy()
+	if mask != nil {
+		if mw, mh := mask.Bounds().Dx(), mask.Bounds().Dy(); mw != iw || mh != ih {
+			return fmt.Errorf("the mask is %dx%d but the init image is %dx%d; they must be the same size", mw, mh, iw, ih)
+		}
+	}
+	if req.Width == 0 {
+		req.Width = iw / 8 * 8
+	}
+	if req.Height == 0 {
+		req.Height = ih / 8 * 8
+	}
+	if req.Width < 8 || req.Height < 8 {
+		return fmt.Errorf("the init image is %dx%d; it must be at least 8x8", iw, ih)
+	}
+	if iw != req.Width || ih != req.Height {
+		if !resize {
+			return fmt.Errorf("the init image is %dx%d but the output is %dx%d (sizes are multiples of 8); pass --resize to scale and crop it, or set -W/-H to match",
+				iw, ih, req.Width, req.Height)
+		}
+		init = ResizeCrop(init, req.Width, req.Height)
+		if mask != nil {
+			mask = ResizeCrop(mask, req.Width, req.Height)
+		}
+	}
+	req.InitImage = ImageTensor(init)
+	if mask != nil {
+		req.Mask = MaskTensor(mask)
+	}
+	return nil
+}
+
 // validateImage checks the image-to-image fields.
 func (r Request) validateImage() error {
 	if r.InitImage == nil {
@@ -149,9 +187,7 @@ func (p *Pipeline) startImage(req Request, s sampler.Sampler, rng *torchrng.Gene
 	case req.Mask != nil:
 		rng.Normal(n) // masked_image_latents' posterior sample
 	}
-	if tr != nil && tr.InitLatents != nil {
-		tr.InitLatents(st.init, st.noise)
-	}
+	tr.InitLatents(st.init, st.noise)
 	s = sampler.Skip(s, sampler.StrengthStart(req.Steps, req.Strength))
 	if (req.Mask != nil || inpaint9) && full {
 		// The inpaint pipeline starts from pure noise at full strength.
@@ -163,9 +199,7 @@ func (p *Pipeline) startImage(req Request, s sampler.Sampler, rng *torchrng.Gene
 	} else {
 		st.start = s.AddNoise(st.init, st.noise, 0)
 	}
-	if tr != nil && tr.StartLatents != nil {
-		tr.StartLatents(st.start)
-	}
+	tr.StartLatents(st.start)
 	return s, st, nil
 }
 

@@ -50,29 +50,9 @@ func New(m *model.Model) (*Pipeline, error) {
 	return &Pipeline{Model: m, tokenizer: textenc.NewCLIPTokenizer(m.PadID), text: text, unet: u, vae: v, scheduler: sched}, nil
 }
 
-// OwnSampler names the sampler the model's scheduler configuration asks
-// for when it must run with it: distilled few-step models such as SD-Turbo
-// ship a "trailing" timestep spacing with the scheduler they were
-// distilled for. ok is false for ordinary models, where any sampler works.
-func (p *Pipeline) OwnSampler() (name string, ok bool) {
-	if p.scheduler.TimestepSpacing != "trailing" {
-		return "", false
-	}
-	return sampler.NameForClass(p.scheduler.ClassName)
-}
-
 // Scheduler is the model's scheduler configuration (SD 1.5's when the
 // model has none).
 func (p *Pipeline) Scheduler() sampler.Config { return p.scheduler }
-
-// DefaultSize is the model's native image size (U-Net sample size x 8).
-func (p *Pipeline) DefaultSize() (w, h int) {
-	s := p.unet.Config().SampleSize * 8
-	if s <= 0 {
-		s = 512
-	}
-	return s, s
-}
 
 // Tokenizer returns the model's tokenizer.
 func (p *Pipeline) Tokenizer() *textenc.Tokenizer { return p.tokenizer }
@@ -98,11 +78,45 @@ type Trace struct {
 	Stage            func(name string, d time.Duration)                          // "text_encoder", "vae_encode", "vae_decode"
 }
 
-func (tr *Trace) stage(name string, start time.Time) {
-	if tr != nil && tr.Stage != nil {
-		tr.Stage(name, time.Since(start))
+// hooks returns tr with every nil hook (or a nil tr) replaced by one that
+// does nothing, so that a run calls its hooks unconditionally.
+func (tr *Trace) hooks() *Trace {
+	h := Trace{}
+	if tr != nil {
+		h = *tr
 	}
+	if h.Context == nil {
+		h.Context = func(*tensor.Tensor) {}
+	}
+	if h.InitialLatent == nil {
+		h.InitialLatent = func([]float32) {}
+	}
+	if h.InitLatents == nil {
+		h.InitLatents = func(_, _ []float32) {}
+	}
+	if h.StartLatents == nil {
+		h.StartLatents = func([]float32) {}
+	}
+	if h.InpaintCondition == nil {
+		h.InpaintCondition = func([]float32) {}
+	}
+	if h.UNetOutput == nil {
+		h.UNetOutput = func(int, float64, *tensor.Tensor, time.Duration) {}
+	}
+	if h.Step == nil {
+		h.Step = func(int, []float32, []float32) {}
+	}
+	if h.Decoded == nil {
+		h.Decoded = func(*tensor.Tensor) {}
+	}
+	if h.Stage == nil {
+		h.Stage = func(string, time.Duration) {}
+	}
+	return &h
 }
+
+// stage reports the wall time of a stage that began at start.
+func (tr *Trace) stage(name string, start time.Time) { tr.Stage(name, time.Since(start)) }
 
 // Generate makes one image. It checks ctx between sampler steps and
 // returns ctx.Err() when cancelled; progress (if set) is told after each step.
@@ -110,22 +124,58 @@ func (p *Pipeline) Generate(ctx context.Context, req Request, progress func(step
 	return p.GenerateTrace(ctx, req, progress, nil)
 }
 
-// GenerateTrace is Generate reporting to tr along the way.
+// GenerateTrace is Generate reporting to tr along the way: encode the
+// prompts, prepare the latents, denoise, decode.
 func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func(step, total int), tr *Trace) (*image.RGBA, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	guided := req.CFGScale > 1
-	start := time.Now()
-	cond, err := p.encode(req, guided)
+	tr = tr.hooks()
+	cond, err := p.conditioning(req, tr)
 	if err != nil {
 		return nil, err
 	}
+	l, err := p.prepareLatents(req, tr)
+	if err != nil {
+		return nil, err
+	}
+	x, err := p.denoise(ctx, l, cond, float32(req.CFGScale), progress, tr)
+	if err != nil {
+		return nil, err
+	}
+	return p.decode(x, l, tr), nil
+}
+
+// conditioning encodes the prompt (and, with guidance, the negative prompt
+// first) into what the U-Net is conditioned on, one row each.
+func (p *Pipeline) conditioning(req Request, tr *Trace) (unet.Conditioning, error) {
+	start := time.Now()
+	text, err := p.encode(req, req.CFGScale > 1)
+	if err != nil {
+		return unet.Conditioning{}, err
+	}
 	tr.stage("text_encoder", start)
 	release(p.Model.TextWeights)
-	if tr != nil && tr.Context != nil {
-		tr.Context(cond)
-	}
+	tr.Context(text)
+	return unet.Conditioning{Text: text}, nil
+}
+
+// latents is the latent side of a run, planned once: the sampler, where
+// the loop starts, and what inpainting adds to each step.
+type latents struct {
+	s        sampler.Sampler
+	rng      *torchrng.Generator                // the seeded generator of every draw
+	x        []float32                          // the latents entering the loop
+	channels int                                // latent channels
+	h, w     int                                // latent size
+	extra    []float32                          // a 9-channel U-Net's mask and masked-image latents, appended to its input
+	blend    func(i int, x []float32) []float32 // 4-channel inpainting: keep the unmasked part after step i
+}
+
+// prepareLatents makes the sampler and the starting latents with
+// diffusers' draws: pure noise for text to image, the noised init image
+// for image to image (startImage), and picks the inpainting strategy.
+func (p *Pipeline) prepareLatents(req Request, tr *Trace) (*latents, error) {
 	s, err := sampler.New(req.Sampler, req.schedulerConfig(p.scheduler), req.samplerOptions())
 	if err != nil {
 		return nil, err
@@ -135,105 +185,126 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 	if lc != lat && !inpaint9 {
 		return nil, fmt.Errorf("the U-Net takes %d input channels: neither the VAE's %d latent channels nor an inpainting model's %d", lc, lat, 2*lat+1)
 	}
-	h, w := req.Height/8, req.Width/8
-	rng := torchrng.New(uint64(req.Seed)) // two's complement, as torch.manual_seed takes negative seeds
-	var x, imageLatents, noise, mask, cond9 []float32
+	l := &latents{s: s, channels: lat, h: req.Height / 8, w: req.Width / 8,
+		rng: torchrng.New(uint64(req.Seed))} // two's complement, as torch.manual_seed takes negative seeds
 	if req.InitImage != nil {
 		var st imageStart
-		if s, st, err = p.startImage(req, s, rng, tr); err != nil {
+		if l.s, st, err = p.startImage(req, s, l.rng, tr); err != nil {
 			return nil, err
 		}
-		imageLatents, noise, x, cond9 = st.init, st.noise, st.start, st.cond
+		l.x, l.extra = st.start, st.cond
 		if req.Mask != nil && !inpaint9 {
-			mask = maskLatent(req.Mask, h, w)
+			l.blend = maskBlend(maskLatent(req.Mask, l.h, l.w), st.init, st.noise, l.s)
 		}
 	} else {
-		x = rng.Normal(lat * h * w)
-		if tr != nil && tr.InitialLatent != nil {
-			tr.InitialLatent(x)
-		}
+		l.x = l.rng.Normal(lat * l.h * l.w)
+		tr.InitialLatent(l.x)
 		sigma := s.InitNoiseSigma()
-		for i := range x {
-			x[i] *= sigma
+		for i := range l.x {
+			l.x[i] *= sigma
 		}
 		if inpaint9 {
 			// Text to image with an inpainting model: repaint all of a blank
 			// picture, as AUTOMATIC1111 conditions it (its mean, no draw).
-			cond9 = p.inpaintCondition(tensor.New(1, 3, req.Height, req.Width), nil, h, w, nil)
+			l.extra = p.inpaintCondition(tensor.New(1, 3, req.Height, req.Width), nil, l.h, l.w, nil)
 		}
 	}
-	if tr != nil && tr.InpaintCondition != nil && cond9 != nil {
-		tr.InpaintCondition(cond9)
+	if l.extra != nil {
+		tr.InpaintCondition(l.extra)
 	}
-	batch := 1
-	if guided {
-		batch = 2
-	}
-	g := float32(req.CFGScale)
-	for i := 0; i < s.Len(); i++ {
+	return l, nil
+}
+
+// denoise runs the sampler loop from l.x, checking ctx before each step.
+func (p *Pipeline) denoise(ctx context.Context, l *latents, cond unet.Conditioning, scale float32, progress func(step, total int), tr *Trace) ([]float32, error) {
+	x := l.x
+	for i := 0; i < l.s.Len(); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		in := s.ScaleModelInput(x, i)
-		unetIn := tensor.New(batch, lc, h, w)
-		for b := 0; b < batch; b++ {
-			row := unetIn.Data[b*lc*h*w:]
-			copy(row, in)
-			copy(row[len(in):], cond9) // an inpainting U-Net's extra input channels
-		}
-		start := time.Now()
-		out, err := p.unet.Forward(unetIn, []float64{s.Timestep(i)}, cond, nil)
+		eps, err := p.predictNoise(l, x, i, cond, scale, tr)
 		if err != nil {
 			return nil, err
 		}
-		if tr != nil && tr.UNetOutput != nil {
-			tr.UNetOutput(i, s.Timestep(i), out, time.Since(start))
-		}
-		eps := out.Data[:len(x)]
-		if guided {
-			// noise = uncond + g·(cond − uncond), rows [uncond, cond].
-			uncond, text := out.Data[:len(x)], out.Data[len(x):]
-			eps = make([]float32, len(x))
-			for j := range eps {
-				eps[j] = uncond[j] + g*(text[j]-uncond[j])
-			}
-		}
-		x = s.Step(eps, x, i, rng)
-		if tr != nil && tr.Step != nil {
-			tr.Step(i, eps, x)
-		}
-		if mask != nil {
-			// Inpainting: keep the init image's latents, noised to the next
-			// timestep (clean after the last step), where the mask is 0.
-			proper := imageLatents
-			if i < s.Len()-1 {
-				proper = s.AddNoise(imageLatents, noise, i+1)
-			}
-			blend := make([]float32, len(x))
-			for j, m := range mask {
-				for c := 0; c < lat; c++ {
-					k := c*len(mask) + j
-					blend[k] = float32((1-m)*proper[k]) + float32(m*x[k])
-				}
-			}
-			x = blend
+		x = l.s.Step(eps, x, i, l.rng)
+		tr.Step(i, eps, x)
+		if l.blend != nil {
+			x = l.blend(i, x)
 		}
 		if progress != nil {
-			progress(i+1, s.Len())
+			progress(i+1, l.s.Len())
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	release(p.Model.UNetWeights)
-	start = time.Now()
-	decoded := p.vae.Decode(tensor.From(x, 1, lat, h, w))
+	return x, nil
+}
+
+// predictNoise evaluates the U-Net on the latents of step i (with a
+// 9-channel model's extra input) once per row of cond, in one batch, and
+// with guidance (two rows) combines the predictions.
+func (p *Pipeline) predictNoise(l *latents, x []float32, i int, cond unet.Conditioning, scale float32, tr *Trace) ([]float32, error) {
+	batch, lc := cond.Text.Shape[0], p.unet.Config().InChannels
+	in := l.s.ScaleModelInput(x, i)
+	unetIn := tensor.New(batch, lc, l.h, l.w)
+	for b := 0; b < batch; b++ {
+		row := unetIn.Data[b*lc*l.h*l.w:]
+		copy(row, in)
+		copy(row[len(in):], l.extra)
+	}
+	start := time.Now()
+	t := l.s.Timestep(i)
+	out, err := p.unet.Forward(unetIn, []float64{t}, cond, nil)
+	if err != nil {
+		return nil, err
+	}
+	tr.UNetOutput(i, t, out, time.Since(start))
+	if batch == 1 {
+		return out.Data[:len(x)], nil
+	}
+	return guide(out.Data[:len(x)], out.Data[len(x):], scale), nil
+}
+
+// guide is classifier-free guidance, uncond + scale·(cond − uncond), in
+// float32 as diffusers computes it.
+func guide(uncond, cond []float32, scale float32) []float32 {
+	eps := make([]float32, len(uncond))
+	for j := range eps {
+		eps[j] = uncond[j] + scale*(cond[j]-uncond[j])
+	}
+	return eps
+}
+
+// maskBlend is 4-channel inpainting's step: where the mask is 0 the
+// latents are the init image's, noised to the next timestep (clean after
+// the last step).
+func maskBlend(mask, init, noise []float32, s sampler.Sampler) func(i int, x []float32) []float32 {
+	return func(i int, x []float32) []float32 {
+		proper := init
+		if i < s.Len()-1 {
+			proper = s.AddNoise(init, noise, i+1)
+		}
+		blend := make([]float32, len(x))
+		for c := 0; c < len(x)/len(mask); c++ {
+			for j, m := range mask {
+				k := c*len(mask) + j
+				blend[k] = float32((1-m)*proper[k]) + float32(m*x[k])
+			}
+		}
+		return blend
+	}
+}
+
+// decode turns the final latents into the picture.
+func (p *Pipeline) decode(x []float32, l *latents, tr *Trace) *image.RGBA {
+	start := time.Now()
+	decoded := p.vae.Decode(tensor.From(x, 1, l.channels, l.h, l.w))
 	tr.stage("vae_decode", start)
 	release(p.Model.VAEWeights)
-	if tr != nil && tr.Decoded != nil {
-		tr.Decoded(decoded)
-	}
-	return ToImage(decoded), nil
+	tr.Decoded(decoded)
+	return ToImage(decoded)
 }
 
 // ToImage converts a decoded [1, 3, H, W] tensor in about [-1, 1] to 8-bit

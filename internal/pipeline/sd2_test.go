@@ -188,7 +188,7 @@ func TestSD2UNet(t *testing.T) {
 				{"ns_14x16", "ns_14x16.t600.out", []float64{600}},
 				{"ns_16x10", "ns_16x10.t120.out", []float64{120}},
 			} {
-				got, err := u.Forward(sd2Tensor(t, f, c.prefix+".sample"), c.ts, sd2Tensor(t, f, c.prefix+".context"), nil)
+				got, err := u.Forward(sd2Tensor(t, f, c.prefix+".sample"), c.ts, unet.Conditioning{Text: sd2Tensor(t, f, c.prefix+".context")}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -50,24 +50,24 @@ func (r *resnetBlock) forward(x, tembAct *tensor.Tensor) *tensor.Tensor {
 type attention struct {
 	heads       int
 	q, k, v, o  *nn.Linear
-	dim, ctxDim int
+	dim, textDim int
 }
 
-func loadAttention(l weights.Loader, dim, ctxDim, heads int) *attention {
+func loadAttention(l weights.Loader, dim, textDim, heads int) *attention {
 	return &attention{
-		heads: heads, dim: dim, ctxDim: ctxDim,
+		heads: heads, dim: dim, textDim: textDim,
 		q: nn.LoadLinear(l.Sub("to_q"), dim, dim, false),
-		k: nn.LoadLinear(l.Sub("to_k"), ctxDim, dim, false),
-		v: nn.LoadLinear(l.Sub("to_v"), ctxDim, dim, false),
+		k: nn.LoadLinear(l.Sub("to_k"), textDim, dim, false),
+		v: nn.LoadLinear(l.Sub("to_v"), textDim, dim, false),
 		o: nn.LoadLinear(l.Sub("to_out.0"), dim, dim, true),
 	}
 }
 
-// forward attends from x [N, L, dim] to ctx [N, Lc, ctxDim] (ctx = x for
+// forward attends from x [N, L, dim] to kv [N, Lc, textDim] (kv = x for
 // self-attention).
-func (a *attention) forward(x, ctx *tensor.Tensor) *tensor.Tensor {
-	q, k, v := a.q.Forward(x), a.k.Forward(ctx), a.v.Forward(ctx)
-	n, l, lc := x.Shape[0], x.Shape[1], ctx.Shape[1]
+func (a *attention) forward(x, kv *tensor.Tensor) *tensor.Tensor {
+	q, k, v := a.q.Forward(x), a.k.Forward(kv), a.v.Forward(kv)
+	n, l, lc := x.Shape[0], x.Shape[1], kv.Shape[1]
 	scale := float32(1 / sqrt(float64(a.dim/a.heads)))
 	out := tensor.New(n, l, a.dim)
 	for i := 0; i < n; i++ {
@@ -87,13 +87,13 @@ type transformerBlock struct {
 	inner               int
 }
 
-func loadTransformerBlock(l weights.Loader, dim, ctxDim, heads int) *transformerBlock {
+func loadTransformerBlock(l weights.Loader, dim, textDim, heads int) *transformerBlock {
 	inner := 4 * dim
 	return &transformerBlock{
 		norm1: nn.LoadLayerNorm(l.Sub("norm1"), dim, 1e-5),
 		attn1: loadAttention(l.Sub("attn1"), dim, dim, heads),
 		norm2: nn.LoadLayerNorm(l.Sub("norm2"), dim, 1e-5),
-		attn2: loadAttention(l.Sub("attn2"), dim, ctxDim, heads),
+		attn2: loadAttention(l.Sub("attn2"), dim, textDim, heads),
 		norm3: nn.LoadLayerNorm(l.Sub("norm3"), dim, 1e-5),
 		ffIn:  nn.LoadLinear(l.Sub("ff.net.0.proj"), dim, 2*inner, true),
 		ffOut: nn.LoadLinear(l.Sub("ff.net.2"), inner, dim, true),
@@ -101,10 +101,10 @@ func loadTransformerBlock(l weights.Loader, dim, ctxDim, heads int) *transformer
 	}
 }
 
-func (b *transformerBlock) forward(x, ctx *tensor.Tensor) *tensor.Tensor {
+func (b *transformerBlock) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	h := b.norm1.Forward(x)
 	x = nn.Add(x, b.attn1.forward(h, h))
-	x = nn.Add(x, b.attn2.forward(b.norm2.Forward(x), ctx))
+	x = nn.Add(x, b.attn2.forward(b.norm2.Forward(x), text))
 	return nn.Add(x, b.ffOut.Forward(nn.GEGLU(b.ffIn.Forward(b.norm3.Forward(x)), b.inner)))
 }
 
@@ -135,7 +135,7 @@ func loadSpatialTransformer(l weights.Loader, cfg Config, ch, heads int) *spatia
 	return s
 }
 
-func (s *spatialTransformer) forward(x, ctx *tensor.Tensor) *tensor.Tensor {
+func (s *spatialTransformer) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	h, w := x.Shape[2], x.Shape[3]
 	y := s.norm.Forward(x, false)
 	var tokens *tensor.Tensor
@@ -144,7 +144,7 @@ func (s *spatialTransformer) forward(x, ctx *tensor.Tensor) *tensor.Tensor {
 	} else {
 		tokens = nn.ToTokens(s.projInConv.Forward(y))
 	}
-	tokens = s.block.forward(tokens, ctx)
+	tokens = s.block.forward(tokens, text)
 	if s.linear {
 		y = nn.FromTokens(s.projOut.Forward(tokens), h, w)
 	} else {

@@ -152,17 +152,37 @@ func (u *UNet) TimestepEmbedding(ts []float64) *tensor.Tensor {
 // Hook, when set, receives named intermediate results (for tests).
 type Hook func(name string, t *tensor.Tensor)
 
+// Conditioning is what the U-Net sees besides the latents and the
+// timestep, one row per batch item.
+type Conditioning struct {
+	// Text is the text encoder's output the cross-attention layers read,
+	// [N, tokens, cross_attention_dim] (encoder_hidden_states).
+	Text *tensor.Tensor
+	// Pooled, for families whose U-Net adds a projection of the pooled text
+	// embedding to the time embedding (SDXL's added conditioning), is
+	// [N, dim]; nil for SD 1.x and 2.x, whose U-Nets take none.
+	Pooled *tensor.Tensor
+}
+
 // Forward predicts the noise for x [N, in, h, w] at timesteps t (one per
-// batch row, or one for all) given the text context [N, 77, ctxDim].
-// Latent sides need not be multiples of 8: each up level resizes to the
-// skip tensor it joins, as diffusers does.
-func (u *UNet) Forward(x *tensor.Tensor, t []float64, ctx *tensor.Tensor, hook Hook) (*tensor.Tensor, error) {
+// batch row, or one for all) given cond. Latent sides need not be
+// multiples of 8: each up level resizes to the skip tensor it joins, as
+// diffusers does.
+func (u *UNet) Forward(x *tensor.Tensor, t []float64, cond Conditioning, hook Hook) (*tensor.Tensor, error) {
 	n := x.Shape[0]
 	if len(x.Shape) != 4 || x.Shape[1] != u.cfg.InChannels {
 		return nil, fmt.Errorf("unet: input shape %v, want [N, %d, h, w]", x.Shape, u.cfg.InChannels)
 	}
-	if len(ctx.Shape) != 3 || ctx.Shape[0] != n || ctx.Shape[2] != u.cfg.CrossAttentionDim {
-		return nil, fmt.Errorf("unet: context shape %v, want [%d, tokens, %d]", ctx.Shape, n, u.cfg.CrossAttentionDim)
+	text := cond.Text
+	if text == nil || len(text.Shape) != 3 || text.Shape[0] != n || text.Shape[2] != u.cfg.CrossAttentionDim {
+		var shape []int
+		if text != nil {
+			shape = text.Shape
+		}
+		return nil, fmt.Errorf("unet: text conditioning shape %v, want [%d, tokens, %d]", shape, n, u.cfg.CrossAttentionDim)
+	}
+	if cond.Pooled != nil {
+		return nil, fmt.Errorf("unet: this U-Net takes no pooled text embedding")
 	}
 	if len(t) == 1 && n > 1 {
 		t = repeat(t[0], n)
@@ -190,7 +210,7 @@ func (u *UNet) Forward(x *tensor.Tensor, t []float64, ctx *tensor.Tensor, hook H
 		for j, r := range lv.resnets {
 			h = r.forward(h, tembAct)
 			if lv.attentions != nil {
-				h = lv.attentions[j].forward(h, ctx)
+				h = lv.attentions[j].forward(h, text)
 			}
 			skips = append(skips, h)
 		}
@@ -201,7 +221,7 @@ func (u *UNet) Forward(x *tensor.Tensor, t []float64, ctx *tensor.Tensor, hook H
 		hook(fmt.Sprintf("down_blocks.%d", i), h)
 	}
 	h = u.midResnet1.forward(h, tembAct)
-	h = u.midAttention.forward(h, ctx)
+	h = u.midAttention.forward(h, text)
 	h = u.midResnet2.forward(h, tembAct)
 	hook("mid_block", h)
 	for i, lv := range u.up {
@@ -210,7 +230,7 @@ func (u *UNet) Forward(x *tensor.Tensor, t []float64, ctx *tensor.Tensor, hook H
 			skips = skips[:len(skips)-1]
 			h = r.forward(nn.ConcatChannels(h, skip), tembAct)
 			if lv.attentions != nil {
-				h = lv.attentions[j].forward(h, ctx)
+				h = lv.attentions[j].forward(h, text)
 			}
 		}
 		if lv.upsampleConv != nil {

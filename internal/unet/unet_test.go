@@ -83,7 +83,7 @@ func TestUNetMatchesReference(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := u.Forward(fx.get(t, tc.sample), tc.t, fx.get(t, tc.context), nil)
+			got, err := u.Forward(fx.get(t, tc.sample), tc.t, Conditioning{Text: fx.get(t, tc.context)}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func TestUNetIntermediates(t *testing.T) {
 	defer f.Close()
 	fx := fixture{f}
 	got := map[string]*tensor.Tensor{}
-	_, err = u.Forward(fx.get(t, "sq.sample"), []float64{999}, fx.get(t, "sq.context"), func(name string, v *tensor.Tensor) {
+	_, err = u.Forward(fx.get(t, "sq.sample"), []float64{999}, Conditioning{Text: fx.get(t, "sq.context")}, func(name string, v *tensor.Tensor) {
 		got[name] = v.Clone()
 	})
 	if err != nil {

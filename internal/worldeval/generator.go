@@ -9,24 +9,11 @@ import (
 )
 
 // BaseRequest is the request the imggen CLI makes with no flags but
-// --sampler and --steps: the model's native size, the karras schedule for
-// dpmpp_2m (the default schedule otherwise), clip skip 1, long prompts
-// truncated, eta 0, no negative prompt. As in the CLI, a model that ships
-// its own scheduler (SD-Turbo) gets it unless samplerSet.
-func BaseRequest(p *pipeline.Pipeline, sampler string, steps int, samplerSet bool) (pipeline.Request, error) {
-	w, h := p.DefaultSize()
-	schedule := "default"
-	if sampler == "dpmpp_2m" {
-		schedule = "karras"
-	}
-	req := pipeline.Request{
-		Width: w, Height: h, Steps: steps, CFGScale: DefaultCFG,
-		Sampler: sampler, Schedule: schedule, ClipSkip: 1, LongPrompts: "truncate",
-	}
-	if name, ok := p.OwnSampler(); ok && !samplerSet {
-		req.Sampler, req.Schedule = name, "default"
-	}
-	if err := req.Validate(); err != nil {
+// --sampler and --steps (sampler "" leaves it to the model):
+// pipeline.Plan settles the rest from p's model.
+func BaseRequest(p *pipeline.Pipeline, sampler string, steps int) (pipeline.Request, error) {
+	req, _, err := pipeline.Plan(pipeline.Request{Steps: steps, CFGScale: DefaultCFG, Sampler: sampler}, p.Defaults())
+	if err != nil {
 		return req, fmt.Errorf("worldeval: %w", err)
 	}
 	return req, nil

@@ -51,7 +51,7 @@ func TestBuiltinModelJudge(t *testing.T) {
 		}
 		ps = append(ps, p)
 	}
-	base, err := BaseRequest(ps[0], DefaultSampler, DefaultSteps, false)
+	base, err := BaseRequest(ps[0], "", pipeline.DefaultSteps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/imggen/imggen/internal/judge"
+	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/world"
 )
 
@@ -70,12 +71,9 @@ type Config struct {
 	Workers int
 }
 
-// The imggen CLI's defaults (cmd/imggen: --sampler, --steps, --cfg-scale).
-const (
-	DefaultSampler = "dpmpp_2m"
-	DefaultSteps   = 20
-	DefaultCFG     = 7.5
-)
+// DefaultCFG is the scale of the realism figure and the contact sheet:
+// the pipeline's (and imggen's) default.
+const DefaultCFG = pipeline.DefaultCFGScale
 
 // DefaultConfig is the evaluation the project's issue asks for: 200
 // held-out prompts at cfg 1, 3 and 7.5; diversity over 40 of them with 4

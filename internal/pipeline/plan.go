@@ -1,0 +1,109 @@
+package pipeline
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/imggen/imggen/internal/sampler"
+	"github.com/imggen/imggen/internal/textenc"
+)
+
+// The defaults every front end shares (the command line, bench, worldeval,
+// a library user).
+const (
+	DefaultSampler  = "dpmpp_2m"
+	DefaultSteps    = 20
+	DefaultCFGScale = 7.5 // a front end's default; Plan cannot tell 0 from unset
+)
+
+// ModelDefaults is what a loaded model says about how it runs.
+type ModelDefaults struct {
+	Width, Height int    // native image size
+	Sampler       string // the sampler it must run with (few-step models), or ""
+}
+
+// Defaults reports p's model defaults: the U-Net's sample size x 8 (512 if
+// the configuration has none), and the sampler of a model whose scheduler
+// configuration asks for "trailing" timestep spacing: distilled few-step
+// models such as SD-Turbo ship the scheduler they were distilled for.
+// Ordinary models run with any sampler.
+func (p *Pipeline) Defaults() ModelDefaults {
+	s := p.unet.Config().SampleSize * 8
+	if s <= 0 {
+		s = 512
+	}
+	d := ModelDefaults{Width: s, Height: s}
+	if p.scheduler.TimestepSpacing == "trailing" {
+		d.Sampler, _ = sampler.NameForClass(p.scheduler.ClassName)
+	}
+	return d
+}
+
+// Plan resolves the fields req leaves unset and returns the notes a user
+// should see about what was decided:
+//   - Width, Height 0: the model's native size;
+//   - Sampler and Schedule both "": the model's own sampler when it has one
+//     (SD-Turbo's trailing-spacing scheduler), else DefaultSampler;
+//   - Schedule "": karras for dpmpp_2m, the sampler's default otherwise;
+//   - ClipSkip 0: 1; LongPrompts "": truncate.
+//
+// Steps and CFGScale are always the caller's (DefaultSteps and
+// DefaultCFGScale are the front ends' defaults).
+//
+// The result is validated. Plan does not look at the prompt (see
+// PromptWarning).
+func Plan(req Request, m ModelDefaults) (Request, []string, error) {
+	var notes []string
+	if req.Width == 0 {
+		req.Width = m.Width
+	}
+	if req.Height == 0 {
+		req.Height = m.Height
+	}
+	if req.Sampler == "" {
+		req.Sampler = DefaultSampler
+		if m.Sampler != "" && req.Schedule == "" {
+			req.Sampler, req.Schedule = m.Sampler, "default"
+			notes = append(notes, fmt.Sprintf("the model ships its own scheduler: using sampler %s", m.Sampler))
+		}
+	}
+	if req.Schedule == "" {
+		req.Schedule = "default"
+		if req.Sampler == "dpmpp_2m" {
+			req.Schedule = "karras"
+		}
+	}
+	if req.ClipSkip == 0 {
+		req.ClipSkip = 1
+	}
+	if req.LongPrompts == "" {
+		req.LongPrompts = "truncate"
+	}
+	if err := req.Validate(); err != nil {
+		return req, nil, err
+	}
+	if req.CFGScale <= 1 && req.NegativePrompt != "" {
+		notes = append(notes, fmt.Sprintf("note: the negative prompt is not used: guidance is off (--cfg-scale %g <= 1)", req.CFGScale))
+	}
+	return req, notes, nil
+}
+
+// clipTokenizer counts tokens for PromptWarning; every family's tokenizer
+// splits text the same way (only the padding id differs).
+var clipTokenizer = sync.OnceValue(func() *textenc.Tokenizer { return textenc.NewCLIPTokenizer(textenc.EOT) })
+
+// PromptWarning says, for text (what names it: "prompt", "negative
+// prompt"), that it is over CLIP's 75-token window and what will be cut;
+// "" when it fits or when longPrompts is "chunk", which never cuts.
+// Emphasis syntax is not counted: it is not tokenized.
+func PromptWarning(what, text, longPrompts string) string {
+	if text == "" || longPrompts == "chunk" {
+		return ""
+	}
+	_, _, enc := clipTokenizer().EncodeWeighted(text)
+	if !enc.Truncated {
+		return ""
+	}
+	return fmt.Sprintf("warning: %s is %d tokens, over the limit of %d; dropped: %q (--long-prompts chunk keeps them)",
+		what, enc.TextTokens, textenc.ContextLen-2, enc.Dropped)
+}
