@@ -48,8 +48,8 @@ func (r *resnetBlock) forward(x, tembAct *tensor.Tensor) *tensor.Tensor {
 // attention is multi-head attention with bias-free q, k, v projections and
 // a biased output projection (diffusers' Attention with to_out.0).
 type attention struct {
-	heads       int
-	q, k, v, o  *nn.Linear
+	heads        int
+	q, k, v, o   *nn.Linear
 	dim, textDim int
 }
 
