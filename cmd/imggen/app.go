@@ -36,7 +36,7 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	load           func(path string) (*loaded, error)
+	load           func(path string, opts pipeline.Options) (*loaded, error)
 	progress       bool // draw progress bars (stderr is a terminal)
 }
 
@@ -49,12 +49,12 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	}
 }
 
-func loadPipeline(path string) (*loaded, error) {
+func loadPipeline(path string, opts pipeline.Options) (*loaded, error) {
 	m, err := model.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.New(m)
+	p, err := pipeline.New(m, opts)
 	if err != nil {
 		m.Close()
 		return nil, err

@@ -67,6 +67,7 @@ type result struct {
 	code           int
 	stdout, stderr string
 	loads          int
+	loadOpts       pipeline.Options // what the last load was asked for
 	gen            *fakeGen
 	dir            string // the run's working directory
 }
@@ -94,8 +95,9 @@ func runFake(t *testing.T, opts runOpts, args ...string) result {
 		stdin: strings.NewReader(opts.stdin), stdout: &stdout, stderr: &stderr,
 		getenv:   func(k string) string { return opts.env[k] },
 		progress: opts.progress,
-		load: func(path string) (*loaded, error) {
+		load: func(path string, o pipeline.Options) (*loaded, error) {
 			r.loads++
+			r.loadOpts = o
 			if opts.loadErr != nil {
 				return nil, opts.loadErr
 			}
@@ -690,5 +692,25 @@ func TestRunEntry(t *testing.T) {
 	code = run([]string{"a", "--seed", "1", "-m", "missing.safetensors", "-q"}, strings.NewReader(""), &stdout, &stderr)
 	if code != exitFailure || !strings.Contains(stderr.String(), "missing.safetensors") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestReleasePolicy: one image hands each network's mapped weights back
+// when it is done with them; a batch keeps them for the next image.
+func TestReleasePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		release bool
+	}{
+		{[]string{"a red fox"}, true},
+		{[]string{"a red fox", "--batch-count", "2"}, false},
+		{[]string{"--prompts", "-"}, false},
+	} {
+		o := withModel
+		o.stdin = "one\ntwo\n"
+		r := runFake(t, o, tc.args...)
+		if r.code != exitOK || r.loadOpts.ReleaseWeights != tc.release {
+			t.Errorf("%q: exit %d, ReleaseWeights %v, want %v", tc.args, r.code, r.loadOpts.ReleaseWeights, tc.release)
+		}
 	}
 }

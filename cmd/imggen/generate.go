@@ -101,7 +101,9 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 
 	a.warnf(o, "loading model %s\n", o.model)
 	start := time.Now()
-	m, err := a.loadCtx(cmd.Context(), o.model)
+	// One image releases each network's mapped weights when it is done
+	// with them (lower peak memory); a batch keeps them for the next image.
+	m, err := a.loadCtx(cmd.Context(), o.model, pipeline.Options{ReleaseWeights: len(jobs) == 1})
 	if err != nil {
 		return err
 	}
@@ -272,14 +274,14 @@ func (a *app) readPromptsFlag(name string) ([]job, error) {
 
 // loadCtx loads the model, giving up (exit 130) if ctx is cancelled first:
 // loading cannot be interrupted, but it holds nothing that needs cleaning up.
-func (a *app) loadCtx(ctx context.Context, path string) (*loaded, error) {
+func (a *app) loadCtx(ctx context.Context, path string, opts pipeline.Options) (*loaded, error) {
 	type result struct {
 		m   *loaded
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		m, err := a.load(path)
+		m, err := a.load(path, opts)
 		ch <- result{m, err}
 	}()
 	select {

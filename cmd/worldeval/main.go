@@ -96,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		p, err := pipeline.New(m)
+		p, err := pipeline.New(m, pipeline.Options{}) // a batch keeps its weights mapped
 		if err != nil {
 			return err
 		}

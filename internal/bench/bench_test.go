@@ -38,7 +38,7 @@ func loadPipeline(t *testing.T, path string) (*model.Model, *pipeline.Pipeline) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	p, err := pipeline.New(m)
+	p, err := pipeline.New(m, pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/weights"
 )
 
 // Options choose a benchmark run.
@@ -114,13 +115,13 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer m.Close()
-	p, err := pipeline.New(m)
+	p, err := pipeline.New(m, pipeline.Options{ReleaseWeights: true}) // one image, as imggen makes it
 	if err != nil {
 		return nil, err
 	}
 	r := &Report{Model: m.Name, Path: path, Layout: m.Layout, ModelBytes: modelBytes(path)}
-	if c, ok := m.UNetWeights.(*model.Component); ok {
-		r.DType = c.DType("conv_in.weight")
+	if raw, ok := m.UNetWeights.(weights.RawSource); ok {
+		_, r.DType, _ = raw.Raw("conv_in.weight")
 	}
 	r.stage(o, "load", 1, time.Since(start), 0)
 	if err := run(ctx, p, o, r); err != nil {

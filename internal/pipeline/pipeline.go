@@ -17,9 +17,14 @@ import (
 	"github.com/imggen/imggen/internal/weights"
 )
 
-// Pipeline holds a loaded model, ready to generate any number of images.
+// Pipeline holds a loaded model, ready to generate any number of images,
+// one at a time: it is not safe for concurrent Generate calls (its
+// networks keep scratch space, and the thread count is process-wide, see
+// nn.SetThreads); generate in parallel with one Pipeline per goroutine
+// (worldeval.PoolGenerator).
 type Pipeline struct {
 	Model     *model.Model
+	opts      Options
 	tokenizer *textenc.Tokenizer
 	text      *textenc.TextModel
 	unet      *unet.UNet
@@ -27,8 +32,18 @@ type Pipeline struct {
 	scheduler sampler.Config
 }
 
-// New builds the networks of m. The weights are widened to float32 here.
-func New(m *model.Model) (*Pipeline, error) {
+// Options configure a Pipeline.
+type Options struct {
+	// ReleaseWeights hands each network's mapped weight pages back to the
+	// operating system as soon as a run is done with them (the text
+	// encoder's after encoding, the U-Net's before the decode), which
+	// lowers the peak memory of one image. The next image then reads them
+	// from disk again, so a batch leaves it off.
+	ReleaseWeights bool
+}
+
+// New builds the networks of m.
+func New(m *model.Model, opts Options) (*Pipeline, error) {
 	text, err := textenc.LoadTextModel(m.Text, weights.NewLoader(m.TextWeights))
 	if err != nil {
 		return nil, err
@@ -47,7 +62,7 @@ func New(m *model.Model) (*Pipeline, error) {
 			return nil, fmt.Errorf("scheduler config: %w", err)
 		}
 	}
-	return &Pipeline{Model: m, tokenizer: textenc.NewCLIPTokenizer(m.PadID), text: text, unet: u, vae: v, scheduler: sched}, nil
+	return &Pipeline{Model: m, opts: opts, tokenizer: textenc.NewCLIPTokenizer(m.PadID), text: text, unet: u, vae: v, scheduler: sched}, nil
 }
 
 // Scheduler is the model's scheduler configuration (SD 1.5's when the
@@ -155,7 +170,7 @@ func (p *Pipeline) conditioning(req Request, tr *Trace) (unet.Conditioning, erro
 		return unet.Conditioning{}, err
 	}
 	tr.stage("text_encoder", start)
-	release(p.Model.TextWeights)
+	p.release(p.Model.TextWeights)
 	tr.Context(text)
 	return unet.Conditioning{Text: text}, nil
 }
@@ -238,7 +253,7 @@ func (p *Pipeline) denoise(ctx context.Context, l *latents, cond unet.Conditioni
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	release(p.Model.UNetWeights)
+	p.release(p.Model.UNetWeights)
 	return x, nil
 }
 
@@ -302,7 +317,7 @@ func (p *Pipeline) decode(x []float32, l *latents, tr *Trace) *image.RGBA {
 	start := time.Now()
 	decoded := p.vae.Decode(tensor.From(x, 1, l.channels, l.h, l.w))
 	tr.stage("vae_decode", start)
-	release(p.Model.VAEWeights)
+	p.release(p.Model.VAEWeights)
 	tr.Decoded(decoded)
 	return ToImage(decoded)
 }
@@ -332,10 +347,10 @@ func ToImage(t *tensor.Tensor) *image.RGBA {
 }
 
 // release lets a finished stage's memory-mapped weights leave the resident
-// set (they are paged back in from the page cache when next used), so the
-// peak memory of a run is that of its largest stage, not of the sum.
-func release(src weights.Source) {
-	if r, ok := src.(interface{ Release() }); ok {
+// set when the options ask for it, so that the peak memory of a run is that
+// of its largest stage, not of the sum.
+func (p *Pipeline) release(src weights.Source) {
+	if r, ok := src.(weights.Releaser); ok && p.opts.ReleaseWeights {
 		r.Release()
 	}
 }

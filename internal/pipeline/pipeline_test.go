@@ -61,7 +61,7 @@ func loadPipeline(t testing.TB, path string) *Pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	p, err := New(m)
+	p, err := New(m, Options{ReleaseWeights: true})
 	if err != nil {
 		t.Fatal(err)
 	}

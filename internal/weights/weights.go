@@ -20,6 +20,13 @@ type Source interface {
 	Float32(name string) ([]float32, error)
 }
 
+// Releaser is a Source whose data is mapped from files: Release lets the
+// operating system drop the pages until they are next read. A Source that
+// wraps another (a LoRA, a replacement) forwards it.
+type Releaser interface {
+	Release()
+}
+
 // Loader reads tensors under a key prefix and records the first failure.
 type Loader struct {
 	src    Source

@@ -45,7 +45,7 @@ func TestBuiltinModelJudge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := pipeline.New(m)
+		p, err := pipeline.New(m, pipeline.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
