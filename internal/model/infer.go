@@ -18,10 +18,10 @@ const (
 	tinyClipHeadDim = 8  // towers narrower than one 64-wide head (test models)
 )
 
-// inferConfigs derives the three configs of an SD 1.x single-file checkpoint
-// from its tensor shapes (already under diffusers names), with the sidecar
-// yaml's head count and scale factor where given.
-func inferConfigs(arch string, comps [numComps]*Component, y *ldmConfig) (unet.Config, vae.Config, textenc.Config, error) {
+// inferConfigs derives the three configs of a single-file checkpoint of
+// family f from its tensor shapes (already under diffusers names), with the
+// sidecar yaml's head count and scale factor where given.
+func inferConfigs(f *Family, comps [numComps]*Component, y *ldmConfig) (unet.Config, vae.Config, textenc.Config, error) {
 	u, err := inferUNet(comps[compUNet], y)
 	if err != nil {
 		return u, vae.Config{}, textenc.Config{}, err
@@ -30,14 +30,12 @@ func inferConfigs(arch string, comps [numComps]*Component, y *ldmConfig) (unet.C
 	if err != nil {
 		return u, v, textenc.Config{}, err
 	}
-	if arch == SD2 {
-		if err := sd2UNet(&u, y); err != nil {
+	if f.adjustUNet != nil {
+		if err := f.adjustUNet(&u, y); err != nil {
 			return u, v, textenc.Config{}, err
 		}
-		t, err := inferOpenCLIPText(comps[compText])
-		return u, v, t, err
 	}
-	t, err := inferText(comps[compText])
+	t, err := f.inferText(comps[compText])
 	return u, v, t, err
 }
 

@@ -76,7 +76,7 @@ func InspectFS(fsys fs.FS, name string) (Report, error) {
 func inspect(o *opened, path string) Report {
 	defer o.close()
 	r := Report{
-		Path: path, Name: o.name, Layout: o.layout, Arch: o.arch,
+		Path: path, Name: o.name, Layout: o.layout, Arch: o.familyName(),
 		Problem: o.problem, Files: o.weightFiles, PadID: o.padID,
 		Ignored: len(o.ignored), Unknown: len(o.unknown), Metadata: o.metadata,
 	}

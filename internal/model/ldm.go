@@ -61,54 +61,21 @@ func fileTensors(f *safetensors.File) []storedTensor {
 }
 
 // mapSingleFile fills o's components from a single-file checkpoint's tensors
-// and derives the architecture and configs.
+// and derives the family and configs.
 func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 	names := make([]string, len(ts))
 	for i, t := range ts {
 		names[i] = t.info.Name
 	}
-	hasPrefix := func(p string) bool {
-		for _, n := range names {
-			if strings.HasPrefix(n, p) {
-				return true
-			}
-		}
-		return false
+	keys := keySet(names)
+	f := singleFileFamily(keys, y)
+	o.family, o.problem = f, singleFileProblem(f, keys, y)
+	if f != nil {
+		o.padID = f.PadID
 	}
-	o.arch = SD1
-	switch {
-	case hasPrefix(ldmSDXL):
-		o.arch, o.problem = SDXL, "SDXL checkpoints are not supported (only SD 1.x and 2.x)"
-	case hasPrefix(ldmOpenCLIP):
-		// SD 2.x: OpenCLIP text tower, padded with "!" (id 0).
-		o.arch, o.padID = SD2, 0
-		switch {
-		case !hasPrefix(ldmUNet):
-			o.problem = "the checkpoint has an OpenCLIP text encoder but no U-Net (" + ldmUNet + "* tensors)"
-		case !hasPrefix(ldmVAE):
-			o.problem = "the checkpoint has no VAE (" + ldmVAE + "* tensors)"
-		}
-	case !hasPrefix(ldmUNet):
-		o.arch = "unknown"
-		if hasPrefix("down_blocks.") || hasPrefix("encoder.down_blocks.") || hasPrefix("text_model.") {
-			o.problem = "this is one component of a diffusers model; pass the folder that holds model_index.json"
-		} else {
-			o.problem = "no " + ldmUNet + "* tensors: not a Stable Diffusion checkpoint (a LoRA, embedding or VAE-only file?)"
-		}
-	case !hasPrefix(ldmVAE):
-		o.problem = "the checkpoint has no VAE (" + ldmVAE + "* tensors)"
-	case !hasPrefix(ldmText):
-		o.problem = "the checkpoint has no text encoder (" + ldmText + "* tensors)"
-	case y != nil && (y.headChannels > 0 || y.linear || y.vPrediction || y.openCLIP):
-		o.arch, o.problem, o.padID = SD2, "SD 2.x checkpoint (per "+y.path+") without an OpenCLIP text encoder ("+ldmOpenCLIP+"* tensors): the file and its yaml do not match", 0
-	}
-	lastBlock := -1 // the OpenCLIP tower's last resblock, unused by SD 2.x
-	if o.arch == SD2 {
-		for _, n := range names {
-			if i, ok := openCLIPBlock(n); ok && i > lastBlock {
-				lastBlock = i
-			}
-		}
+	var textKeys func(string) ([]string, keyKind)
+	if f != nil && f.textKeys != nil {
+		textKeys = f.textKeys(names)
 	}
 
 	lay := ldmLayoutOf(names)
@@ -118,8 +85,8 @@ func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 	for _, t := range ts {
 		name, in := t.info.Name, t.info
 		e := entry{file: t.file, stored: name, dtype: in.DType, shape: in.Shape, bytes: in.End - in.Begin}
-		if o.arch == SD2 && strings.HasPrefix(name, ldmOpenCLIP) {
-			keys, kind := mapOpenCLIPKey(strings.TrimPrefix(name, ldmOpenCLIP), lastBlock)
+		if textKeys != nil && strings.HasPrefix(name, f.textPrefix) {
+			keys, kind := textKeys(name)
 			switch kind {
 			case keyIgnored:
 				o.ignored = append(o.ignored, name)
@@ -170,11 +137,46 @@ func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 		c.sortNames()
 	}
 	if o.problem == "" {
-		o.unet, o.vae, o.text, o.cfgErr = inferConfigs(o.arch, o.comps, y)
+		o.unet, o.vae, o.text, o.cfgErr = inferConfigs(f, o.comps, y)
 	}
-	if o.problem == "" && o.cfgErr == nil && o.arch == SD2 {
-		o.scheduler = sd2SchedulerConfig(y)
+	if o.problem == "" && o.cfgErr == nil && f.scheduler != nil {
+		o.scheduler = f.scheduler(y)
 	}
+}
+
+// singleFileProblem says why Load must refuse a single file whose keys are
+// family f's (nil: no family's), or "" when it can run.
+func singleFileProblem(f *Family, k keySet, y *ldmConfig) string {
+	switch {
+	case f != nil && f.Refused != "":
+		return f.Refused
+	case f != nil && !k.has(ldmUNet) && k.has(f.textPrefix):
+		return "the checkpoint has a " + f.Name + " text encoder but no U-Net (" + ldmUNet + "* tensors)"
+	case f == nil || !k.has(ldmUNet):
+		if k.has("down_blocks.") || k.has("encoder.down_blocks.") || k.has("text_model.") {
+			return "this is one component of a diffusers model; pass the folder that holds model_index.json"
+		}
+		return "no " + ldmUNet + "* tensors: not a Stable Diffusion checkpoint (a LoRA, embedding or VAE-only file?)"
+	case !k.has(ldmVAE):
+		return "the checkpoint has no VAE (" + ldmVAE + "* tensors)"
+	case !k.has(f.textPrefix) && y != nil && k.has(ldmText):
+		return f.Name + " checkpoint (per " + y.path + ") without its text encoder (" + f.textPrefix + "* tensors): the file and its yaml do not match"
+	case !k.has(f.textPrefix):
+		return "the checkpoint has no text encoder (" + f.textPrefix + "* tensors)"
+	}
+	return ""
+}
+
+// openCLIPKeys maps an SD 2.x file's OpenCLIP text keys (mapOpenCLIPKey),
+// skipping the tower's last resblock, which SD 2.x does not use.
+func openCLIPKeys(names []string) func(string) ([]string, keyKind) {
+	last := -1
+	for _, n := range names {
+		if i, ok := openCLIPBlock(n); ok && i > last {
+			last = i
+		}
+	}
+	return func(k string) ([]string, keyKind) { return mapOpenCLIPKey(strings.TrimPrefix(k, ldmOpenCLIP), last) }
 }
 
 // sd2SchedulerConfig is the scheduler config diffusers 0.27.2's

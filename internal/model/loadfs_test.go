@@ -53,8 +53,8 @@ func TestBuiltinLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if m.Name != "builtin" || m.Arch != SD1 || m.VAE.SampleSize != 128 {
-		t.Errorf("built-in model: name %q, arch %s, VAE sample size %d", m.Name, m.Arch, m.VAE.SampleSize)
+	if m.Name != "builtin" || m.Family != SD1 || m.VAE.SampleSize != 128 {
+		t.Errorf("built-in model: name %q, family %s, VAE sample size %d", m.Name, m.Family.Name, m.VAE.SampleSize)
 	}
 	r, err := Inspect(Builtin)
 	if err != nil || r.Problem != "" {

@@ -33,20 +33,13 @@ const (
 	Diffusers  = "diffusers"
 )
 
-// Architectures.
-const (
-	SD1  = "SD 1.x"
-	SD2  = "SD 2.x"
-	SDXL = "SDXL"
-)
-
 // Model is an opened checkpoint. Its weight sources read from memory-mapped
 // files, so Close it when done (after the layers have loaded their weights).
 type Model struct {
 	Name   string // file name without .safetensors, or the folder's base name
 	Path   string
-	Layout string // SingleFile or Diffusers
-	Arch   string // SD1
+	Layout string  // SingleFile or Diffusers
+	Family *Family // SD1 or SD2
 
 	UNet unet.Config
 	VAE  vae.Config
@@ -118,7 +111,7 @@ func check(o *opened, path string) (*Model, error) {
 		}
 	}
 	return &Model{
-		Name: o.name, Path: path, Layout: o.layout, Arch: o.arch,
+		Name: o.name, Path: path, Layout: o.layout, Family: o.family,
 		UNet: o.unet, VAE: o.vae, Text: o.text, Scheduler: o.scheduler,
 		UNetWeights: o.comps[compUNet], VAEWeights: o.comps[compVAE], TextWeights: o.comps[compText],
 		PadID: o.padID, hashFn: o.hash, files: o.files,

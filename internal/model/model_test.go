@@ -129,8 +129,8 @@ func TestLoadFixtures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.layout, func(t *testing.T) {
 			m := load(t, c.path)
-			if m.Layout != c.layout || m.Arch != SD1 || m.Name != c.name || m.PadID != 49407 {
-				t.Errorf("layout %q arch %q name %q pad %d", m.Layout, m.Arch, m.Name, m.PadID)
+			if m.Layout != c.layout || m.Family != SD1 || m.Name != c.name || m.PadID != 49407 {
+				t.Errorf("layout %q family %q name %q pad %d", m.Layout, m.Family.Name, m.Name, m.PadID)
 			}
 			if (m.Scheduler != nil) != c.scheduler {
 				t.Errorf("scheduler config present: %v", m.Scheduler != nil)
@@ -378,9 +378,9 @@ func TestUnsupportedArchitectures(t *testing.T) {
 	mustWrite(t, filepath.Join(yamlDir, "m.yaml"), "model:\n  params:\n    parameterization: v\n    unet_config:\n      params:\n        num_head_channels: 64\n")
 
 	for _, c := range []struct{ path, arch, want string }{
-		{filepath.Join(dir, "sd2.safetensors"), SD2, "no VAE"},
-		{filepath.Join(dir, "xl.safetensors"), SDXL, "SDXL"},
-		{filepath.Join(yamlDir, "m.safetensors"), SD2, "do not match"},
+		{filepath.Join(dir, "sd2.safetensors"), SD2.Name, "no VAE"},
+		{filepath.Join(dir, "xl.safetensors"), SDXL.Name, "SDXL"},
+		{filepath.Join(yamlDir, "m.safetensors"), SD2.Name, "do not match"},
 	} {
 		if _, err := Load(c.path); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: Load error %v, want %q", c.path, err, c.want)
@@ -543,7 +543,7 @@ func TestInspect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !r.Supported || r.Arch != SD1 || r.UNet == nil || r.VAE == nil || r.Text == nil || r.Ignored != 0 || r.Unknown != 0 {
+		if !r.Supported || r.Arch != SD1.Name || r.UNet == nil || r.VAE == nil || r.Text == nil || r.Ignored != 0 || r.Unknown != 0 {
 			t.Errorf("%s: %+v", c.path, r)
 		}
 		want := map[string]int{"unet": 684, "vae": 244, "text_encoder": 68}
@@ -562,7 +562,7 @@ func TestInspect(t *testing.T) {
 			t.Fatal(err)
 		}
 		var back Report
-		if err := json.Unmarshal(js, &back); err != nil || back.Arch != SD1 || back.UNet.CrossAttentionDim != 32 {
+		if err := json.Unmarshal(js, &back); err != nil || back.Arch != SD1.Name || back.UNet.CrossAttentionDim != 32 {
 			t.Errorf("JSON round trip: %v %+v", err, back)
 		}
 		s := r.String()

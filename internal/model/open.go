@@ -35,20 +35,29 @@ const sd1PadID = 49407
 // opened is what Load and Inspect share: the files are open, the keys
 // mapped and the configs derived; problem says why Load must refuse it.
 type opened struct {
-	name, layout, arch string
-	problem            string
-	cfgErr             error
-	comps              [numComps]*Component
-	files              []*safetensors.File
-	weightFiles        []string
-	ignored, unknown   []string
-	unet               unet.Config
-	vae                vae.Config
-	text               textenc.Config
-	scheduler          []byte
-	padID              int
-	hash               func() (string, error) // full hex SHA-256 of the file the model hash reads
-	metadata           map[string]string
+	name, layout     string
+	family           *Family // nil: no family's keys
+	problem          string
+	cfgErr           error
+	comps            [numComps]*Component
+	files            []*safetensors.File
+	weightFiles      []string
+	ignored, unknown []string
+	unet             unet.Config
+	vae              vae.Config
+	text             textenc.Config
+	scheduler        []byte
+	padID            int
+	hash             func() (string, error) // full hex SHA-256 of the file the model hash reads
+	metadata         map[string]string
+}
+
+// familyName is the family's name, "unknown" when the keys are no family's.
+func (o *opened) familyName() string {
+	if o.family == nil {
+		return "unknown"
+	}
+	return o.family.Name
 }
 
 func (o *opened) close() {
@@ -288,7 +297,10 @@ func openDiffusers(dir folder) (*opened, error) {
 		return nil, err
 	}
 	o.padID = pad
-	o.arch, o.problem = diffusersArch(index, o.unet, o.text, padName)
+	var class string
+	json.Unmarshal(index["_class_name"], &class) // a missing or odd name is no family's
+	o.family = diffusersFamily(folderFacts{index: index, class: class, unet: o.unet, text: o.text, pad: padName})
+	o.problem = o.family.Refused
 	ok = true
 	return o, nil
 }
@@ -407,18 +419,4 @@ func tokenizerPad(dir folder) (int, string, error) {
 		return 0, "", fmt.Errorf("tokenizer pad token %q is not in vocab.json", pad)
 	}
 	return id, pad, nil
-}
-
-// diffusersArch names the architecture a diffusers folder's configs describe
-// and, when it is not SD 1.x, why Load refuses it.
-func diffusersArch(index map[string]json.RawMessage, u unet.Config, t textenc.Config, pad string) (arch, problem string) {
-	var class string
-	json.Unmarshal(index["_class_name"], &class)
-	if _, ok := index["text_encoder_2"]; ok || strings.Contains(class, "XL") {
-		return SDXL, "SDXL models are not supported (only SD 1.x and 2.x)"
-	}
-	if u.UseLinearProjection || len(u.AttentionHeadDim) > 1 || len(u.NumAttentionHeads) > 1 || t.HiddenAct == "gelu" || pad == "!" {
-		return SD2, ""
-	}
-	return SD1, ""
 }

@@ -30,8 +30,8 @@ func TestSD2LoadsBothLayouts(t *testing.T) {
 	}
 	defer one.Close()
 	for _, m := range []*Model{dir, one} {
-		if m.Arch != SD2 || m.PadID != 0 {
-			t.Errorf("%s: arch %q pad %d, want SD 2.x, 0", m.Layout, m.Arch, m.PadID)
+		if m.Family != SD2 || m.PadID != 0 {
+			t.Errorf("%s: family %q pad %d, want SD 2.x, 0", m.Layout, m.Family.Name, m.PadID)
 		}
 		cfg, err := sampler.ParseConfig(m.Scheduler)
 		if err != nil {
