@@ -121,7 +121,7 @@ func (a *app) rootCommand() *cobra.Command {
 	o := &genOptions{}
 	root := &cobra.Command{
 		Use:     "imggen [flags] PROMPT",
-		Short:   "Text-to-image with Stable Diffusion 1.x, in pure Go",
+		Short:   "Text-to-image with Stable Diffusion 1.x and 2.x, in pure Go",
 		Long:    rootLong,
 		Example: rootExample,
 		Version: versionString(),

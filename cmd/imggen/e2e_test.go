@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/nn"
-	"github.com/imggen/imggen/internal/pngout"
 	"github.com/imggen/imggen/internal/refcheck"
 )
 
@@ -78,7 +77,7 @@ func runReference(t *testing.T, model, ref string, extra []string) {
 // maxShare of the pixels.
 func assertMatchesReference(t *testing.T, out, ref string, maxShare float64) {
 	t.Helper()
-	got, err := pngout.Load(out)
+	got, err := refcheck.LoadPNG(out)
 	if err != nil {
 		t.Fatal(err)
 	}

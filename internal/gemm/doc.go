@@ -63,20 +63,6 @@
 //
 // # Speed
 //
-// GFLOPS (2mnk/s), benchstat medians of 6 runs started only while the
-// shared 2-core AMD EPYC Zen 3 VM was otherwise idle (AVX2, no AVX-512;
-// 3.1 GHz, 99 GFLOPS FMA peak per core), 1 thread / 2 threads:
-//
-//	conv 320ch 64x64    m=320 n=4096 k=2880   Sgemm 77 / 127, transposed+packed W 84 / 144
-//	conv 1280ch 8x8     m=1280 n=64 k=11520   Sgemm 79 / 125, transposed+packed W 70 / 133
-//	VAE conv 128ch      m=128 n=65536 k=1152  Sgemm 62 / 118, transposed+packed W 81 / 153
-//	linear              m=4096 n=320 k=320    87 / 163
-//	GEGLU               m=4096 n=2560 k=320   85 / 158 (W packed)
-//	attention Q·Kᵀ      m=4096 n=4096 k=40    66 / 130 (SgemmNT)
-//	attention P·V       m=4096 n=40 k=4096    47 / 83 (n=80: 55 / 105)
-//
-// The AVX2 kernel alone on cached data runs at about 90; the Go kernels
-// at 4-5 per core. The AVX-512 kernels are verified by simulating the
-// assembler's listing (TestKernelsSimulated) but were not timed: no
-// AVX-512 CPU was at hand.
+// Measurements, per machine, are in the README's Benchmarks section
+// (go test ./internal/gemm -bench . runs them).
 package gemm

@@ -127,24 +127,16 @@ func Supported(im Impl) bool {
 	return im == ImplGo
 }
 
-var impl atomic.Int32
-
-// Start with the best kernel set the CPU runs, capped by IMGGEN_GEMM.
-func init() { impl.Store(int32(kernelset.Best("IMGGEN_GEMM", Supported))) }
+// kernels starts with the best kernel set the CPU runs, capped by IMGGEN_GEMM.
+var kernels = kernelset.NewSelector("gemm", "IMGGEN_GEMM", Supported)
 
 // CurrentImpl reports the kernel set in use.
-func CurrentImpl() Impl { return Impl(impl.Load()) }
+func CurrentImpl() Impl { return kernels.Current() }
 
 // SetImpl selects the kernel set for later calls, for tests and
 // benchmarks. The assembly sets give the same bits; Go rounds each product
 // before adding it (see kernGo).
-func SetImpl(im Impl) error {
-	if !Supported(im) {
-		return fmt.Errorf("gemm: kernel set %v not supported here", im)
-	}
-	impl.Store(int32(im))
-	return nil
-}
+func SetImpl(im Impl) error { return kernels.Set(im) }
 
 // blocking holds the cache block sizes, in elements: kc rows of B per
 // panel (one kernel's B strips, kc x 16 or kc x 32, stay in L1 while a

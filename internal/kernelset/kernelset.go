@@ -5,6 +5,7 @@ package kernelset
 import (
 	"fmt"
 	"os"
+	"sync/atomic"
 )
 
 // Impl names a kernel set; larger is wider.
@@ -48,4 +49,33 @@ func Best(env string, supported func(Impl) bool) Impl {
 		best--
 	}
 	return best
+}
+
+// Selector holds the kernel set one package runs: the best one the CPU
+// supports at start-up (capped by an environment variable), changeable by
+// tests and benchmarks.
+type Selector struct {
+	pkg       string
+	supported func(Impl) bool
+	cur       atomic.Int32
+}
+
+// NewSelector starts with Best(env, supported); pkg names the package in
+// errors.
+func NewSelector(pkg, env string, supported func(Impl) bool) *Selector {
+	s := &Selector{pkg: pkg, supported: supported}
+	s.cur.Store(int32(Best(env, supported)))
+	return s
+}
+
+// Current reports the kernel set in use.
+func (s *Selector) Current() Impl { return Impl(s.cur.Load()) }
+
+// Set selects the kernel set for later calls.
+func (s *Selector) Set(im Impl) error {
+	if !s.supported(im) {
+		return fmt.Errorf("%s: kernel set %v not supported here", s.pkg, im)
+	}
+	s.cur.Store(int32(im))
+	return nil
 }

@@ -1,6 +1,9 @@
 package kernelset
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseRoundTrip(t *testing.T) {
 	for _, im := range []Impl{Go, AVX2, AVX512} {
@@ -34,5 +37,19 @@ func TestBest(t *testing.T) {
 		if got := Best("IMGGEN_TEST_KERNELS", upTo(tc.cpu)); got != tc.want {
 			t.Errorf("env %q, cpu %v: got %v, want %v", tc.env, tc.cpu, got, tc.want)
 		}
+	}
+}
+
+func TestSelector(t *testing.T) {
+	t.Setenv("IMGGEN_TEST_KERNELS", "avx2")
+	s := NewSelector("pkg", "IMGGEN_TEST_KERNELS", func(im Impl) bool { return im != AVX512 })
+	if s.Current() != AVX2 {
+		t.Fatalf("started with %v, want avx2 (the cap)", s.Current())
+	}
+	if err := s.Set(Go); err != nil || s.Current() != Go {
+		t.Errorf("Set(go): %v, current %v", err, s.Current())
+	}
+	if err := s.Set(AVX512); err == nil || !strings.Contains(err.Error(), "pkg: kernel set avx512 not supported") || s.Current() != Go {
+		t.Errorf("Set(avx512): %v, current %v", err, s.Current())
 	}
 }

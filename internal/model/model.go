@@ -52,7 +52,7 @@ type Model struct {
 	// *Component.
 	UNetWeights, VAEWeights, TextWeights weights.Source
 
-	PadID int // tokenizer pad id: 49407 (<|endoftext|>) for SD 1.x
+	PadID int // tokenizer pad id: 49407 (<|endoftext|>) for SD 1.x, 0 ("!") for SD 2.x
 
 	hashFn    func() (string, error)
 	hashOnce  sync.Once

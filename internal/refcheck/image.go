@@ -3,8 +3,6 @@ package refcheck
 import (
 	"image"
 	"testing"
-
-	"github.com/imggen/imggen/internal/pngout"
 )
 
 // ImageWithin compares img with the PNG at refPath: at most maxLevel off
@@ -12,11 +10,11 @@ import (
 // measured values beside the bar.
 func ImageWithin(t testing.TB, img image.Image, refPath string, maxLevel int, maxShare float64) {
 	t.Helper()
-	ref, err := pngout.Load(refPath)
+	ref, err := LoadPNG(refPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := pngout.Compare(img, ref)
+	d, err := Compare(img, ref)
 	if err != nil {
 		t.Fatal(err)
 	}

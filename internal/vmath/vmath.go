@@ -3,7 +3,6 @@ package vmath
 import (
 	"fmt"
 	"math"
-	"sync/atomic"
 
 	"github.com/imggen/imggen/internal/kernelset"
 )
@@ -32,23 +31,15 @@ func Supported(im Impl) bool {
 	return im == ImplGo
 }
 
-var impl atomic.Int32
-
-// Start with the best kernel set the CPU runs, capped by IMGGEN_VMATH.
-func init() { impl.Store(int32(kernelset.Best("IMGGEN_VMATH", Supported))) }
+// kernels starts with the best kernel set the CPU runs, capped by IMGGEN_VMATH.
+var kernels = kernelset.NewSelector("vmath", "IMGGEN_VMATH", Supported)
 
 // CurrentImpl reports the kernel set in use.
-func CurrentImpl() Impl { return Impl(impl.Load()) }
+func CurrentImpl() Impl { return kernels.Current() }
 
 // SetImpl selects the kernel set for later calls. All sets give the same
 // bits, so this only changes speed; it is for tests and benchmarks.
-func SetImpl(im Impl) error {
-	if !Supported(im) {
-		return fmt.Errorf("vmath: kernel set %v not supported here", im)
-	}
-	impl.Store(int32(im))
-	return nil
-}
+func SetImpl(im Impl) error { return kernels.Set(im) }
 
 // unary applies op to src into dst (same length or longer; dst and src
 // are the same slice or do not overlap). The assembly takes whole blocks

@@ -1,4 +1,4 @@
-package pngout
+package refcheck
 
 import (
 	"fmt"
@@ -68,8 +68,8 @@ func absDiff(a, b uint32) int {
 	return int(b - a)
 }
 
-// Load decodes a PNG file.
-func Load(path string) (image.Image, error) {
+// LoadPNG decodes a PNG file.
+func LoadPNG(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
