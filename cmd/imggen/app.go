@@ -13,7 +13,6 @@ import (
 
 	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/pipeline"
-	"github.com/imggen/imggen/internal/sampler"
 )
 
 // generator is what the CLI needs from a loaded pipeline; tests substitute
@@ -142,7 +141,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVarP(&o.model, "model", "m", "", `model: .safetensors checkpoint, diffusers folder, or "builtin" (default $IMGGEN_MODEL, else builtin)`)
 	f.StringVarP(&o.negative, "negative-prompt", "n", "", "negative prompt")
 	f.IntVar(&o.steps, "steps", pipeline.DefaultSteps, "sampling steps")
-	f.StringVar(&o.sampler, "sampler", pipeline.DefaultSampler, "sampler: "+strings.Join(sampler.Names(), ", "))
+	f.StringVar(&o.sampler, "sampler", pipeline.DefaultSampler, "sampler: "+strings.Join(pipeline.Samplers(), ", "))
 	f.StringVar(&o.schedule, "schedule", "", "timestep/sigma spacing: "+strings.Join(pipeline.Schedules, ", ")+"; karras works with euler, dpmpp_2m, lms (default karras for dpmpp_2m, else default)")
 	f.Float64Var(&o.cfgScale, "cfg-scale", pipeline.DefaultCFGScale, "classifier-free guidance scale (<= 1 disables guidance)")
 	f.IntVarP(&o.width, "width", "W", 0, "image width, a multiple of 8 (default: the model's native size, 512 for SD 1.5)")

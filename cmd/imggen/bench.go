@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imggen/imggen/internal/bench"
-	"github.com/imggen/imggen/internal/sampler"
+	"github.com/imggen/imggen/internal/pipeline"
 )
 
 // benchOptions are the flag values of imggen bench.
@@ -63,7 +63,7 @@ func (a *app) benchCommand(o *genOptions) *cobra.Command {
 	f.IntVar(&b.steps, "steps", d.Steps, "sampling steps")
 	f.IntVar(&b.threads, "threads", runtime.NumCPU(), "compute threads")
 	f.Float64Var(&b.cfgScale, "cfg-scale", d.CFGScale, "classifier-free guidance scale (> 1 runs the U-Net on a batch of 2)")
-	f.StringVar(&b.sampler, "sampler", d.Sampler, "sampler: "+strings.Join(sampler.Names(), ", "))
+	f.StringVar(&b.sampler, "sampler", d.Sampler, "sampler: "+strings.Join(pipeline.Samplers(), ", "))
 	f.StringVarP(&b.negative, "negative-prompt", "n", "", "negative prompt (the cost does not depend on the text)")
 	f.Int64Var(&b.seed, "seed", 0, "seed of the initial noise")
 	f.StringVar(&b.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")

@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imggen/imggen/internal/model"
-	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/pngout"
 )
@@ -97,7 +96,7 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	nn.SetThreads(o.threads)
+	pipeline.SetThreads(o.threads)
 
 	a.warnf(o, "loading model %s\n", o.model)
 	start := time.Now()

@@ -94,7 +94,7 @@ func TestFLOPsCountTheWorkDone(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if want := TextFLOPs(m.Text, 2); got != want {
+	if want := TextFLOPs(m.TextEncoders[0].Config, 2); got != want {
 		t.Errorf("text encoder, 2 prompts: %d FLOP run, %d counted", got, want)
 	}
 }
@@ -195,7 +195,7 @@ func fixtureSpec(t *testing.T, dtype string) Spec {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	return Spec{UNet: m.UNet, VAE: m.VAE, Text: m.Text, DType: dtype, Seed: 7}
+	return Spec{UNet: m.UNet, VAE: m.VAE, Text: m.TextEncoders[0].Config, DType: dtype, Seed: 7}
 }
 
 func readHeader(t *testing.T, path string) (map[string]json.RawMessage, int) {
@@ -286,7 +286,7 @@ func TestTinyCheckpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(m.UNet, s.UNet) || !reflect.DeepEqual(m.VAE, s.VAE) || !reflect.DeepEqual(m.Text, s.Text) {
+		if !reflect.DeepEqual(m.UNet, s.UNet) || !reflect.DeepEqual(m.VAE, s.VAE) || !reflect.DeepEqual(m.TextEncoders[0].Config, s.Text) {
 			t.Errorf("%s: loaded configs differ from the spec's", dt)
 		}
 		m.Close()
@@ -451,8 +451,8 @@ func TestSD15KeySet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if !reflect.DeepEqual(m.UNet, unet.SD15()) || !reflect.DeepEqual(m.VAE, vae.SD15()) || !reflect.DeepEqual(m.Text, textenc.SD15()) {
-		t.Errorf("inferred configs\n%+v\n%+v\n%+v", m.UNet, m.VAE, m.Text)
+	if !reflect.DeepEqual(m.UNet, unet.SD15()) || !reflect.DeepEqual(m.VAE, vae.SD15()) || !reflect.DeepEqual(m.TextEncoders[0].Config, textenc.SD15()) {
+		t.Errorf("inferred configs\n%+v\n%+v\n%+v", m.UNet, m.VAE, m.TextEncoders[0].Config)
 	}
 	rep, err := model.Inspect(path)
 	if err != nil {
@@ -464,7 +464,7 @@ func TestSD15KeySet(t *testing.T) {
 	// Every recorded key is in the loaded model under its diffusers name.
 	comps := map[string]*model.Component{
 		model.CompUNet: m.UNetWeights.(*model.Component), model.CompVAE: m.VAEWeights.(*model.Component),
-		model.CompText: m.TextWeights.(*model.Component),
+		model.CompText: m.TextEncoders[0].Weights.(*model.Component),
 	}
 	n := 0
 	for _, tn := range ts {

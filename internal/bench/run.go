@@ -151,7 +151,11 @@ func run(ctx context.Context, p *pipeline.Pipeline, o Options, r *Report) error 
 		Stage: func(name string, d time.Duration) {
 			switch name {
 			case "text_encoder":
-				r.stage(o, name, 1, d, TextFLOPs(p.TextModel().Config(), prompts))
+				var work int64
+				for _, tm := range p.TextModels() {
+					work += TextFLOPs(tm.Config(), prompts)
+				}
+				r.stage(o, name, 1, d, work)
 			case "vae_decode":
 				r.stageMem(o, "unet", len(r.UNetCalls), unetTime, perCall*int64(len(r.UNetCalls)), unetRSS, unetPeak)
 				r.stage(o, name, 1, d, VAEDecodeFLOPs(vc, lh, lw))

@@ -36,7 +36,7 @@ func TestLDMNameInvertsMapping(t *testing.T) {
 			continue
 		}
 		mapped++
-		c := []*Component{m.UNetWeights.(*Component), m.VAEWeights.(*Component), m.TextWeights.(*Component)}[comp]
+		c := []*Component{m.UNetWeights.(*Component), m.VAEWeights.(*Component), m.TextEncoders[0].Weights.(*Component)}[comp]
 		shape, ok := c.Shape(key)
 		if !ok {
 			t.Errorf("%s: %q (from %q) not in the loaded model", c.Name, key, name)
@@ -51,7 +51,7 @@ func TestLDMNameInvertsMapping(t *testing.T) {
 			t.Errorf("%q %v -> %s %q %v -> %q %v", name, in.Shape, compNames[comp], key, shape, back, backShape)
 		}
 	}
-	total := len(m.UNetWeights.(*Component).Names()) + len(m.VAEWeights.(*Component).Names()) + len(m.TextWeights.(*Component).Names())
+	total := len(m.UNetWeights.(*Component).Names()) + len(m.VAEWeights.(*Component).Names()) + len(m.TextEncoders[0].Weights.(*Component).Names())
 	if mapped != total || mapped < 900 {
 		t.Errorf("%d keys mapped, model has %d", mapped, total)
 	}

@@ -20,14 +20,14 @@ func TestLoadFSMatchesFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mem.Close()
-	if !reflect.DeepEqual(disk.UNet, mem.UNet) || !reflect.DeepEqual(disk.VAE, mem.VAE) || !reflect.DeepEqual(disk.Text, mem.Text) ||
-		disk.PadID != mem.PadID || string(disk.Scheduler) != string(mem.Scheduler) {
+	if !reflect.DeepEqual(disk.UNet, mem.UNet) || !reflect.DeepEqual(disk.VAE, mem.VAE) || !reflect.DeepEqual(disk.TextEncoders[0].Config, mem.TextEncoders[0].Config) ||
+		disk.TextEncoders[0].PadID != mem.TextEncoders[0].PadID || string(disk.Scheduler) != string(mem.Scheduler) {
 		t.Fatal("configs differ between the disk folder and the same folder through fs.FS")
 	}
 	for _, pair := range [][2]*Component{
 		{disk.UNetWeights.(*Component), mem.UNetWeights.(*Component)},
 		{disk.VAEWeights.(*Component), mem.VAEWeights.(*Component)},
-		{disk.TextWeights.(*Component), mem.TextWeights.(*Component)},
+		{disk.TextEncoders[0].Weights.(*Component), mem.TextEncoders[0].Weights.(*Component)},
 	} {
 		if !slices.Equal(pair[0].Names(), pair[1].Names()) {
 			t.Fatal("tensor names differ")

@@ -21,7 +21,7 @@ func TestMatrixViewsAreTheStoredTensors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
 			m := load(t, tc.path)
-			for _, c := range []*Component{m.UNetWeights.(*Component), m.VAEWeights.(*Component), m.TextWeights.(*Component)} {
+			for _, c := range []*Component{m.UNetWeights.(*Component), m.VAEWeights.(*Component), m.TextEncoders[0].Weights.(*Component)} {
 				l := weights.NewLoader(c)
 				for _, name := range c.Names() {
 					shape, _ := c.Shape(name)

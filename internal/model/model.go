@@ -43,16 +43,16 @@ type Model struct {
 
 	UNet unet.Config
 	VAE  vae.Config
-	Text textenc.Config
+	// TextEncoders are the model's text encoders, in the order their
+	// outputs are joined (one for SD 1.x and 2.x).
+	TextEncoders []TextEncoder
 	// Scheduler is scheduler/scheduler_config.json when the folder has one,
 	// else nil (the caller uses its defaults).
 	Scheduler []byte
 
 	// Weights by diffusers key name, component-local; the dynamic type is
 	// *Component.
-	UNetWeights, VAEWeights, TextWeights weights.Source
-
-	PadID int // tokenizer pad id: 49407 (<|endoftext|>) for SD 1.x, 0 ("!") for SD 2.x
+	UNetWeights, VAEWeights weights.Source
 
 	hashFn    func() (string, error)
 	hashOnce  sync.Once
@@ -112,10 +112,19 @@ func check(o *opened, path string) (*Model, error) {
 	}
 	return &Model{
 		Name: o.name, Path: path, Layout: o.layout, Family: o.family,
-		UNet: o.unet, VAE: o.vae, Text: o.text, Scheduler: o.scheduler,
-		UNetWeights: o.comps[compUNet], VAEWeights: o.comps[compVAE], TextWeights: o.comps[compText],
-		PadID: o.padID, hashFn: o.hash, files: o.files,
+		UNet: o.unet, VAE: o.vae, Scheduler: o.scheduler,
+		TextEncoders: []TextEncoder{{Config: o.text, Weights: o.comps[compText], PadID: o.padID}},
+		UNetWeights:  o.comps[compUNet], VAEWeights: o.comps[compVAE],
+		hashFn: o.hash, files: o.files,
 	}, nil
+}
+
+// TextEncoder is one text encoder of a model, with what a pipeline needs to
+// run it.
+type TextEncoder struct {
+	Config  textenc.Config
+	Weights weights.Source // by diffusers key name; the dynamic type is *Component
+	PadID   int            // its tokenizer's pad id: 49407 (<|endoftext|>) for SD 1.x, 0 ("!") for SD 2.x
 }
 
 // Hash returns the AUTOMATIC1111 "Model hash" written into PNG parameters:

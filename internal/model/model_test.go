@@ -129,8 +129,8 @@ func TestLoadFixtures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.layout, func(t *testing.T) {
 			m := load(t, c.path)
-			if m.Layout != c.layout || m.Family != SD1 || m.Name != c.name || m.PadID != 49407 {
-				t.Errorf("layout %q family %q name %q pad %d", m.Layout, m.Family.Name, m.Name, m.PadID)
+			if m.Layout != c.layout || m.Family != SD1 || m.Name != c.name || m.TextEncoders[0].PadID != 49407 {
+				t.Errorf("layout %q family %q name %q pad %d", m.Layout, m.Family.Name, m.Name, m.TextEncoders[0].PadID)
 			}
 			if (m.Scheduler != nil) != c.scheduler {
 				t.Errorf("scheduler config present: %v", m.Scheduler != nil)
@@ -146,8 +146,8 @@ func TestLoadFixtures(t *testing.T) {
 			if !reflect.DeepEqual(v, wantV) {
 				t.Errorf("vae config\n got %+v\nwant %+v", v, wantV)
 			}
-			if !reflect.DeepEqual(m.Text, wantT) {
-				t.Errorf("text config\n got %+v\nwant %+v", m.Text, wantT)
+			if !reflect.DeepEqual(m.TextEncoders[0].Config, wantT) {
+				t.Errorf("text config\n got %+v\nwant %+v", m.TextEncoders[0].Config, wantT)
 			}
 		})
 	}
@@ -176,7 +176,7 @@ func TestSingleFileMatchesDiffusers(t *testing.T) {
 		case "vae":
 			return m.VAEWeights.(*Component)
 		case "text_encoder":
-			return m.TextWeights.(*Component)
+			return m.TextEncoders[0].Weights.(*Component)
 		}
 		t.Fatalf("unknown component %q", comp)
 		return nil
@@ -424,10 +424,10 @@ func TestRealCheckpointExtras(t *testing.T) {
 
 	m := load(t, path)
 	_, _, wantT := fixtureConfigs(t)
-	if !reflect.DeepEqual(m.Text, wantT) {
-		t.Errorf("text config %+v", m.Text)
+	if !reflect.DeepEqual(m.TextEncoders[0].Config, wantT) {
+		t.Errorf("text config %+v", m.TextEncoders[0].Config)
 	}
-	if _, ok := m.TextWeights.Shape("text_model.encoder.layers.3.mlp.fc2.weight"); !ok {
+	if _, ok := m.TextEncoders[0].Weights.Shape("text_model.encoder.layers.3.mlp.fc2.weight"); !ok {
 		t.Error("old-layout text key not mapped")
 	}
 	r, err := Inspect(path)

@@ -30,8 +30,8 @@ func TestSD2LoadsBothLayouts(t *testing.T) {
 	}
 	defer one.Close()
 	for _, m := range []*Model{dir, one} {
-		if m.Family != SD2 || m.PadID != 0 {
-			t.Errorf("%s: family %q pad %d, want SD 2.x, 0", m.Layout, m.Family.Name, m.PadID)
+		if m.Family != SD2 || m.TextEncoders[0].PadID != 0 {
+			t.Errorf("%s: family %q pad %d, want SD 2.x, 0", m.Layout, m.Family.Name, m.TextEncoders[0].PadID)
 		}
 		cfg, err := sampler.ParseConfig(m.Scheduler)
 		if err != nil {
@@ -42,11 +42,11 @@ func TestSD2LoadsBothLayouts(t *testing.T) {
 			t.Errorf("%s: scheduler config %+v", m.Layout, cfg)
 		}
 	}
-	if !reflect.DeepEqual(dir.Text, one.Text) {
-		t.Errorf("text config: folder %+v, single file %+v", dir.Text, one.Text)
+	if !reflect.DeepEqual(dir.TextEncoders[0].Config, one.TextEncoders[0].Config) {
+		t.Errorf("text config: folder %+v, single file %+v", dir.TextEncoders[0].Config, one.TextEncoders[0].Config)
 	}
-	if one.Text.NumHiddenLayers != 4 || one.Text.NumAttentionHeads != 2 || one.Text.HiddenAct != "gelu" {
-		t.Errorf("single-file text config %+v", one.Text)
+	if one.TextEncoders[0].Config.NumHiddenLayers != 4 || one.TextEncoders[0].Config.NumAttentionHeads != 2 || one.TextEncoders[0].Config.HiddenAct != "gelu" {
+		t.Errorf("single-file text config %+v", one.TextEncoders[0].Config)
 	}
 	for l := 0; l < len(dir.UNet.BlockOutChannels); l++ {
 		if a, b := dir.UNet.Heads(l), one.UNet.Heads(l); a != b {
@@ -68,7 +68,7 @@ func TestSD2LoadsBothLayouts(t *testing.T) {
 	for _, p := range []struct {
 		name string
 		a, b weights.Source
-	}{{"text_encoder", dir.TextWeights, one.TextWeights}, {"unet", dir.UNetWeights, one.UNetWeights}, {"vae", dir.VAEWeights, one.VAEWeights}} {
+	}{{"text_encoder", dir.TextEncoders[0].Weights, one.TextEncoders[0].Weights}, {"unet", dir.UNetWeights, one.UNetWeights}, {"vae", dir.VAEWeights, one.VAEWeights}} {
 		ca, cb := p.a.(*Component), p.b.(*Component)
 		if !reflect.DeepEqual(ca.Names(), cb.Names()) {
 			t.Errorf("%s: %d keys in the folder, %d in the single file", p.name, len(ca.Names()), len(cb.Names()))
@@ -139,7 +139,7 @@ func TestSD2KeyMap(t *testing.T) {
 		t.Errorf("unknown keys: %v", o.unknown)
 	}
 	comps := map[string]*Component{
-		"text_encoder": one.TextWeights.(*Component), "unet": one.UNetWeights.(*Component), "vae": one.VAEWeights.(*Component),
+		"text_encoder": one.TextEncoders[0].Weights.(*Component), "unet": one.UNetWeights.(*Component), "vae": one.VAEWeights.(*Component),
 	}
 	ignored := map[string]bool{}
 	for _, n := range o.ignored {

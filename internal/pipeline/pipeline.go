@@ -25,8 +25,7 @@ import (
 type Pipeline struct {
 	Model     *model.Model
 	opts      Options
-	tokenizer *textenc.Tokenizer
-	text      *textenc.TextModel
+	texts     []textEncoder // the model's text encoders, in order
 	unet      *unet.UNet
 	vae       *vae.VAE
 	scheduler sampler.Config
@@ -42,11 +41,25 @@ type Options struct {
 	ReleaseWeights bool
 }
 
+// textEncoder is one text encoder ready to run, with its tokenizer.
+type textEncoder struct {
+	tokenizer *textenc.Tokenizer
+	model     *textenc.TextModel
+	weights   weights.Source
+}
+
 // New builds the networks of m.
 func New(m *model.Model, opts Options) (*Pipeline, error) {
-	text, err := textenc.LoadTextModel(m.Text, weights.NewLoader(m.TextWeights))
-	if err != nil {
-		return nil, err
+	if len(m.TextEncoders) == 0 {
+		return nil, fmt.Errorf("the model has no text encoder")
+	}
+	var texts []textEncoder
+	for _, te := range m.TextEncoders {
+		tm, err := textenc.LoadTextModel(te.Config, weights.NewLoader(te.Weights))
+		if err != nil {
+			return nil, err
+		}
+		texts = append(texts, textEncoder{textenc.NewCLIPTokenizer(te.PadID), tm, te.Weights})
 	}
 	u, err := unet.Load(m.UNet, weights.NewLoader(m.UNetWeights))
 	if err != nil {
@@ -62,15 +75,15 @@ func New(m *model.Model, opts Options) (*Pipeline, error) {
 			return nil, fmt.Errorf("scheduler config: %w", err)
 		}
 	}
-	return &Pipeline{Model: m, opts: opts, tokenizer: textenc.NewCLIPTokenizer(m.PadID), text: text, unet: u, vae: v, scheduler: sched}, nil
+	return &Pipeline{Model: m, opts: opts, texts: texts, unet: u, vae: v, scheduler: sched}, nil
 }
 
 // Scheduler is the model's scheduler configuration (SD 1.5's when the
 // model has none).
 func (p *Pipeline) Scheduler() sampler.Config { return p.scheduler }
 
-// Tokenizer returns the model's tokenizer.
-func (p *Pipeline) Tokenizer() *textenc.Tokenizer { return p.tokenizer }
+// Tokenizer returns the tokenizer of the model's first text encoder.
+func (p *Pipeline) Tokenizer() *textenc.Tokenizer { return p.texts[0].tokenizer }
 
 // Trace, when non-nil, receives the tensors of a run as they are made and
 // the time each stage took (for parity tests, benchmarks and debugging).
@@ -170,7 +183,9 @@ func (p *Pipeline) conditioning(req Request, tr *Trace) (unet.Conditioning, erro
 		return unet.Conditioning{}, err
 	}
 	tr.stage("text_encoder", start)
-	p.release(p.Model.TextWeights)
+	for _, te := range p.texts {
+		p.release(te.weights)
+	}
 	tr.Context(text)
 	return unet.Conditioning{Text: text}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/sampler"
 	"github.com/imggen/imggen/internal/textenc"
 )
@@ -15,6 +16,14 @@ const (
 	DefaultSteps    = 20
 	DefaultCFGScale = 7.5 // a front end's default; Plan cannot tell 0 from unset
 )
+
+// Samplers lists the sampler names a Request may give.
+func Samplers() []string { return sampler.Names() }
+
+// SetThreads sets how many threads every network uses (at least 1). It is
+// process-wide, like the kernels' choice: results are the same bits for
+// any value.
+func SetThreads(n int) { nn.SetThreads(n) }
 
 // ModelDefaults is what a loaded model says about how it runs.
 type ModelDefaults struct {

@@ -2,10 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/imggen/imggen/internal/model"
+	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/tensor"
 )
 
@@ -90,5 +94,40 @@ func TestLongPromptModeValidated(t *testing.T) {
 	req := Request{Prompt: "x", Width: 64, Height: 64, Steps: 1, CFGScale: 7.5, Sampler: "ddim", Schedule: "default", LongPrompts: "wrap"}
 	if err := req.Validate(); err == nil || !strings.Contains(err.Error(), "long-prompt mode") {
 		t.Fatalf("Validate = %v, want a long-prompt mode error", err)
+	}
+}
+
+// TestTextEncodersJoin: a model with several text encoders conditions on
+// their outputs joined token by token (SDXL joins two); with the same
+// encoder twice, each token's row is the one encoder's row twice.
+func TestTextEncodersJoin(t *testing.T) {
+	one := loadPipeline(t, "../../testdata/model-diffusers")
+	m, err := model.Load("../../testdata/model-diffusers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.TextEncoders = append(m.TextEncoders, m.TextEncoders[0])
+	two, err := New(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Prompt: "a (red:1.2) boat", NegativePrompt: "blurry", LongPrompts: "chunk", ClipSkip: 1}
+	want, err := one.encode(req, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := two.encode(req, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, l, c := want.Shape[0], want.Shape[1], want.Shape[2]
+	if !slices.Equal(got.Shape, []int{n, l, 2 * c}) {
+		t.Fatalf("shape %v, want [%d %d %d]", got.Shape, n, l, 2*c)
+	}
+	for r := 0; r < n*l; r++ {
+		row := want.Data[r*c : (r+1)*c]
+		refcheck.Bitwise(t, fmt.Sprintf("row %d, first encoder", r), got.Data[2*r*c:(2*r+1)*c], row)
+		refcheck.Bitwise(t, fmt.Sprintf("row %d, second encoder", r), got.Data[(2*r+1)*c:(2*r+2)*c], row)
 	}
 }

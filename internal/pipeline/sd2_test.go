@@ -106,8 +106,8 @@ func TestSD2Tokenizer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range sd2Layouts {
-		if m := sd2Model(t, l.path); m.PadID != fx.PadID {
-			t.Errorf("%s: pad id %d, want %d", l.name, m.PadID, fx.PadID)
+		if m := sd2Model(t, l.path); m.TextEncoders[0].PadID != fx.PadID {
+			t.Errorf("%s: pad id %d, want %d", l.name, m.TextEncoders[0].PadID, fx.PadID)
 		}
 	}
 	tok := textenc.NewCLIPTokenizer(fx.PadID)
@@ -142,7 +142,7 @@ func TestSD2TextEncoder(t *testing.T) {
 	for _, l := range sd2Layouts {
 		t.Run(l.name, func(t *testing.T) {
 			m := sd2Model(t, l.path)
-			te, err := textenc.LoadTextModel(m.Text, weights.NewLoader(m.TextWeights))
+			te, err := textenc.LoadTextModel(m.TextEncoders[0].Config, weights.NewLoader(m.TextEncoders[0].Weights))
 			if err != nil {
 				t.Fatal(err)
 			}

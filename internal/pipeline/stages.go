@@ -9,8 +9,17 @@ import (
 // The networks of a loaded pipeline, for code that drives the stages itself
 // (imggen bench times each one). Generate does not need them.
 
-// TextModel returns the CLIP text transformer.
-func (p *Pipeline) TextModel() *textenc.TextModel { return p.text }
+// TextModel returns the model's first text encoder.
+func (p *Pipeline) TextModel() *textenc.TextModel { return p.texts[0].model }
+
+// TextModels returns every text encoder of the model, in order.
+func (p *Pipeline) TextModels() []*textenc.TextModel {
+	ms := make([]*textenc.TextModel, len(p.texts))
+	for i, te := range p.texts {
+		ms[i] = te.model
+	}
+	return ms
+}
 
 // UNet returns the noise predictor.
 func (p *Pipeline) UNet() *unet.UNet { return p.unet }
