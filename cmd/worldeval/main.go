@@ -89,27 +89,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	// One pipeline per worker, so no pipeline makes two images at once.
-	var ps []*pipeline.Pipeline
-	for range *workers {
-		m, err := model.LoadFS(weights.FS(), weights.Name)
-		if err != nil {
-			return err
-		}
-		p, err := pipeline.New(m, pipeline.Options{}) // a batch keeps its weights mapped
-		if err != nil {
-			return err
-		}
-		ps = append(ps, p)
+	// One pipeline serves every worker (Generate may be called concurrently).
+	m, err := model.LoadFS(weights.FS(), weights.Name)
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(m, pipeline.Options{}) // a batch keeps its weights mapped
+	if err != nil {
+		return err
 	}
 	if !set["sampler"] {
 		*samplerName = "" // the model's own sampler, if it has one
 	}
-	base, err := worldeval.BaseRequest(ps[0], *samplerName, *steps)
+	base, err := worldeval.BaseRequest(p, *samplerName, *steps)
 	if err != nil {
 		return err
 	}
-	gen := worldeval.PoolGenerator(ctx, ps, base)
+	gen := worldeval.PipelineGenerator(ctx, p, base)
 	c := worldeval.Config{
 		N: *n, PromptSeed: *promptSeed, CFGs: cfgs, DefaultCFG: *defCFG,
 		DiversityPrompts: *divPrompts, Seeds: *seeds, ContactRows: *rows, ContactCols: *cols,

@@ -17,11 +17,11 @@ import (
 	"github.com/imggen/imggen/internal/weights"
 )
 
-// Pipeline holds a loaded model, ready to generate any number of images,
-// one at a time: it is not safe for concurrent Generate calls (its
-// networks keep scratch space, and the thread count is process-wide, see
-// nn.SetThreads); generate in parallel with one Pipeline per goroutine
-// (worldeval.PoolGenerator).
+// Pipeline holds a loaded model, ready to generate any number of images.
+// It serves concurrent Generate calls: the networks keep no state between
+// calls and the weights are only read, so each call gives the bits it gives
+// alone. The thread count is process-wide (SetThreads): n concurrent calls
+// run up to n times that many goroutines.
 type Pipeline struct {
 	Model     *model.Model
 	opts      Options

@@ -20,26 +20,11 @@ func BaseRequest(p *pipeline.Pipeline, sampler string, steps int) (pipeline.Requ
 }
 
 // PipelineGenerator generates with p: base with the prompt, seed and cfg
-// scale set.
+// scale set. It may be called from several goroutines at once.
 func PipelineGenerator(ctx context.Context, p *pipeline.Pipeline, base pipeline.Request) Generator {
 	return func(prompt string, seed int64, cfg float64) (image.Image, error) {
 		req := base
 		req.Prompt, req.Seed, req.CFGScale = prompt, seed, cfg
 		return p.Generate(ctx, req, nil)
-	}
-}
-
-// PoolGenerator generates with whichever of ps is free, so it may be called
-// from len(ps) goroutines at once (each pipeline serves one image at a
-// time). Every pipeline must hold the same model.
-func PoolGenerator(ctx context.Context, ps []*pipeline.Pipeline, base pipeline.Request) Generator {
-	pool := make(chan *pipeline.Pipeline, len(ps))
-	for _, p := range ps {
-		pool <- p
-	}
-	return func(prompt string, seed int64, cfg float64) (image.Image, error) {
-		p := <-pool
-		defer func() { pool <- p }()
-		return PipelineGenerator(ctx, p, base)(prompt, seed, cfg)
 	}
 }

@@ -39,19 +39,15 @@ func TestBuiltinModelJudge(t *testing.T) {
 	}
 	start := time.Now()
 	workers := min(runtime.GOMAXPROCS(0), judgeCIImages)
-	var ps []*pipeline.Pipeline
-	for range workers {
-		m, err := model.LoadFS(weights.FS(), weights.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := pipeline.New(m, pipeline.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
+	m, err := model.LoadFS(weights.FS(), weights.Name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	base, err := BaseRequest(ps[0], "", pipeline.DefaultSteps)
+	p, err := pipeline.New(m, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := BaseRequest(p, "", pipeline.DefaultSteps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +65,7 @@ func TestBuiltinModelJudge(t *testing.T) {
 	for seed := range int64(firstExampleSeeds) {
 		jobs = append(jobs, job{example, seed + 1, DefaultCFG})
 	}
-	imgs, err := generateAll(PoolGenerator(context.Background(), ps, base), jobs, workers, nil)
+	imgs, err := generateAll(PipelineGenerator(context.Background(), p, base), jobs, workers, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
