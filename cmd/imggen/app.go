@@ -35,7 +35,7 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	load           func(path string, opts pipeline.Options) (*loaded, error)
+	load           func(path string, mo model.Options, po pipeline.Options) (*loaded, error)
 	progress       bool // draw progress bars (stderr is a terminal)
 }
 
@@ -48,12 +48,12 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	}
 }
 
-func loadPipeline(path string, opts pipeline.Options) (*loaded, error) {
-	m, err := model.Load(path)
+func loadPipeline(path string, mo model.Options, po pipeline.Options) (*loaded, error) {
+	m, err := model.Load(path, mo)
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.New(m, opts)
+	p, err := pipeline.New(m, po)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -139,6 +139,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.SortFlags = false
 	f.StringVarP(&o.output, "output", "o", "", "output PNG path; may hold one printf verb like %04d for the image number (from 1) (default \"imggen-<seed>.png\")")
 	f.StringVarP(&o.model, "model", "m", "", `model: .safetensors checkpoint, diffusers folder, or "builtin" (default $IMGGEN_MODEL, else builtin)`)
+	f.StringVar(&o.vae, "vae", "", "replace the model's VAE with this .safetensors file (diffusers or original key names), e.g. a fine-tuned one")
 	f.StringVarP(&o.negative, "negative-prompt", "n", "", "negative prompt")
 	f.IntVar(&o.steps, "steps", pipeline.DefaultSteps, "sampling steps")
 	f.StringVar(&o.sampler, "sampler", pipeline.DefaultSampler, "sampler: "+strings.Join(pipeline.Samplers(), ", "))

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/pngout"
 	"github.com/imggen/imggen/internal/textenc"
@@ -68,6 +69,7 @@ type result struct {
 	stdout, stderr string
 	loads          int
 	loadOpts       pipeline.Options // what the last load was asked for
+	modelOpts      model.Options
 	gen            *fakeGen
 	dir            string // the run's working directory
 }
@@ -95,9 +97,9 @@ func runFake(t *testing.T, opts runOpts, args ...string) result {
 		stdin: strings.NewReader(opts.stdin), stdout: &stdout, stderr: &stderr,
 		getenv:   func(k string) string { return opts.env[k] },
 		progress: opts.progress,
-		load: func(path string, o pipeline.Options) (*loaded, error) {
+		load: func(path string, mo model.Options, o pipeline.Options) (*loaded, error) {
 			r.loads++
-			r.loadOpts = o
+			r.loadOpts, r.modelOpts = o, mo
 			if opts.loadErr != nil {
 				return nil, opts.loadErr
 			}
@@ -145,6 +147,7 @@ func TestUsageErrors(t *testing.T) {
 		{"prompt and --prompts", "", map[string]string{"p.txt": "x\n"}, []string{"a", "--prompts", "p.txt"}, "not both"},
 		{"width not multiple of 8", "", nil, []string{"a", "-W", "500"}, "-W/--width must be a positive multiple of 8, got 500"},
 		{"height zero", "", nil, []string{"a", "-H", "0"}, "-H/--height must be a positive multiple of 8, got 0"},
+		{"vae missing", "", nil, []string{"a", "--vae", "none.safetensors"}, "--vae none.safetensors: not a file"},
 		{"too wide", "", nil, []string{"a", "-W", "8192", "-H", "64"}, "at most 4096, got 8192x64"},
 		{"steps zero", "", nil, []string{"a", "--steps", "0"}, "steps must be"},
 		{"unknown sampler", "", nil, []string{"a", "--sampler", "nope"}, `unknown sampler "nope"`},
@@ -270,7 +273,7 @@ func TestGenerateOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wantText := want.InfoText("fake-model", fakeHash); params != wantText {
+	if wantText := want.InfoText(pipeline.ModelInfo{Name: "fake-model", Hash: fakeHash}); params != wantText {
 		t.Errorf("parameters %q, want %q", params, wantText)
 	}
 	if got := files(t, r.dir); len(got) != 1 {

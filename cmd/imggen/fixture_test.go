@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/pngout"
+	"github.com/imggen/imggen/internal/refcheck"
 )
 
 // fixture returns the absolute path of a test model (tests change directory).
@@ -90,5 +92,42 @@ func TestRealInspect(t *testing.T) {
 		if args[1] == "--json" && !json.Valid(stdout.Bytes()) {
 			t.Errorf("inspect --json output is not JSON: %q", stdout.String())
 		}
+	}
+}
+
+// TestReplacedVAE: --vae with a file holding the model's own VAE weights
+// (the folder's, in diffusers names) gives the same pixels, and the PNG and
+// JSON record the replacement.
+func TestReplacedVAE(t *testing.T) {
+	model := fixture(t, "model-fp16/sd1-tiny.fp16.safetensors")
+	vaeFile := fixture(t, "model-diffusers/vae/diffusion_pytorch_model.safetensors")
+	t.Chdir(t.TempDir())
+	var pix [][]byte
+	for _, extra := range [][]string{nil, {"--vae", vaeFile}} {
+		args := append([]string{"a red fox", "-m", model, "-W", "64", "-H", "64", "--steps", "2", "--seed", "3", "-o", "out.png", "--json"}, extra...)
+		var stdout, stderr bytes.Buffer
+		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", extra, code, stderr.String())
+		}
+		var rec imageRecord
+		if err := json.Unmarshal(stdout.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		params, err := pngout.ReadParameters("out.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := refcheck.LoadPNG("out.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pix = append(pix, img.(*image.RGBA).Pix)
+		named := strings.Contains(params, "VAE: diffusion_pytorch_model.safetensors")
+		if replaced := extra != nil; named != replaced || (rec.VAE != "") != replaced {
+			t.Errorf("%v: parameters %q, JSON vae %q", extra, params, rec.VAE)
+		}
+	}
+	if !bytes.Equal(pix[0], pix[1]) {
+		t.Error("the same VAE weights from a file gave other pixels")
 	}
 }

@@ -26,6 +26,7 @@ import (
 // genOptions are the flag values of the root (generate) command.
 type genOptions struct {
 	output, model, negative string
+	vae                     string // a replacement VAE file
 	steps                   int
 	sampler, schedule       string
 	cfgScale, eta           float64
@@ -76,6 +77,7 @@ type imageRecord struct {
 	Mask           string  `json:"mask,omitempty"`
 	Strength       float64 `json:"denoising_strength,omitempty"`
 	Model          string  `json:"model"`
+	VAE            string  `json:"vae,omitempty"`
 	ModelHash      string  `json:"model_hash"`
 	Line           int     `json:"line,omitempty"`
 	Seconds        float64 `json:"seconds"`
@@ -102,7 +104,7 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 	start := time.Now()
 	// One image releases each network's mapped weights when it is done
 	// with them (lower peak memory); a batch keeps them for the next image.
-	m, err := a.loadCtx(cmd.Context(), o.model, pipeline.Options{ReleaseWeights: len(jobs) == 1})
+	m, err := a.loadCtx(cmd.Context(), o.model, model.Options{VAE: o.vae}, pipeline.Options{ReleaseWeights: len(jobs) == 1})
 	if err != nil {
 		return err
 	}
@@ -117,6 +119,9 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 		a.warnf(o, "%s\n", n)
 	}
 	r := &runner{app: a, o: o, gen: m, name: m.name, out: out, hash: a.startHash(o, m.hash), total: len(jobs)}
+	if o.vae != "" {
+		r.vae = filepath.Base(o.vae)
+	}
 	// The negative prompt is the same for every image: warn once.
 	if w := pipeline.PromptWarning("negative prompt", base.NegativePrompt, base.LongPrompts); w != "" {
 		a.warnf(o, "%s\n", w)
@@ -170,6 +175,11 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		return fail(usagef("--clip-skip must be at least 1, got %d", o.clipSkip))
 	case !(o.strength > 0 && o.strength <= 1):
 		return fail(usagef("--strength must be greater than 0 and at most 1, got %g", o.strength))
+	}
+	if o.vae != "" {
+		if st, err := os.Stat(o.vae); err != nil || st.IsDir() {
+			return fail(usagef("--vae %s: not a file", o.vae))
+		}
 	}
 
 	// Unset fields (sampler, schedule, size) are left to pipeline.Plan,
@@ -273,14 +283,14 @@ func (a *app) readPromptsFlag(name string) ([]job, error) {
 
 // loadCtx loads the model, giving up (exit 130) if ctx is cancelled first:
 // loading cannot be interrupted, but it holds nothing that needs cleaning up.
-func (a *app) loadCtx(ctx context.Context, path string, opts pipeline.Options) (*loaded, error) {
+func (a *app) loadCtx(ctx context.Context, path string, mo model.Options, po pipeline.Options) (*loaded, error) {
 	type result struct {
 		m   *loaded
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		m, err := a.load(path, opts)
+		m, err := a.load(path, mo, po)
 		ch <- result{m, err}
 	}()
 	select {
@@ -306,6 +316,7 @@ type runner struct {
 	name  string
 	out   outputPattern
 	hash  func() string // the model hash, once computed
+	vae   string        // the replacement VAE's file name, or ""
 	total int
 }
 
@@ -350,7 +361,7 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 			return err
 		}
 	}
-	if err := pngout.Write(path, img, req.InfoText(r.name, r.hash())); err != nil {
+	if err := pngout.Write(path, img, req.InfoText(pipeline.ModelInfo{Name: r.name, Hash: r.hash(), VAE: r.vae})); err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()
@@ -359,7 +370,7 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 			Path: path, Prompt: req.Prompt, NegativePrompt: req.NegativePrompt,
 			Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
 			CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
-			Eta: req.Eta, Model: r.name, ModelHash: r.hash(), Line: j.line,
+			Eta: req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
 			InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
 			Seconds: math.Round(secs*1000) / 1000,
 		})

@@ -33,7 +33,7 @@ const (
 // loadPipeline loads the model at path for the test.
 func loadPipeline(t *testing.T, path string) (*model.Model, *pipeline.Pipeline) {
 	t.Helper()
-	m, err := model.Load(path)
+	m, err := model.Load(path, model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestF16(t *testing.T) {
 // fixtureSpec is a Spec with the tiny fixture model's configs.
 func fixtureSpec(t *testing.T, dtype string) Spec {
 	t.Helper()
-	m, err := model.Load(fp16Fixture)
+	m, err := model.Load(fp16Fixture, model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestTinyCheckpoint(t *testing.T) {
 		}
 		readHeader(t, path)
 
-		m, err := model.Load(path)
+		m, err := model.Load(path, model.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -446,7 +446,7 @@ func TestSD15KeySet(t *testing.T) {
 	if want := 2*total + 8*77; sum.Bytes < want || sum.Bytes > want+1<<20 {
 		t.Errorf("file of %d bytes for %d parameters", sum.Bytes, total)
 	}
-	m, err := model.Load(path)
+	m, err := model.Load(path, model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +501,7 @@ func TestRunReport(t *testing.T) {
 	if !slices.Equal(names, []string{"load", "text_encoder", "unet", "vae_decode"}) {
 		t.Errorf("stages %v", names)
 	}
-	m, err := model.Load(diffusersDir)
+	m, err := model.Load(diffusersDir, model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 	}
 	nn.SetThreads(o.Threads)
 	start := time.Now()
-	m, err := model.Load(path)
+	m, err := model.Load(path, model.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 // A folder read through fs.FS (how the built-in model is read from the
 // binary) must give exactly what the same folder gives from disk.
 func TestLoadFSMatchesFolder(t *testing.T) {
-	disk, err := Load(diffusersIn)
+	disk, err := Load(diffusersIn, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestLoadFSMatchesFolder(t *testing.T) {
 }
 
 func TestBuiltinLoads(t *testing.T) {
-	m, err := Load(Builtin)
+	m, err := Load(Builtin, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

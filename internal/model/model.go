@@ -63,20 +63,41 @@ type Model struct {
 	closeErr  error
 }
 
+// Options change how Load opens a model.
+type Options struct {
+	// VAE, when set, is a .safetensors file whose autoencoder replaces the
+	// checkpoint's (see ReplaceVAE).
+	VAE string
+}
+
 // Load opens the checkpoint at path (a .safetensors file or a diffusers
 // folder) and checks that it is an architecture this program runs.
 //
 // The path "builtin" (Builtin) is the model embedded in the binary; a file or
 // folder of that name is reached as ./builtin.
-func Load(path string) (*Model, error) {
+func Load(path string, opts Options) (*Model, error) {
+	var m *Model
 	if path == Builtin {
-		return LoadFS(builtin.FS(), builtin.Name)
+		var err error
+		if m, err = LoadFS(builtin.FS(), builtin.Name); err != nil {
+			return nil, err
+		}
+	} else {
+		o, err := open(path)
+		if err != nil {
+			return nil, err
+		}
+		if m, err = check(o, path); err != nil {
+			return nil, err
+		}
 	}
-	o, err := open(path)
-	if err != nil {
-		return nil, err
+	if opts.VAE != "" {
+		if err := m.ReplaceVAE(opts.VAE); err != nil {
+			m.Close()
+			return nil, err
+		}
 	}
-	return check(o, path)
+	return m, nil
 }
 
 // Builtin is the model name that selects the built-in model.

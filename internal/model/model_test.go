@@ -29,7 +29,7 @@ const (
 
 func load(t *testing.T, path string) *Model {
 	t.Helper()
-	m, err := Load(path)
+	m, err := Load(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestInferenceNeedsKeys(t *testing.T) {
 		}
 		path := filepath.Join(t.TempDir(), "m.safetensors")
 		writeSafetensors(t, path, ts)
-		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := Load(path, Options{}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("without %s: %v", drop, err)
 		}
 	}
@@ -335,7 +335,7 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := Load(c.path)
+			m, err := Load(c.path, Options{})
 			if err == nil {
 				m.Close()
 				t.Fatal("loaded")
@@ -382,7 +382,7 @@ func TestUnsupportedArchitectures(t *testing.T) {
 		{filepath.Join(dir, "xl.safetensors"), SDXL.Name, "SDXL"},
 		{filepath.Join(yamlDir, "m.safetensors"), SD2.Name, "do not match"},
 	} {
-		if _, err := Load(c.path); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := Load(c.path, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: Load error %v, want %q", c.path, err, c.want)
 		}
 		r, err := Inspect(c.path)
@@ -491,7 +491,7 @@ func TestHash(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	m, err := Load(fp16File)
+	m, err := Load(fp16File, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,12 +19,12 @@ const (
 )
 
 func TestSD2LoadsBothLayouts(t *testing.T) {
-	dir, err := Load(sd2Folder)
+	dir, err := Load(sd2Folder, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dir.Close()
-	one, err := Load(sd2File)
+	one, err := Load(sd2File, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestSD2KeyMap(t *testing.T) {
 	if err := json.Unmarshal(b, &km); err != nil {
 		t.Fatal(err)
 	}
-	one, err := Load(sd2File)
+	one, err := Load(sd2File, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

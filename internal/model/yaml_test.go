@@ -119,7 +119,7 @@ func TestSidecarOverrides(t *testing.T) {
 	}
 	// A sidecar that is not valid stops the load, naming the file.
 	mustWrite(t, filepath.Join(dir, "m.fp16.yaml"), "model:\n\tbad\n")
-	if _, err := Load(filepath.Join(dir, "m.fp16.safetensors")); err == nil || !strings.Contains(err.Error(), "m.fp16.yaml") {
+	if _, err := Load(filepath.Join(dir, "m.fp16.safetensors"), Options{}); err == nil || !strings.Contains(err.Error(), "m.fp16.yaml") {
 		t.Errorf("bad yaml: %v", err)
 	}
 }

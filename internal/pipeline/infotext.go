@@ -20,16 +20,26 @@ var a1111Samplers = map[string]string{
 	"lms":      "LMS",
 }
 
+// ModelInfo names the model an image was made with, as the infotext
+// records it.
+type ModelInfo struct {
+	Name string // A1111's "Model:", the checkpoint's name
+	Hash string // A1111's "Model hash:"
+	VAE  string // A1111's "VAE:", the file name of a replacement VAE, or ""
+}
+
 // InfoText formats r as AUTOMATIC1111's "parameters" text:
 //
 //	<prompt>
 //	Negative prompt: <negative prompt>      (only when there is one)
 //	Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: abcdef1234, Model: v1-5-pruned-emaonly
 //
-// followed on the last line by "Clip skip: N" when N > 1 and "Eta DDIM: x"
-// for DDIM with a non-zero eta, and "Denoising strength: s" for
-// image-to-image. Empty modelName or modelHash are left out.
-func (r Request) InfoText(modelName, modelHash string) string {
+// followed on the last line by "VAE: name" when the model's VAE was
+// replaced, "Clip skip: N" when N > 1, "Eta DDIM: x" for DDIM with a
+// non-zero eta, and "Denoising strength: s" for image-to-image. Empty
+// fields of m are left out.
+func (r Request) InfoText(m ModelInfo) string {
+	modelName, modelHash := m.Name, m.Hash
 	var b strings.Builder
 	b.WriteString(r.Prompt)
 	b.WriteByte('\n')
@@ -50,6 +60,9 @@ func (r Request) InfoText(modelName, modelHash string) string {
 	}
 	if modelName != "" {
 		params = append(params, "Model: "+a1111Quote(modelName))
+	}
+	if m.VAE != "" {
+		params = append(params, "VAE: "+a1111Quote(m.VAE))
 	}
 	if r.ClipSkip > 1 {
 		params = append(params, "Clip skip: "+strconv.Itoa(r.ClipSkip))

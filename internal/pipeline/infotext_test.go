@@ -72,9 +72,17 @@ func TestInfoText(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.req.InfoText(tc.model, tc.hash); got != tc.want {
+			if got := tc.req.InfoText(ModelInfo{Name: tc.model, Hash: tc.hash}); got != tc.want {
 				t.Errorf("InfoText =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestInfoTextVAE(t *testing.T) {
+	r := Request{Prompt: "a", Width: 64, Height: 64, Steps: 2, CFGScale: 7.5, Sampler: "euler", Schedule: "default", Seed: 1, ClipSkip: 2}
+	want := "a\nSteps: 2, Sampler: Euler, CFG scale: 7.5, Seed: 1, Size: 64x64, Model hash: 0123456789, Model: m, VAE: vae-ft-mse.safetensors, Clip skip: 2"
+	if got := r.InfoText(ModelInfo{Name: "m", Hash: "0123456789", VAE: "vae-ft-mse.safetensors"}); got != want {
+		t.Errorf("InfoText =\n%s\nwant\n%s", got, want)
 	}
 }

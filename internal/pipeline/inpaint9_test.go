@@ -237,7 +237,7 @@ func TestInpaintModelSeesMaskAndMaskedImage(t *testing.T) {
 
 // TestInpaintModelLoads checks that such a folder is detected for what it is.
 func TestInpaintModelLoads(t *testing.T) {
-	m, err := model.Load(inpaintModel(t, nil))
+	m, err := model.Load(inpaintModel(t, nil), model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func referenceRuns() []run {
 
 func loadPipeline(t testing.TB, path string) *Pipeline {
 	t.Helper()
-	m, err := model.Load(path)
+	m, err := model.Load(path, model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func TestLongPromptModeValidated(t *testing.T) {
 // encoder twice, each token's row is the one encoder's row twice.
 func TestTextEncodersJoin(t *testing.T) {
 	one := loadPipeline(t, "../../testdata/model-diffusers")
-	m, err := model.Load("../../testdata/model-diffusers")
+	m, err := model.Load("../../testdata/model-diffusers", model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

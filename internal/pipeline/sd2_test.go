@@ -70,7 +70,7 @@ var sd2Layouts = []struct{ name, path string }{
 
 func sd2Model(t *testing.T, path string) *model.Model {
 	t.Helper()
-	m, err := model.Load(path)
+	m, err := model.Load(path, model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
