@@ -39,9 +39,9 @@ func clipConfig(t testing.TB) Config {
 }
 
 // clipSource reads every tensor of the text encoder's safetensors file.
-func clipSource(t testing.TB) weights.MapSource {
+func clipSource(t testing.TB) refcheck.Tensors {
 	t.Helper()
-	src, err := weights.ReadMapSource(filepath.Join(clipModelDir, "model.safetensors"))
+	src, err := refcheck.ReadTensors(filepath.Join(clipModelDir, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,14 +182,14 @@ func TestCLIPLoadErrors(t *testing.T) {
 	const tok = "text_model.embeddings.token_embedding.weight"
 	cases := []struct {
 		name string
-		edit func(weights.MapSource, *Config)
+		edit func(refcheck.Tensors, *Config)
 		want string // substring of the error
 	}{
-		{"missing", func(s weights.MapSource, _ *Config) { delete(s, fc1) }, fc1},
-		{"mis-shaped", func(s weights.MapSource, _ *Config) { s[fln] = tensor.New(31) }, fln},
-		{"vocab", func(s weights.MapSource, _ *Config) { s[tok] = tensor.New(49407, 32) }, tok},
-		{"more layers than file", func(_ weights.MapSource, c *Config) { c.NumHiddenLayers = 5 }, "text_model.encoder.layers.4."},
-		{"activation", func(_ weights.MapSource, c *Config) { c.HiddenAct = "relu" }, "relu"},
+		{"missing", func(s refcheck.Tensors, _ *Config) { delete(s, fc1) }, fc1},
+		{"mis-shaped", func(s refcheck.Tensors, _ *Config) { s[fln] = tensor.New(31) }, fln},
+		{"vocab", func(s refcheck.Tensors, _ *Config) { s[tok] = tensor.New(49407, 32) }, tok},
+		{"more layers than file", func(_ refcheck.Tensors, c *Config) { c.NumHiddenLayers = 5 }, "text_model.encoder.layers.4."},
+		{"activation", func(_ refcheck.Tensors, c *Config) { c.HiddenAct = "relu" }, "relu"},
 	}
 	for _, c := range cases {
 		src, cfg := clipSource(t), cfg

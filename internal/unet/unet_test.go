@@ -25,9 +25,9 @@ const (
 
 const modelDir = "../../testdata/model-diffusers/unet"
 
-func loadSource(t testing.TB, path string) weights.MapSource {
+func loadSource(t testing.TB, path string) refcheck.Tensors {
 	t.Helper()
-	src, err := weights.ReadMapSource(path)
+	src, err := refcheck.ReadTensors(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,15 +148,15 @@ func TestUNetLoadErrorsNameTheKey(t *testing.T) {
 	const key = "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight"
 	tests := []struct {
 		name   string
-		mutate func(weights.MapSource)
+		mutate func(refcheck.Tensors)
 		want   string
 	}{
-		{"missing", func(s weights.MapSource) { delete(s, key) }, `unet: missing tensor "` + key + `"`},
-		{"misshaped", func(s weights.MapSource) { s[key] = tensor.New(64, 31) }, `unet: tensor "` + key + `" has shape [64 31], expected [64 32]`},
+		{"missing", func(s refcheck.Tensors) { delete(s, key) }, `unet: missing tensor "` + key + `"`},
+		{"misshaped", func(s refcheck.Tensors) { s[key] = tensor.New(64, 31) }, `unet: tensor "` + key + `" has shape [64 31], expected [64 32]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := weights.MapSource{}
+			s := refcheck.Tensors{}
 			for k, v := range src {
 				s[k] = v
 			}

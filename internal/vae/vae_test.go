@@ -26,7 +26,7 @@ const (
 // readTensors loads every tensor of a safetensors file as float32.
 func readTensors(t testing.TB, path string) map[string]*tensor.Tensor {
 	t.Helper()
-	src, err := weights.ReadMapSource(path)
+	src, err := refcheck.ReadTensors(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ var (
 func fixtures(t testing.TB) (*VAE, map[string]*tensor.Tensor) {
 	t.Helper()
 	shared.Do(func() {
-		src := weights.MapSource(readTensors(t, modelDir+"diffusion_pytorch_model.safetensors"))
+		src := refcheck.Tensors(readTensors(t, modelDir+"diffusion_pytorch_model.safetensors"))
 		v, err := Load(readConfig(t), weights.NewLoader(src))
 		if err != nil {
 			t.Fatal(err)
@@ -178,21 +178,21 @@ func TestLoadErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		key  string
-		edit func(m weights.MapSource, key string)
+		edit func(m refcheck.Tensors, key string)
 	}{
 		{"missing shortcut", "decoder.up_blocks.2.resnets.0.conv_shortcut.weight",
-			func(m weights.MapSource, k string) { delete(m, k) }},
+			func(m refcheck.Tensors, k string) { delete(m, k) }},
 		{"missing attention", "encoder.mid_block.attentions.0.to_v.bias",
-			func(m weights.MapSource, k string) { delete(m, k) }},
+			func(m refcheck.Tensors, k string) { delete(m, k) }},
 		{"missing quant_conv", "quant_conv.weight",
-			func(m weights.MapSource, k string) { delete(m, k) }},
+			func(m refcheck.Tensors, k string) { delete(m, k) }},
 		{"wrong shape conv", "encoder.down_blocks.1.downsamplers.0.conv.weight",
-			func(m weights.MapSource, k string) { m[k] = tensor.New(32, 32, 1, 1) }},
+			func(m refcheck.Tensors, k string) { m[k] = tensor.New(32, 32, 1, 1) }},
 		{"single-file 1x1 attention", "decoder.mid_block.attentions.0.to_q.weight",
-			func(m weights.MapSource, k string) { m[k] = tensor.New(64, 64, 1, 1) }},
+			func(m refcheck.Tensors, k string) { m[k] = tensor.New(64, 64, 1, 1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := weights.MapSource{}
+			m := refcheck.Tensors{}
 			for k, x := range full {
 				m[k] = x
 			}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
 )
 
@@ -89,48 +88,3 @@ func (l Loader) Err() error { return *l.err }
 
 // Prefix is the key prefix of this Loader (for messages).
 func (l Loader) Prefix() string { return strings.TrimSuffix(l.prefix, ".") }
-
-// MapSource is an in-memory Source, used by tests and converters.
-type MapSource map[string]*tensor.Tensor
-
-// Shape implements Source.
-func (m MapSource) Shape(name string) ([]int, bool) {
-	t, ok := m[name]
-	if !ok {
-		return nil, false
-	}
-	return t.Shape, true
-}
-
-// Float32 implements Source.
-func (m MapSource) Float32(name string) ([]float32, error) {
-	t, ok := m[name]
-	if !ok {
-		return nil, fmt.Errorf("missing tensor %q", name)
-	}
-	return t.Data, nil
-}
-
-// ReadMapSource reads every tensor of a safetensors file into memory,
-// widened to float32 (for tests and tools that want one component's file
-// without the model loader).
-func ReadMapSource(path string) (MapSource, error) {
-	f, err := safetensors.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	src := MapSource{}
-	for _, n := range f.Names() {
-		in, _ := f.Info(n)
-		if !safetensors.IsFloat(in.DType) {
-			continue
-		}
-		data, err := f.Float32(n)
-		if err != nil {
-			return nil, err
-		}
-		src[n] = tensor.From(data, in.Shape...)
-	}
-	return src, nil
-}
