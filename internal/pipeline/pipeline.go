@@ -39,13 +39,29 @@ type Options struct {
 	// lowers the peak memory of one image. The next image then reads them
 	// from disk again, so a batch leaves it off.
 	ReleaseWeights bool
+	// Weights, when set, wraps each network's weight source before the
+	// network is built; component is the diffusers folder name ("unet",
+	// "vae", "text_encoder", "text_encoder_2", ...). It is the extension
+	// point of add-ons that change weights, such as a LoRA merged into the
+	// matrices it touches. A wrapper should forward weights.RawSource and
+	// weights.Releaser for the tensors it leaves alone, so that they stay
+	// zero-copy views of the mapped file.
+	Weights func(component string, src weights.Source) weights.Source
+}
+
+// source is the weight source of a component, wrapped as opts ask.
+func (opts Options) source(component string, src weights.Source) weights.Source {
+	if opts.Weights == nil {
+		return src
+	}
+	return opts.Weights(component, src)
 }
 
 // textEncoder is one text encoder ready to run, with its tokenizer.
 type textEncoder struct {
 	tokenizer *textenc.Tokenizer
 	model     *textenc.TextModel
-	weights   weights.Source
+	weights   weights.Source // the model's own, whose mapped pages release drops
 }
 
 // New builds the networks of m.
@@ -54,18 +70,23 @@ func New(m *model.Model, opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("the model has no text encoder")
 	}
 	var texts []textEncoder
-	for _, te := range m.TextEncoders {
-		tm, err := textenc.LoadTextModel(te.Config, weights.NewLoader(te.Weights))
+	for i, te := range m.TextEncoders {
+		name := "text_encoder"
+		if i > 0 {
+			name = fmt.Sprintf("text_encoder_%d", i+1)
+		}
+		src := opts.source(name, te.Weights)
+		tm, err := textenc.LoadTextModel(te.Config, weights.NewLoader(src))
 		if err != nil {
 			return nil, err
 		}
 		texts = append(texts, textEncoder{textenc.NewCLIPTokenizer(te.PadID), tm, te.Weights})
 	}
-	u, err := unet.Load(m.UNet, weights.NewLoader(m.UNetWeights))
+	u, err := unet.Load(m.UNet, weights.NewLoader(opts.source("unet", m.UNetWeights)))
 	if err != nil {
 		return nil, err
 	}
-	v, err := vae.Load(m.VAE, weights.NewLoader(m.VAEWeights))
+	v, err := vae.Load(m.VAE, weights.NewLoader(opts.source("vae", m.VAEWeights)))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"slices"
 	"sync"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/tensor"
+	"github.com/imggen/imggen/internal/weights"
 )
 
 // Tolerances of the seeded reference runs against diffusers, each about 5x
@@ -249,5 +251,70 @@ func TestConcurrentGenerate(t *testing.T) {
 		if !bytes.Equal(alone[i], together[i]) {
 			t.Errorf("call %d gave other pixels while the others ran", i)
 		}
+	}
+}
+
+// scaled wraps a weight source and scales one tensor: what a LoRA merged
+// into a matrix does. It forwards nothing else, so every other tensor is
+// read through Float32 (widened copies) instead of views.
+type scaled struct {
+	weights.Source
+	name  string
+	scale float32
+}
+
+func (s scaled) Float32(name string) ([]float32, error) {
+	v, err := s.Source.Float32(name)
+	if err != nil || name != s.name {
+		return v, err
+	}
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = x * s.scale
+	}
+	return out, nil
+}
+
+// TestWeightsHook: Options.Weights sees every component and its wrappers'
+// weights are the ones the networks use.
+func TestWeightsHook(t *testing.T) {
+	m, err := model.Load("../../testdata/model-fp16/sd1-tiny.fp16.safetensors", model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	req := Request{Prompt: "a red boat", Width: 64, Height: 64, Steps: 2, CFGScale: 6, Sampler: "ddim", Schedule: "default", Seed: 3}
+	gen := func(opts Options) []byte {
+		t.Helper()
+		p, err := New(m, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := p.Generate(context.Background(), req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img.Pix
+	}
+	plain := gen(Options{})
+	var seen []string
+	same := gen(Options{Weights: func(c string, src weights.Source) weights.Source {
+		seen = append(seen, c)
+		return scaled{src, "", 1} // a wrapper that changes nothing, hiding the views
+	}})
+	if !slices.Equal(seen, []string{"text_encoder", "unet", "vae"}) {
+		t.Errorf("wrapped %v", seen)
+	}
+	if !bytes.Equal(plain, same) {
+		t.Error("a wrapper that changes no weight changed the picture")
+	}
+	changed := gen(Options{Weights: func(c string, src weights.Source) weights.Source {
+		if c == "unet" {
+			return scaled{src, "conv_out.weight", 0.5}
+		}
+		return src
+	}})
+	if bytes.Equal(plain, changed) {
+		t.Error("the U-Net's wrapped weights were not used")
 	}
 }
