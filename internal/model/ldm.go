@@ -39,10 +39,12 @@ var ldmBuffers = map[string]bool{
 }
 
 // ldmLayout is what the key mapping needs to know about the block structure,
-// read from the key names themselves.
+// read from the key names themselves, and the naming rules it gives.
 type ldmLayout struct {
 	unetLayers int // resnets per UNet down level (layers_per_block)
+	unetLevels int // UNet down levels
 	vaeUp      int // VAE decoder levels, numbered in reverse in LDM
+	unet, vae  []prefixRule
 }
 
 // storedTensor is one tensor of a file, as the key mapping sees it.
@@ -304,6 +306,11 @@ func ldmLayoutOf(names []string) ldmLayout {
 		// One level, no downsampler: every input block after conv_in is a layer.
 		lay.unetLayers = maxInput
 	}
+	lay.unetLevels = 1
+	if maxInput > 0 {
+		lay.unetLevels = (maxInput-1)/(lay.unetLayers+1) + 1
+	}
+	lay.unet, lay.vae = unetRules(lay.unetLayers, lay.unetLevels, nil), vaeRules(lay.vaeUp)
 	return lay
 }
 
@@ -324,10 +331,10 @@ func mapLDMKey(name string, lay ldmLayout) (int, string, keyKind) {
 		strings.HasPrefix(name, "lpips") || strings.HasPrefix(name, ldmVAE+"loss."):
 		return 0, "", keyIgnored
 	case strings.HasPrefix(name, ldmUNet):
-		key, ok := mapUNetKey(strings.TrimPrefix(name, ldmUNet), lay.unetLayers)
+		key, ok := toDiffusers(lay.unet, strings.TrimPrefix(name, ldmUNet))
 		return compUNet, key, known(ok)
 	case strings.HasPrefix(name, ldmVAE):
-		key, ok := mapVAEKey(strings.TrimPrefix(name, ldmVAE), lay.vaeUp)
+		key, ok := toDiffusers(lay.vae, strings.TrimPrefix(name, ldmVAE))
 		return compVAE, key, known(ok)
 	case strings.HasPrefix(name, ldmText):
 		key := strings.TrimPrefix(name, ldmText)
@@ -360,149 +367,3 @@ func renamePrefix(s string, table [][2]string) (string, bool) {
 	return "", false
 }
 
-var unetResnet = [][2]string{
-	{"in_layers.0.", "norm1."}, {"in_layers.2.", "conv1."}, {"emb_layers.1.", "time_emb_proj."},
-	{"out_layers.0.", "norm2."}, {"out_layers.3.", "conv2."}, {"skip_connection.", "conv_shortcut."},
-}
-
-// mapUNetKey maps a UNet key (prefix removed). Block k of input_blocks is
-// level (k-1)/(L+1), slot (k-1)%(L+1), the last slot being the downsampler;
-// output_blocks have L+1 resnets per level and the upsampler after the
-// last one's attention. Transformer internals are named alike in both layouts.
-func mapUNetKey(k string, layers int) (string, bool) {
-	if out, ok := renamePrefix(k, [][2]string{
-		{"time_embed.0.", "time_embedding.linear_1."}, {"time_embed.2.", "time_embedding.linear_2."},
-		{"out.0.", "conv_norm_out."}, {"out.2.", "conv_out."}, {"input_blocks.0.0.", "conv_in."},
-	}); ok {
-		return out, true
-	}
-	p := strings.SplitN(k, ".", 4)
-	if len(p) < 3 {
-		return "", false
-	}
-	switch p[0] {
-	case "input_blocks", "output_blocks":
-		if len(p) < 4 {
-			return "", false
-		}
-		blk, ok1 := atoi(p[1])
-		sub, ok2 := atoi(p[2])
-		if !ok1 || !ok2 {
-			return "", false
-		}
-		rest := p[3]
-		if p[0] == "input_blocks" {
-			if blk < 1 {
-				return "", false
-			}
-			level, slot := (blk-1)/(layers+1), (blk-1)%(layers+1)
-			switch {
-			case slot == layers && sub == 0 && strings.HasPrefix(rest, "op."):
-				return fmt.Sprintf("down_blocks.%d.downsamplers.0.conv.%s", level, rest[3:]), true
-			case slot < layers && sub == 0:
-				r, ok := renamePrefix(rest, unetResnet)
-				return fmt.Sprintf("down_blocks.%d.resnets.%d.%s", level, slot, r), ok
-			case slot < layers && sub == 1:
-				return fmt.Sprintf("down_blocks.%d.attentions.%d.%s", level, slot, rest), true
-			}
-			return "", false
-		}
-		level, slot := blk/(layers+1), blk%(layers+1)
-		switch {
-		case sub == 0:
-			r, ok := renamePrefix(rest, unetResnet)
-			return fmt.Sprintf("up_blocks.%d.resnets.%d.%s", level, slot, r), ok
-		case (sub == 1 || sub == 2) && strings.HasPrefix(rest, "conv."):
-			if slot != layers {
-				return "", false
-			}
-			return fmt.Sprintf("up_blocks.%d.upsamplers.0.conv.%s", level, rest[5:]), true
-		case sub == 1:
-			return fmt.Sprintf("up_blocks.%d.attentions.%d.%s", level, slot, rest), true
-		}
-		return "", false
-	case "middle_block":
-		rest := strings.Join(p[2:], ".")
-		switch p[1] {
-		case "0", "2":
-			r, ok := renamePrefix(rest, unetResnet)
-			return fmt.Sprintf("mid_block.resnets.%d.%s", map[string]int{"0": 0, "2": 1}[p[1]], r), ok
-		case "1":
-			return "mid_block.attentions.0." + rest, true
-		}
-	}
-	return "", false
-}
-
-var vaeResnet = [][2]string{
-	{"norm1.", "norm1."}, {"conv1.", "conv1."}, {"norm2.", "norm2."}, {"conv2.", "conv2."},
-	{"nin_shortcut.", "conv_shortcut."},
-}
-
-var vaeMid = [][2]string{
-	{"attn_1.norm.", "attentions.0.group_norm."}, {"attn_1.q.", "attentions.0.to_q."},
-	{"attn_1.k.", "attentions.0.to_k."}, {"attn_1.v.", "attentions.0.to_v."},
-	{"attn_1.proj_out.", "attentions.0.to_out.0."},
-}
-
-// mapVAEKey maps a VAE key (prefix removed). The decoder's LDM up blocks are
-// numbered from the full-resolution end: decoder.up.i is up_blocks.{n-1-i}.
-func mapVAEKey(k string, upLevels int) (string, bool) {
-	if strings.HasPrefix(k, "quant_conv.") || strings.HasPrefix(k, "post_quant_conv.") {
-		return k, true
-	}
-	coder, rest, ok := strings.Cut(k, ".")
-	if !ok || (coder != "encoder" && coder != "decoder") {
-		return "", false
-	}
-	if strings.HasPrefix(rest, "conv_in.") || strings.HasPrefix(rest, "conv_out.") {
-		return k, true
-	}
-	if r, ok := strings.CutPrefix(rest, "norm_out."); ok {
-		return coder + ".conv_norm_out." + r, true
-	}
-	if r, ok := strings.CutPrefix(rest, "mid."); ok {
-		for i, b := range []string{"block_1.", "block_2."} {
-			if rr, ok := strings.CutPrefix(r, b); ok {
-				m, ok := renamePrefix(rr, vaeResnet)
-				return fmt.Sprintf("%s.mid_block.resnets.%d.%s", coder, i, m), ok
-			}
-		}
-		m, ok := renamePrefix(r, vaeMid)
-		return coder + ".mid_block." + m, ok
-	}
-	// encoder.down.i.{block.j.*, downsample.conv.*} / decoder.up.i.{block.j.*, upsample.conv.*}
-	p := strings.SplitN(rest, ".", 3)
-	if len(p) < 3 {
-		return "", false
-	}
-	level, ok := atoi(p[1])
-	if !ok {
-		return "", false
-	}
-	var blocks, sampler string
-	switch {
-	case coder == "encoder" && p[0] == "down":
-		blocks, sampler = "down_blocks", "downsample.conv."
-	case coder == "decoder" && p[0] == "up":
-		if level >= upLevels {
-			return "", false
-		}
-		blocks, sampler, level = "up_blocks", "upsample.conv.", upLevels-1-level
-	default:
-		return "", false
-	}
-	if r, ok := strings.CutPrefix(p[2], sampler); ok {
-		return fmt.Sprintf("%s.%s.%d.%ssamplers.0.conv.%s", coder, blocks, level, strings.TrimSuffix(sampler, "sample.conv."), r), true
-	}
-	if r, ok := strings.CutPrefix(p[2], "block."); ok {
-		idx, rr, ok := strings.Cut(r, ".")
-		j, ok2 := atoi(idx)
-		if !ok || !ok2 {
-			return "", false
-		}
-		m, ok := renamePrefix(rr, vaeResnet)
-		return fmt.Sprintf("%s.%s.%d.resnets.%d.%s", coder, blocks, level, j, m), ok
-	}
-	return "", false
-}

@@ -53,7 +53,7 @@ func vaeComponent(ts []storedTensor) (*Component, error) {
 		key := diffusersAlias(compVAE, k)
 		if !diffusersVAEKey(k) {
 			var ok bool
-			if key, ok = mapVAEKey(k, lay.vaeUp); !ok {
+			if key, ok = toDiffusers(lay.vae, k); !ok {
 				if strings.HasPrefix(k, "loss.") || strings.HasPrefix(k, "model_ema.") {
 					continue // training-time tensors some VAE files carry
 				}
