@@ -366,4 +366,3 @@ func renamePrefix(s string, table [][2]string) (string, bool) {
 	}
 	return "", false
 }
-
