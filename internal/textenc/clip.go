@@ -96,7 +96,8 @@ func (m *TextModel) HiddenStates(ids [][]int) ([]*tensor.Tensor, error) {
 // Pooled picks, per row of last ([batch, seq, hidden], normed), the state at
 // the first EOS, found as the argmax of the ids: transformers' path for
 // configs with the legacy eos_token_id 2, which SD's carry. EOS (49407) is
-// the largest id, so the first maximum is the first EOS.
+// the largest id, so the first maximum is the first EOS. (Only tests use it
+// today; SDXL's pooled text embedding starts from it.)
 func Pooled(last *tensor.Tensor, ids [][]int) *tensor.Tensor {
 	seq, d := last.Shape[1], last.Shape[2]
 	y := tensor.New(len(ids), d)
