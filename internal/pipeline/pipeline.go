@@ -99,10 +99,6 @@ func New(m *model.Model, opts Options) (*Pipeline, error) {
 	return &Pipeline{Model: m, opts: opts, texts: texts, unet: u, vae: v, scheduler: sched}, nil
 }
 
-// Scheduler is the model's scheduler configuration (SD 1.5's when the
-// model has none).
-func (p *Pipeline) Scheduler() sampler.Config { return p.scheduler }
-
 // Tokenizer returns the tokenizer of the model's first text encoder.
 func (p *Pipeline) Tokenizer() *textenc.Tokenizer { return p.texts[0].tokenizer }
 
