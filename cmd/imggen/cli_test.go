@@ -717,3 +717,36 @@ func TestReleasePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryNumberChecked: every numeric flag a user can type, given NaN,
+// infinities, a huge, a negative or an empty value, is a usage error (exit
+// 2) before any model is loaded: never a panic, never a run.
+func TestEveryNumberChecked(t *testing.T) {
+	bad := []string{"nan", "NaN", "inf", "+Inf", "-inf", "1e309", "-1", "99999999999999999999", ""}
+	flags := []struct {
+		cmd  []string
+		flag string
+		ok   func(v string) bool // a value the command accepts (skipped)
+	}{
+		{nil, "--cfg-scale", nil}, {nil, "--eta", nil}, {nil, "--steps", nil}, {nil, "-W", nil}, {nil, "-H", nil},
+		{nil, "--seed", func(v string) bool { return v == "-1" }}, // -1 draws a random seed
+		{nil, "--batch-count", nil}, {nil, "--clip-skip", nil}, {nil, "--threads", nil}, {nil, "--strength", nil},
+		{[]string{"bench"}, "--cfg-scale", nil}, {[]string{"bench"}, "--steps", nil}, {[]string{"bench"}, "-W", nil},
+		{[]string{"bench"}, "-H", nil}, {[]string{"bench"}, "--threads", nil},
+	}
+	for _, f := range flags {
+		for _, v := range bad {
+			if f.ok != nil && f.ok(v) {
+				continue
+			}
+			args := append(append([]string(nil), f.cmd...), f.flag, v)
+			if f.cmd == nil {
+				args = append([]string{"a red fox", "--sampler", "ddim"}, args...)
+			}
+			r := runFake(t, withModel, args...)
+			if r.code != exitUsage || r.loads != 0 || strings.Contains(r.stderr, "panic") {
+				t.Errorf("%q: exit %d after %d loads, want a usage error (2) before loading; stderr %q", args, r.code, r.loads, r.stderr)
+			}
+		}
+	}
+}

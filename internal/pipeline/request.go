@@ -60,13 +60,13 @@ func (r Request) Validate() error {
 		return fmt.Errorf("width and height must be at most 4096, got %dx%d", r.Width, r.Height)
 	case r.Steps < 1 || r.Steps > 1000:
 		return fmt.Errorf("steps must be between 1 and 1000, got %d", r.Steps)
-	case r.CFGScale < 0 || r.CFGScale > 100:
+	case !(r.CFGScale >= 0 && r.CFGScale <= 100): // also NaN
 		return fmt.Errorf("cfg scale must be between 0 and 100, got %g", r.CFGScale)
 	case !slices.Contains(sampler.Names(), r.Sampler):
 		return fmt.Errorf("unknown sampler %q (one of %v)", r.Sampler, sampler.Names())
 	case !slices.Contains(Schedules, r.Schedule):
 		return fmt.Errorf("unknown schedule %q (one of %v)", r.Schedule, Schedules)
-	case r.Eta < 0 || r.Eta > 1:
+	case !(r.Eta >= 0 && r.Eta <= 1): // also NaN
 		return fmt.Errorf("eta must be between 0 and 1, got %g", r.Eta)
 	case !slices.Contains(LongPromptModes, r.LongPrompts) && r.LongPrompts != "":
 		return fmt.Errorf("unknown long-prompt mode %q (one of %v)", r.LongPrompts, LongPromptModes)
