@@ -61,14 +61,46 @@ func loadPipeline(path string, mo model.Options, po pipeline.Options) (*loaded, 
 	return &loaded{generator: p, name: m.Name, hash: m.Hash, close: m.Close}, nil
 }
 
-// run executes the command line args and returns the exit code.
+// run executes the command line args and returns the exit code. Data
+// lost on stdout (a full disk, a closed pipe) fails the run.
 func (a *app) run(ctx context.Context, args []string) int {
+	out := &stdoutWriter{w: a.stdout}
+	a.stdout = out
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	return exitCode(root.ExecuteContext(ctx), a.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil && out.err != nil {
+		err = out.err
+	}
+	return exitCode(err, a.stderr)
+}
+
+// stdoutWriter remembers the first failed write to standard output.
+type stdoutWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stdoutWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = fmt.Errorf("writing to standard output: %w", err)
+	}
+	return n, s.err
+}
+
+// stdoutFailed reports the first failed write to stdout, if any.
+func (a *app) stdoutFailed() error {
+	if s, ok := a.stdout.(*stdoutWriter); ok {
+		return s.err
+	}
+	return nil
 }
 
 const rootLong = `imggen generates images from text prompts (and from an init image) with a Stable Diffusion 1.x

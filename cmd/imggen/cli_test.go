@@ -750,3 +750,40 @@ func TestEveryNumberChecked(t *testing.T) {
 		}
 	}
 }
+
+// failingWriter is a full disk: every write fails.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestStdoutWriteErrors: data lost on stdout fails the run (exit 1, with a
+// message), and a batch stops instead of making images whose paths would
+// be lost.
+func TestStdoutWriteErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"a red fox", "--batch-count", "3", "--seed", "1"},
+		{"a red fox", "--batch-count", "3", "--seed", "1", "--json"},
+		{"tokenize", "a red fox"},
+		{"version"},
+	} {
+		dir := t.TempDir()
+		t.Chdir(dir)
+		gen := &fakeGen{}
+		var stderr bytes.Buffer
+		a := &app{
+			stdin: strings.NewReader(""), stdout: failingWriter{}, stderr: &stderr,
+			getenv: func(k string) string { return map[string]string{envModel: "model.safetensors"}[k] },
+			load: func(string, model.Options, pipeline.Options) (*loaded, error) {
+				return &loaded{generator: gen, name: "fake-model", hash: func() (string, error) { return fakeHash, nil },
+					close: func() error { return nil }}, nil
+			},
+		}
+		code := a.run(context.Background(), args)
+		if code != exitFailure || !strings.Contains(stderr.String(), "writing to standard output: no space left on device") {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
+		if n := len(gen.reqs); args[0] == "a red fox" && n != 1 {
+			t.Errorf("%q: %d images made after stdout failed, want 1", args, n)
+		}
+	}
+}

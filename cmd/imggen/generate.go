@@ -137,6 +137,10 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 			failed++
 			r.reportFailure(j, err)
 		}
+		if err := a.stdoutFailed(); err != nil {
+			// The paths or records of the next images would be lost too.
+			return err
+		}
 	}
 	if failed > 0 {
 		if len(jobs) > 1 {
