@@ -460,7 +460,7 @@ func TestJSONLines(t *testing.T) {
 		}
 		ok++
 		for _, k := range []string{"path", "prompt", "negative_prompt", "seed", "steps", "sampler", "schedule",
-			"cfg_scale", "width", "height", "clip_skip", "model", "model_hash", "line", "seconds"} {
+			"cfg_scale", "width", "height", "clip_skip", "long_prompts", "model", "model_hash", "line", "seconds"} {
 			if _, ok := m[k]; !ok {
 				t.Errorf("record lacks %q: %s", k, l)
 			}
@@ -468,7 +468,8 @@ func TestJSONLines(t *testing.T) {
 		want := imageRecord{
 			Path: fmt.Sprintf("out/%04d.png", i+1), Prompt: x.Prompt, NegativePrompt: "blurry",
 			Seed: 9 + int64(i%2), Steps: 2, Sampler: "dpmpp_2m", Schedule: "karras", CFGScale: 7.5,
-			Width: 64, Height: 48, ClipSkip: 1, Model: "fake-model", ModelHash: fakeHash, Line: x.Line, Seconds: x.Seconds,
+			Width: 64, Height: 48, ClipSkip: 1, LongPrompts: "truncate", Model: "fake-model", ModelHash: fakeHash,
+			Line: x.Line, Seconds: x.Seconds,
 		}
 		if x.imageRecord != want {
 			t.Errorf("record %+v\nwant %+v", x.imageRecord, want)
@@ -784,6 +785,52 @@ func TestStdoutWriteErrors(t *testing.T) {
 		}
 		if n := len(gen.reqs); args[0] == "a red fox" && n != 1 {
 			t.Errorf("%q: %d images made after stdout failed, want 1", args, n)
+		}
+	}
+}
+
+// TestMetadataRecordsEverySetting: two runs that differ only in one
+// setting that changes the pixels differ in the PNG's parameters and in
+// the JSON record, so either is enough to reproduce the image.
+func TestMetadataRecordsEverySetting(t *testing.T) {
+	base := []string{"a red fox", "--sampler", "euler", "--seed", "1", "--steps", "4", "-o", "out.png", "--json"}
+	vae := filepath.Join(t.TempDir(), "my-vae.safetensors")
+	if err := os.WriteFile(vae, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	metadata := func(args ...string) (string, string) {
+		t.Helper()
+		r := runFake(t, withModel, append(append([]string(nil), base...), args...)...)
+		if r.code != exitOK {
+			t.Fatalf("%q: exit %d: %s", args, r.code, r.stderr)
+		}
+		params, err := pngout.ReadParameters(filepath.Join(r.dir, "out.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec imageRecord
+		if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Seconds, rec.Path = 0, ""
+		js, _ := json.Marshal(rec)
+		return params, string(js)
+	}
+	for _, tc := range []struct{ from, to []string }{
+		{nil, []string{"-n", "blurry"}}, {nil, []string{"--steps", "5"}}, {nil, []string{"--sampler", "ddim"}},
+		{nil, []string{"--schedule", "karras"}}, {nil, []string{"--cfg-scale", "5"}}, {nil, []string{"-W", "72"}},
+		{nil, []string{"-H", "40"}}, {nil, []string{"--seed", "2"}}, {nil, []string{"--clip-skip", "2"}},
+		{nil, []string{"--timestep-spacing", "trailing"}}, {nil, []string{"--prediction", "v"}},
+		{nil, []string{"--long-prompts", "chunk"}}, {nil, []string{"--vae", vae}},
+		{[]string{"--sampler", "ddim"}, []string{"--sampler", "ddim", "--eta", "0.5"}},
+	} {
+		params0, json0 := metadata(tc.from...)
+		params, js := metadata(tc.to...)
+		if params == params0 {
+			t.Errorf("%q: the PNG parameters do not change: %q", tc.to, params)
+		}
+		if js == json0 {
+			t.Errorf("%q: the JSON record does not change: %s", tc.to, js)
 		}
 	}
 }

@@ -72,6 +72,9 @@ type imageRecord struct {
 	Width          int     `json:"width"`
 	Height         int     `json:"height"`
 	ClipSkip       int     `json:"clip_skip"`
+	Spacing        string  `json:"timestep_spacing,omitempty"`
+	Prediction     string  `json:"prediction,omitempty"`
+	LongPrompts    string  `json:"long_prompts"`
 	Eta            float64 `json:"eta,omitempty"`
 	InitImage      string  `json:"init_image,omitempty"`
 	Mask           string  `json:"mask,omitempty"`
@@ -374,6 +377,7 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 			Path: path, Prompt: req.Prompt, NegativePrompt: req.NegativePrompt,
 			Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
 			CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
+			Spacing: req.TimestepSpacing, Prediction: req.Prediction, LongPrompts: req.LongPrompts,
 			Eta: req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
 			InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
 			Seconds: math.Round(secs*1000) / 1000,

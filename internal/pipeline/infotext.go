@@ -35,9 +35,10 @@ type ModelInfo struct {
 //	Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: abcdef1234, Model: v1-5-pruned-emaonly
 //
 // followed on the last line by "VAE: name" when the model's VAE was
-// replaced, "Clip skip: N" when N > 1, "Eta DDIM: x" for DDIM with a
-// non-zero eta, and "Denoising strength: s" for image-to-image. Empty
-// fields of m are left out.
+// replaced, "Clip skip: N" when N > 1, "Timestep spacing: s", "Prediction:
+// p" and "Long prompts: chunk" when they override the defaults, "Eta DDIM:
+// x" for DDIM with a non-zero eta, and "Denoising strength: s" for
+// image-to-image. Empty fields of m are left out.
 func (r Request) InfoText(m ModelInfo) string {
 	modelName, modelHash := m.Name, m.Hash
 	var b strings.Builder
@@ -66,6 +67,17 @@ func (r Request) InfoText(m ModelInfo) string {
 	}
 	if r.ClipSkip > 1 {
 		params = append(params, "Clip skip: "+strconv.Itoa(r.ClipSkip))
+	}
+	// Settings that change the pixels and have no AUTOMATIC1111 key, written
+	// only when they differ from the default.
+	if r.TimestepSpacing != "" {
+		params = append(params, "Timestep spacing: "+r.TimestepSpacing)
+	}
+	if r.Prediction != "" {
+		params = append(params, "Prediction: "+r.Prediction)
+	}
+	if r.LongPrompts == "chunk" {
+		params = append(params, "Long prompts: chunk")
 	}
 	// A1111 records eta only for DDIM, under this key.
 	if r.Sampler == "ddim" && r.Eta != 0 {
