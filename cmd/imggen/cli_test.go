@@ -834,3 +834,45 @@ func TestMetadataRecordsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenizeReadsPromptsAsGenerationDoes: emphasis syntax is parsed, not
+// counted (thirty "(red:1.3)" are 30 tokens of weight 1.3, nothing
+// dropped), and --long-prompts chunk keeps every token, in the chunks
+// generation makes (BREAK ends one).
+func TestTokenizeReadsPromptsAsGenerationDoes(t *testing.T) {
+	record := func(args ...string) tokenizeRecord {
+		t.Helper()
+		r := runFake(t, runOpts{}, append([]string{"tokenize", "--json"}, args...)...)
+		if r.code != exitOK {
+			t.Fatalf("%q: exit %d: %s", args, r.code, r.stderr)
+		}
+		var rec tokenizeRecord
+		if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	rec := record(strings.Repeat("(red:1.3) ", 30))
+	if rec.Count != 30 || rec.Truncated || len(rec.Tokens) != 30 || rec.Tokens[29].Weight != 1.3 || rec.Tokens[29].Dropped {
+		t.Errorf("emphasis: %+v", rec)
+	}
+	long := strings.Repeat("red fox ", 38) + "BREAK the very end"
+	rec = record("--long-prompts", "chunk", long)
+	tok := textenc.NewCLIPTokenizer(textenc.EOT)
+	chunks, _ := tok.EncodeWeightedChunks(long)
+	if rec.Truncated || rec.Count != 79 || len(rec.Chunks) != len(chunks) || len(chunks) != 3 {
+		t.Fatalf("chunk: %d tokens, truncated %v, %d chunks (want %d)", rec.Count, rec.Truncated, len(rec.Chunks), len(chunks))
+	}
+	for i, tk := range rec.Tokens {
+		if tk.Dropped || tk.ID == nil {
+			t.Fatalf("token %d %q dropped in chunk mode", i, tk.Token)
+		}
+	}
+	// "the very end" starts the third chunk, after BREAK.
+	if id := *rec.Tokens[76].ID; id != chunks[2][1] || rec.Tokens[76].Token != "the</w>" {
+		t.Errorf("token 77 %q id %d, want the first of chunk 3 (%d)", rec.Tokens[76].Token, id, chunks[2][1])
+	}
+	if r := runFake(t, runOpts{}, "tokenize", "--long-prompts", "chunk", long); !strings.Contains(r.stdout, "79 tokens in 3 chunks of 75") {
+		t.Errorf("text output: %s", r.stdout)
+	}
+}
