@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -874,5 +875,48 @@ func TestTokenizeReadsPromptsAsGenerationDoes(t *testing.T) {
 	}
 	if r := runFake(t, runOpts{}, "tokenize", "--long-prompts", "chunk", long); !strings.Contains(r.stdout, "79 tokens in 3 chunks of 75") {
 		t.Errorf("text output: %s", r.stdout)
+	}
+}
+
+// TestMistypedSubcommand: a one-word prompt a typo away from a subcommand
+// is a usage error that names it; after -- it is a prompt.
+func TestMistypedSubcommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in stderr; "" for a generated image
+	}{
+		{[]string{"helpp"}, `"helpp" looks like the subcommand "help"`},
+		{[]string{"tokenise"}, `"tokenise" looks like the subcommand "tokenize"`},
+		{[]string{"inpsect"}, `"inpsect" looks like the subcommand "inspect"`},
+		{[]string{"--", "helpp"}, ""},
+		{[]string{"hello"}, ""},
+		{[]string{"a red fox"}, ""},
+	} {
+		r := runFake(t, withModel, append([]string{"--seed", "1", "-q"}, tc.args...)...)
+		if tc.want == "" {
+			if r.code != exitOK || len(r.gen.reqs) != 1 {
+				t.Errorf("%q: exit %d, %d images: %s", tc.args, r.code, len(r.gen.reqs), r.stderr)
+			}
+			continue
+		}
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "imggen -- ") || r.loads != 0 {
+			t.Errorf("%q: exit %d, stderr %q", tc.args, r.code, r.stderr)
+		}
+	}
+}
+
+// TestInspectUnsupported: inspect reports a model imggen cannot run, then
+// exits 1.
+func TestInspectUnsupported(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lora.safetensors")
+	header := `{"lora_unet_x.lora_down.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
+	data := append(binary.LittleEndian.AppendUint64(nil, uint64(len(header))), header...)
+	if err := os.WriteFile(path, append(data, 0, 0, 0, 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runFake(t, runOpts{}, "inspect", path)
+	if r.code != exitFailure || !strings.Contains(r.stdout, "architecture") || !strings.Contains(r.stderr, "cannot run this model") {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

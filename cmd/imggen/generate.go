@@ -170,6 +170,9 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		return fail(usagef("no prompt: give one as an argument (imggen \"a red fox\") or use --prompts FILE"))
 	case len(args) == 1 && !utf8.ValidString(args[0]):
 		return fail(usagef("prompt is not valid UTF-8"))
+	case len(args) == 1 && cmd.ArgsLenAtDash() < 0 && nearSubcommand(cmd, args[0]) != "":
+		return fail(usagef("%q looks like the subcommand %q; to draw the word itself, put it after --: imggen -- %s",
+			args[0], nearSubcommand(cmd, args[0]), args[0]))
 	case !utf8.ValidString(o.negative):
 		return fail(usagef("negative prompt is not valid UTF-8"))
 	case o.threads < 1:
@@ -410,6 +413,48 @@ func (a *app) writeJSON(v any) {
 		panic(err) // plain structs of strings and numbers always marshal
 	}
 	a.stdout.Write(append(b, '\n'))
+}
+
+// nearSubcommand returns the subcommand that a one-word prompt is a typo
+// of, or "": one edit away from a name of up to 5 letters, two from a
+// longer one (so "helpp" and "tokenise" are caught, "hello" is a prompt).
+func nearSubcommand(cmd *cobra.Command, word string) string {
+	if strings.ContainsAny(word, " \t") || len(word) < 3 {
+		return ""
+	}
+	for _, c := range cmd.Commands() {
+		for _, name := range append([]string{c.Name()}, c.Aliases...) {
+			limit := 1
+			if len(name) > 5 {
+				limit = 2
+			}
+			if name != word && editDistance(strings.ToLower(word), name) <= limit {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // randomSeed draws a seed in [0, 2^32) from the OS generator.

@@ -14,7 +14,8 @@ func (a *app) inspectCommand(o *genOptions) *cobra.Command {
 		Use:   "inspect MODEL",
 		Short: "Describe a model file or folder: architecture, dtypes, sizes",
 		Long: `inspect reads a model's headers (not its weights) and prints the detected
-architecture, the tensors' dtypes and sizes, and whether imggen can run it.`,
+architecture, the tensors' dtypes and sizes, and whether imggen can run it.
+It exits 1 (after the report) when imggen cannot run the model.`,
 		Example: `  imggen inspect v1-5-pruned-emaonly.safetensors
   imggen inspect --json ./stable-diffusion-v1-5`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -25,13 +26,16 @@ architecture, the tensors' dtypes and sizes, and whether imggen can run it.`,
 			}
 			if o.json {
 				a.writeJSON(rep)
-				return nil
+			} else {
+				s := rep.String()
+				if !strings.HasSuffix(s, "\n") {
+					s += "\n"
+				}
+				fmt.Fprint(a.stdout, s)
 			}
-			s := rep.String()
-			if !strings.HasSuffix(s, "\n") {
-				s += "\n"
+			if !rep.Supported {
+				return fmt.Errorf("%s: imggen cannot run this model: %s", args[0], rep.Problem)
 			}
-			fmt.Fprint(a.stdout, s)
 			return nil
 		},
 	}
