@@ -562,9 +562,10 @@ func TestLoadFailure(t *testing.T) {
 	}
 }
 
-func TestWriteFailureContinues(t *testing.T) {
-	// A file where the output directory should be makes every image fail;
-	// each is reported and the run goes on.
+// TestUnwritableOutputFailsFirst: an output folder that cannot take the
+// images fails the run before the model loads, naming the user's path, not
+// after generating every image.
+func TestUnwritableOutputFailsFirst(t *testing.T) {
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "blocked")
 	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
@@ -572,11 +573,8 @@ func TestWriteFailureContinues(t *testing.T) {
 	}
 	r := runFake(t, runOpts{stdin: "a\n", env: withModel.env},
 		"--prompts", "-", "--batch-count", "2", "-o", filepath.Join(blocker, "%d.png"), "--seed", "1", "--steps", "1")
-	if r.code != exitFailure {
-		t.Fatalf("exit %d, want %d: %s", r.code, exitFailure, r.stderr)
-	}
-	if n := strings.Count(r.stderr, "imggen: line 1:"); n != 2 {
-		t.Errorf("want both images reported as failed:\n%s", r.stderr)
+	if r.code != exitFailure || r.loads != 0 || len(r.gen.reqs) != 0 || !strings.Contains(r.stderr, blocker) || strings.Contains(r.stderr, ".tmp") {
+		t.Errorf("exit %d after %d loads and %d images: %s", r.code, r.loads, len(r.gen.reqs), r.stderr)
 	}
 }
 

@@ -269,7 +269,48 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 			jobs = append(jobs, p)
 		}
 	}
+	if err := preflight(out, len(jobs)); err != nil {
+		return fail(err)
+	}
 	return req, jobs, out, nil
+}
+
+// preflight checks, before the model loads, every output path of the run:
+// no two images share one, and each folder exists (it is created) and takes
+// a new file. A run that could not keep its images fails before the work.
+func preflight(out outputPattern, total int) error {
+	seen := map[string]int{}
+	dirs := map[string]bool{}
+	for i := 1; i <= total; i++ {
+		p := out.path(i, total)
+		if j, dup := seen[p]; dup {
+			return usagef("-o: images %d and %d would both be written to %s", j, i, p)
+		}
+		seen[p] = i
+		dirs[filepath.Dir(p)] = true
+	}
+	for dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("output folder %s: %w", dir, unwrapPath(err))
+		}
+		f, err := os.CreateTemp(dir, ".imggen-check-*")
+		if err != nil {
+			return fmt.Errorf("output folder %s is not writable: %w", dir, unwrapPath(err))
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return nil
+}
+
+// unwrapPath drops the *os.PathError around err, whose path is not the
+// user's (a temporary name) or already said.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // readPromptsFlag reads the --prompts file (or stdin for "-").

@@ -70,6 +70,20 @@ func Write(path string, img *image.RGBA, parameters string) (err error) {
 	if err != nil {
 		return err
 	}
+	// Errors name the user's path, not the temporary file's.
+	defer func() {
+		var pe *os.PathError
+		var le *os.LinkError
+		switch {
+		case err == nil:
+		case errors.As(err, &pe):
+			err = fmt.Errorf("writing %s: %w", path, pe.Err)
+		case errors.As(err, &le):
+			err = fmt.Errorf("writing %s: %w", path, le.Err)
+		default:
+			err = fmt.Errorf("writing %s: %w", path, err)
+		}
+	}()
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

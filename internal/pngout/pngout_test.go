@@ -344,3 +344,13 @@ func FuzzTextRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteErrorNamesThePath: a failed write names the user's path, not
+// the temporary file's.
+func TestWriteErrorNamesThePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing", "out.png")
+	err := Write(path, testImage(4, 4), "p")
+	if err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), ".tmp") {
+		t.Errorf("error %v, want one naming %s", err, path)
+	}
+}
