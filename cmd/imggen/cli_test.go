@@ -918,3 +918,20 @@ func TestInspectUnsupported(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestSamplerNamesPeopleType: AUTOMATIC1111's and stable-diffusion.cpp's
+// sampler names map to imggen's, with the schedule the name implies.
+func TestSamplerNamesPeopleType(t *testing.T) {
+	for _, tc := range []struct{ name, sampler, schedule string }{
+		{"DPM++ 2M Karras", "dpmpp_2m", "karras"}, {"Euler a", "euler_a", "default"}, {"dpm++2m", "dpmpp_2m", "karras"},
+		{"PLMS", "pndm", "default"}, {"LMS Karras", "lms", "karras"},
+	} {
+		r := runFake(t, withModel, "a red fox", "--seed", "1", "-q", "--sampler", tc.name)
+		if r.code != exitOK || len(r.gen.reqs) != 1 || r.gen.reqs[0].Sampler != tc.sampler || r.gen.reqs[0].Schedule != tc.schedule {
+			t.Errorf("--sampler %q: exit %d, requests %+v: %s", tc.name, r.code, r.gen.reqs, r.stderr)
+		}
+	}
+	if r := runFake(t, withModel, "a red fox", "--sampler", "heun"); r.code != exitUsage || !strings.Contains(r.stderr, `unknown sampler "heun"`) {
+		t.Errorf("--sampler heun: exit %d: %s", r.code, r.stderr)
+	}
+}

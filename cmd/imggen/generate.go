@@ -194,9 +194,14 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 
 	// Unset fields (sampler, schedule, size) are left to pipeline.Plan,
 	// which knows the model's defaults once it is loaded.
-	samplerName := ""
+	samplerName, schedule := "", o.schedule
 	if cmd.Flags().Changed("sampler") {
-		samplerName = o.sampler
+		// Also AUTOMATIC1111's and stable-diffusion.cpp's names.
+		var implied string
+		samplerName, implied = pipeline.ResolveSampler(o.sampler)
+		if implied != "" && schedule == "" {
+			schedule = implied
+		}
 	}
 	req := pipeline.Request{
 		NegativePrompt:  o.negative,
@@ -205,7 +210,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		Steps:           o.steps,
 		CFGScale:        o.cfgScale,
 		Sampler:         samplerName,
-		Schedule:        o.schedule,
+		Schedule:        schedule,
 		Eta:             o.eta,
 		ClipSkip:        o.clipSkip,
 		LongPrompts:     o.longPrompts,

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/imggen/imggen/internal/nn"
@@ -115,4 +117,28 @@ func PromptWarning(what, text, longPrompts string) string {
 	}
 	return fmt.Sprintf("warning: %s is %d tokens, over the limit of %d; dropped: %q (--long-prompts chunk keeps them)",
 		what, enc.TextTokens, textenc.ContextLen-2, enc.Dropped)
+}
+
+// samplerAliases maps the names AUTOMATIC1111 and stable-diffusion.cpp use
+// (lower-cased) to a sampler and, where the name implies one, a schedule.
+var samplerAliases = map[string][2]string{
+	"dpm++ 2m karras": {"dpmpp_2m", "karras"}, "dpm++ 2m": {"dpmpp_2m", ""}, "dpm++2m": {"dpmpp_2m", ""},
+	"dpmpp2m": {"dpmpp_2m", ""}, "euler a": {"euler_a", ""}, "euler_ancestral": {"euler_a", ""},
+	"euler karras": {"euler", "karras"}, "lms karras": {"lms", "karras"}, "plms": {"pndm", ""},
+}
+
+// ResolveSampler maps a sampler name as people type it (imggen's,
+// AUTOMATIC1111's "DPM++ 2M Karras", "Euler a", "PLMS", stable-diffusion.cpp's
+// "dpm++2m", any case) to imggen's name, and the schedule the name implies
+// ("" when it implies none). Unknown names come back unchanged, for
+// Validate to report.
+func ResolveSampler(name string) (sampler, schedule string) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if a, ok := samplerAliases[n]; ok {
+		return a[0], a[1]
+	}
+	if slices.Contains(Samplers(), n) {
+		return n, ""
+	}
+	return name, ""
 }

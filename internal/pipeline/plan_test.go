@@ -99,3 +99,16 @@ func TestPromptWarning(t *testing.T) {
 func containsAll(s string, subs []string) bool {
 	return !slices.ContainsFunc(subs, func(sub string) bool { return !strings.Contains(s, sub) })
 }
+
+func TestResolveSampler(t *testing.T) {
+	for _, tc := range []struct{ in, sampler, schedule string }{
+		{"dpmpp_2m", "dpmpp_2m", ""}, {"DPM++ 2M Karras", "dpmpp_2m", "karras"}, {"DPM++ 2M", "dpmpp_2m", ""},
+		{"dpm++2m", "dpmpp_2m", ""}, {"Euler a", "euler_a", ""}, {"Euler", "euler", ""}, {"PLMS", "pndm", ""},
+		{"LMS Karras", "lms", "karras"}, {"DDIM", "ddim", ""}, {" euler_a ", "euler_a", ""}, {"heun", "heun", ""},
+	} {
+		s, sch := ResolveSampler(tc.in)
+		if s != tc.sampler || sch != tc.schedule {
+			t.Errorf("ResolveSampler(%q) = %q, %q; want %q, %q", tc.in, s, sch, tc.sampler, tc.schedule)
+		}
+	}
+}
