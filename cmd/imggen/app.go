@@ -197,7 +197,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.BoolVar(&o.json, "json", false, "write one JSON object per result to stdout")
 	pf.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars or other non-error messages")
 
-	root.AddCommand(a.tokenizeCommand(o), a.inspectCommand(o), a.benchCommand(o), versionCommand())
+	root.AddCommand(a.tokenizeCommand(o), a.inspectCommand(o), a.benchCommand(o), a.compareCommand(o), versionCommand())
 	return root
 }
 

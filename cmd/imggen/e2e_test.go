@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/nn"
+	"github.com/imggen/imggen/internal/pngout"
 	"github.com/imggen/imggen/internal/refcheck"
 )
 
@@ -77,7 +78,7 @@ func runReference(t *testing.T, model, ref string, extra []string) {
 // maxShare of the pixels.
 func assertMatchesReference(t *testing.T, out, ref string, maxShare float64) {
 	t.Helper()
-	got, err := refcheck.LoadPNG(out)
+	got, err := pngout.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/pngout"
-	"github.com/imggen/imggen/internal/refcheck"
 )
 
 // fixture returns the absolute path of a test model (tests change directory).
@@ -117,7 +116,7 @@ func TestReplacedVAE(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := refcheck.LoadPNG("out.png")
+		img, err := pngout.Load("out.png")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/gemm"
+	"github.com/imggen/imggen/internal/pngout"
 	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/vmath"
 )
@@ -82,18 +83,18 @@ func TestGoldenImages(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
 			golden := filepath.Join("..", "..", "testdata", "golden", tc.name+".png")
-			got, err := refcheck.LoadPNG(out)
+			got, err := pngout.Load(out)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := refcheck.LoadPNG(golden)
+			want, err := pngout.Load(golden)
 			if err != nil && !*update {
 				t.Fatalf("%v (go test ./cmd/imggen -run TestGoldenImages -update makes it)", err)
 			}
 			if *update {
 				// Say what the rewrite changes; write only what changed.
 				if want != nil {
-					if d, err := refcheck.Compare(got, want); err == nil && d.ValuesDiffering == 0 {
+					if d, err := pngout.Compare(got, want); err == nil && d.ValuesDiffering == 0 {
 						t.Logf("%s: unchanged", golden)
 						return
 					} else if err == nil {
@@ -111,7 +112,7 @@ func TestGoldenImages(t *testing.T) {
 				}
 				return
 			}
-			d, err := refcheck.Compare(got, want)
+			d, err := pngout.Compare(got, want)
 			if err != nil {
 				t.Fatal(err)
 			}

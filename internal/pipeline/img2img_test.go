@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/imggen/imggen/internal/pngout"
 	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/safetensors"
 	"github.com/imggen/imggen/internal/sampler"
@@ -35,7 +36,7 @@ func imageRuns() []imageRun {
 
 func loadImageTensor(t *testing.T, name string, mask bool) *tensor.Tensor {
 	t.Helper()
-	img, err := refcheck.LoadPNG("../../testdata/e2e/" + name)
+	img, err := pngout.Load("../../testdata/e2e/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package refcheck
 import (
 	"image"
 	"testing"
+
+	"github.com/imggen/imggen/internal/pngout"
 )
 
 // ImageWithin compares img with the PNG at refPath: at most maxLevel off
@@ -10,11 +12,11 @@ import (
 // measured values beside the bar.
 func ImageWithin(t testing.TB, img image.Image, refPath string, maxLevel int, maxShare float64) {
 	t.Helper()
-	ref, err := LoadPNG(refPath)
+	ref, err := pngout.Load(refPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Compare(img, ref)
+	d, err := pngout.Compare(img, ref)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package refcheck
+package pngout
 
 import (
 	"fmt"
@@ -68,8 +68,8 @@ func absDiff(a, b uint32) int {
 	return int(b - a)
 }
 
-// LoadPNG decodes a PNG file.
-func LoadPNG(path string) (image.Image, error) {
+// Load decodes a PNG file.
+func Load(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -80,4 +80,24 @@ func LoadPNG(path string) (image.Image, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return img, nil
+}
+
+// DiffImage is a picture of where a and b (same size) differ: black where
+// they agree, each channel's difference times gain (clamped) elsewhere, so
+// that a one-level difference shows.
+func DiffImage(a, b image.Image, gain int) *image.RGBA {
+	ra, rb := a.Bounds(), b.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, ra.Dx(), ra.Dy()))
+	for y := 0; y < ra.Dy(); y++ {
+		for x := 0; x < ra.Dx(); x++ {
+			r1, g1, b1, _ := a.At(ra.Min.X+x, ra.Min.Y+y).RGBA()
+			r2, g2, b2, _ := b.At(rb.Min.X+x, rb.Min.Y+y).RGBA()
+			o := out.PixOffset(x, y)
+			for c, d := range [3]int{absDiff(r1>>8, r2>>8), absDiff(g1>>8, g2>>8), absDiff(b1>>8, b2>>8)} {
+				out.Pix[o+c] = uint8(min(d*gain, 255))
+			}
+			out.Pix[o+3] = 255
+		}
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package refcheck
+package pngout
 
 import (
 	"image"
