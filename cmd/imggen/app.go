@@ -181,6 +181,8 @@ func (a *app) rootCommand() *cobra.Command {
 	f.IntVarP(&o.height, "height", "H", 0, "image height, a multiple of 8 (default: the model's native size, 512 for SD 1.5)")
 	f.Int64Var(&o.seed, "seed", -1, "random seed, 0 to 4294967295; -1 picks one at random (printed and stored in the PNG)")
 	f.IntVar(&o.batchCount, "batch-count", 1, "images per prompt; image i uses seed+i")
+	f.StringVar(&o.shard, "shard", "", "I/N: make only images n (from 1) with n-1 ≡ I mod N, with the whole run's seeds and names (split a run over N processes or machines)")
+	f.BoolVar(&o.skipExisting, "skip-existing", false, "keep an image whose file already holds it (same parameters), so a re-run resumes")
 	f.StringVar(&o.prompts, "prompts", "", "read prompts from FILE, one per line (- for stdin)")
 	f.IntVar(&o.clipSkip, "clip-skip", 1, "use the CLIP layer this far from the end (2 = penultimate)")
 	f.StringVar(&o.spacing, "timestep-spacing", "", "override the model's timestep spacing: leading, linspace or trailing")

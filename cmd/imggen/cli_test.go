@@ -10,6 +10,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -933,5 +934,89 @@ func TestSamplerNamesPeopleType(t *testing.T) {
 	}
 	if r := runFake(t, withModel, "a red fox", "--sampler", "heun"); r.code != exitUsage || !strings.Contains(r.stderr, `unknown sampler "heun"`) {
 		t.Errorf("--sampler heun: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// readTree returns every file under dir by relative path.
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestShardsMakeTheWholeRun: N processes with --shard I/N write, together,
+// exactly the files of one unsharded run (names, seeds and bytes).
+func TestShardsMakeTheWholeRun(t *testing.T) {
+	prompts := "a red fox\na castle\n# comment\na boat\n"
+	args := []string{"--prompts", "-", "--batch-count", "2", "--seed", "7", "-o", "out/%03d.png", "-q"}
+	run := func(extra ...string) map[string][]byte {
+		t.Helper()
+		r := runFake(t, runOpts{stdin: prompts, env: withModel.env}, append(append([]string(nil), args...), extra...)...)
+		if r.code != exitOK {
+			t.Fatalf("%q: exit %d: %s", extra, r.code, r.stderr)
+		}
+		return readTree(t, r.dir)
+	}
+	whole := run()
+	if len(whole) != 6 {
+		t.Fatalf("%d files, want 6", len(whole))
+	}
+	for _, n := range []int{2, 4, 7} {
+		union := map[string][]byte{}
+		for i := range n {
+			for name, b := range run("--shard", fmt.Sprintf("%d/%d", i, n)) {
+				if _, dup := union[name]; dup {
+					t.Errorf("%d shards: %s written twice", n, name)
+				}
+				union[name] = b
+			}
+		}
+		if !reflect.DeepEqual(union, whole) {
+			t.Errorf("%d shards: the union of their files differs from the whole run's", n)
+		}
+	}
+	for _, bad := range []string{"2/2", "-1/2", "0/0", "1", "a/b", "1/2/3"} {
+		if r := runFake(t, withModel, "a", "--shard", bad); r.code != exitUsage || !strings.Contains(r.stderr, "--shard must be I/N") {
+			t.Errorf("--shard %s: exit %d: %s", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// TestSkipExisting: a re-run with --skip-existing keeps the images whose
+// files hold what would be written and makes only the others.
+func TestSkipExisting(t *testing.T) {
+	dir := t.TempDir()
+	args := func(extra ...string) []string {
+		return append([]string{"a red fox", "--batch-count", "3", "--seed", "1", "-o", filepath.Join(dir, "%d.png"), "-q"}, extra...)
+	}
+	if r := runFake(t, withModel, args()...); r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	before := readTree(t, dir)
+	if err := os.Remove(filepath.Join(dir, "2.png")); err != nil {
+		t.Fatal(err)
+	}
+	r := runFake(t, withModel, args("--skip-existing", "--json")...)
+	if r.code != exitOK || len(r.gen.reqs) != 1 || r.gen.reqs[0].Seed != 2 || strings.Count(r.stdout, `"skipped":true`) != 2 {
+		t.Errorf("resume: exit %d, %d images made, stdout %s", r.code, len(r.gen.reqs), r.stdout)
+	}
+	if !reflect.DeepEqual(readTree(t, dir), before) {
+		t.Error("the resumed run's files differ from the first run's")
+	}
+	// Other settings: the files do not hold these images, all are made.
+	if r := runFake(t, withModel, args("--skip-existing", "--cfg-scale", "5")...); len(r.gen.reqs) != 3 {
+		t.Errorf("changed settings: %d images made, want 3", len(r.gen.reqs))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,9 @@ type genOptions struct {
 	spacing, prediction     string // overrides of the model's scheduler config
 	json, quiet             bool
 
+	shard           string  // "I/N": make only the images with index ≡ I (mod N)
+	shardI, shardN  int     // parsed --shard (0/1 without it)
+	skipExisting    bool    // skip an image whose file holds what would be written
 	initImage, mask string  // image-to-image and inpainting inputs
 	strength        float64 // denoising strength for -i, (0, 1]
 	resize          bool    // scale and crop -i (and --mask) to -W x -H
@@ -84,6 +88,7 @@ type imageRecord struct {
 	ModelHash      string  `json:"model_hash"`
 	Line           int     `json:"line,omitempty"`
 	Seconds        float64 `json:"seconds"`
+	Skipped        bool    `json:"skipped,omitempty"` // --skip-existing: the file already held this image
 }
 
 // failureRecord is the --json line for an image that failed.
@@ -107,7 +112,13 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 	start := time.Now()
 	// One image releases each network's mapped weights when it is done
 	// with them (lower peak memory); a batch keeps them for the next image.
-	m, err := a.loadCtx(cmd.Context(), o.model, model.Options{VAE: o.vae}, pipeline.Options{ReleaseWeights: len(jobs) == 1})
+	mine := 0
+	for _, j := range jobs {
+		if o.inShard(j) {
+			mine++
+		}
+	}
+	m, err := a.loadCtx(cmd.Context(), o.model, model.Options{VAE: o.vae}, pipeline.Options{ReleaseWeights: mine == 1})
 	if err != nil {
 		return err
 	}
@@ -131,6 +142,9 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 	}
 	failed := 0
 	for _, j := range jobs {
+		if !o.inShard(j) {
+			continue
+		}
 		req := base
 		req.Prompt, req.Seed = j.prompt, j.seed
 		if err := r.runJob(cmd.Context(), j, req); err != nil {
@@ -189,6 +203,16 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 	if o.vae != "" {
 		if st, err := os.Stat(o.vae); err != nil || st.IsDir() {
 			return fail(usagef("--vae %s: not a file", o.vae))
+		}
+	}
+	o.shardI, o.shardN = 0, 1
+	if o.shard != "" {
+		i, n, ok := strings.Cut(o.shard, "/")
+		var err1, err2 error
+		o.shardI, err1 = strconv.Atoi(i)
+		o.shardN, err2 = strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || o.shardN < 1 || o.shardI < 0 || o.shardI >= o.shardN {
+			return fail(usagef("--shard must be I/N with 0 <= I < N, got %q", o.shard))
 		}
 	}
 
@@ -401,6 +425,22 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 		r.warnf(o, "%s\n", w)
 	}
 
+	path := r.out.path(j.index, r.total)
+	// The model hash is read only when needed: it is computed in the
+	// background while the first image generates.
+	info := func() pipeline.ModelInfo { return pipeline.ModelInfo{Name: r.name, Hash: r.hash(), VAE: r.vae} }
+	if o.skipExisting {
+		if params, err := pngout.ReadParameters(path); err == nil && params == req.InfoText(info()) {
+			if o.json {
+				r.writeJSON(r.record(j, req, path, 0, true))
+			} else {
+				fmt.Fprintln(r.stdout, path)
+				r.warnf(o, "%skept %s: it already holds this image\n", prefix, path)
+			}
+			return nil
+		}
+	}
+
 	start := time.Now()
 	bar := r.newProgress(o, prefix)
 	img, err := r.gen.Generate(ctx, req, bar.update)
@@ -411,32 +451,37 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 		}
 		return err
 	}
-	path := r.out.path(j.index, r.total)
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 	}
-	if err := pngout.Write(path, img, req.InfoText(pipeline.ModelInfo{Name: r.name, Hash: r.hash(), VAE: r.vae})); err != nil {
+	if err := pngout.Write(path, img, req.InfoText(info())); err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()
 	if o.json {
-		r.writeJSON(imageRecord{
-			Path: path, Prompt: req.Prompt, NegativePrompt: req.NegativePrompt,
-			Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
-			CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
-			Spacing: req.TimestepSpacing, Prediction: req.Prediction, LongPrompts: req.LongPrompts,
-			Eta: req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
-			InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
-			Seconds: math.Round(secs*1000) / 1000,
-		})
+		r.writeJSON(r.record(j, req, path, secs, false))
 	} else {
 		fmt.Fprintln(r.stdout, path)
 		r.warnf(o, "%swrote %s in %.1fs\n", prefix, path, secs)
 	}
 	// A finished image is kept; an interrupt during its write stops here.
 	return ctx.Err()
+}
+
+// record is the --json line of an image written (or kept) at path.
+func (r *runner) record(j job, req pipeline.Request, path string, secs float64, skipped bool) imageRecord {
+	o := r.o
+	return imageRecord{
+		Path: path, Prompt: req.Prompt, NegativePrompt: req.NegativePrompt,
+		Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
+		CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
+		Spacing: req.TimestepSpacing, Prediction: req.Prediction, LongPrompts: req.LongPrompts,
+		Eta: req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
+		InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
+		Seconds: math.Round(secs*1000) / 1000, Skipped: skipped,
+	}
 }
 
 // reportFailure reports a failed image on stderr (always) and as a JSON
@@ -460,6 +505,11 @@ func (a *app) writeJSON(v any) {
 	}
 	a.stdout.Write(append(b, '\n'))
 }
+
+// inShard reports whether job j is this process's under --shard I/N:
+// image numbers (from 1) n with n-1 ≡ I (mod N). Seeds and output names
+// are those of the whole run, so N shards make the files of one run.
+func (o *genOptions) inShard(j job) bool { return (j.index-1)%o.shardN == o.shardI }
 
 // nearSubcommand returns the subcommand that a one-word prompt is a typo
 // of, or "": one edit away from a name of up to 5 letters, two from a
