@@ -182,6 +182,10 @@ func (a *app) rootCommand() *cobra.Command {
 	f.Int64Var(&o.seed, "seed", -1, "random seed, 0 to 4294967295; -1 picks one at random (printed and stored in the PNG)")
 	f.IntVar(&o.batchCount, "batch-count", 1, "images per prompt; image i uses seed+i")
 	f.StringVar(&o.shard, "shard", "", "I/N: make only images n (from 1) with n-1 ≡ I mod N, with the whole run's seeds and names (split a run over N processes or machines)")
+	f.StringVar(&o.expectHash, "expect-model-hash", "", "warn when the model's hash is not this one (set by reproduce)")
+	if err := f.MarkHidden("expect-model-hash"); err != nil {
+		panic(err) // the flag is defined just above
+	}
 	f.BoolVar(&o.skipExisting, "skip-existing", false, "keep an image whose file already holds it (same parameters), so a re-run resumes")
 	f.StringVar(&o.prompts, "prompts", "", "read prompts from FILE, one per line (- for stdin)")
 	f.IntVar(&o.clipSkip, "clip-skip", 1, "use the CLIP layer this far from the end (2 = penultimate)")
@@ -199,7 +203,8 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.BoolVar(&o.json, "json", false, "write one JSON object per result to stdout")
 	pf.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars or other non-error messages")
 
-	root.AddCommand(a.tokenizeCommand(o), a.inspectCommand(o), a.benchCommand(o), a.compareCommand(o), versionCommand())
+	root.AddCommand(a.tokenizeCommand(o), a.inspectCommand(o), a.benchCommand(o), a.compareCommand(o),
+		a.infoCommand(o), a.reproduceCommand(), versionCommand())
 	return root
 }
 

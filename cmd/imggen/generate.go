@@ -43,6 +43,7 @@ type genOptions struct {
 	shard           string  // "I/N": make only the images with index ≡ I (mod N)
 	shardI, shardN  int     // parsed --shard (0/1 without it)
 	skipExisting    bool    // skip an image whose file holds what would be written
+	expectHash      string  // reproduce: the recorded model hash
 	initImage, mask string  // image-to-image and inpainting inputs
 	strength        float64 // denoising strength for -i, (0, 1]
 	resize          bool    // scale and crop -i (and --mask) to -W x -H
@@ -135,6 +136,11 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 	r := &runner{app: a, o: o, gen: m, name: m.name, out: out, hash: a.startHash(o, m.hash), total: len(jobs)}
 	if o.vae != "" {
 		r.vae = filepath.Base(o.vae)
+	}
+	if o.expectHash != "" {
+		if h := r.hash(); h != o.expectHash {
+			a.warnf(o, "warning: the model's hash is %s, the picture's %s: it will not come out the same\n", h, o.expectHash)
+		}
 	}
 	// The negative prompt is the same for every image: warn once.
 	if w := pipeline.PromptWarning("negative prompt", base.NegativePrompt, base.LongPrompts); w != "" {

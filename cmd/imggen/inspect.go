@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,9 @@ It exits 1 (after the report) when imggen cannot run the model.`,
   imggen inspect --json ./stable-diffusion-v1-5`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.EqualFold(filepath.Ext(args[0]), ".png") {
+				return usagef("%s is a picture, not a model; 'imggen info %s' prints its settings", args[0], args[0])
+			}
 			rep, err := model.Inspect(args[0])
 			if err != nil {
 				return err

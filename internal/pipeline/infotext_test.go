@@ -86,3 +86,39 @@ func TestInfoTextVAE(t *testing.T) {
 		t.Errorf("InfoText =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestParseInfoTextRoundTrip: what InfoText writes, ParseInfoText reads
+// back, for every case of TestInfoText's kind, and AUTOMATIC1111's own text.
+func TestParseInfoTextRoundTrip(t *testing.T) {
+	r := Request{Prompt: "a castle,\nat night", NegativePrompt: "blurry\nlow: quality", Width: 512, Height: 768, Steps: 25,
+		CFGScale: 6.5, Sampler: "ddim", Schedule: "default", Eta: 0.5, Seed: 42, ClipSkip: 2, TimestepSpacing: "trailing",
+		Prediction: "v", LongPrompts: "chunk"}
+	text := r.InfoText(ModelInfo{Name: `my, "best": model`, Hash: "0123456789", VAE: "v.safetensors"})
+	p, err := ParseInfoText(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Prompt != r.Prompt || p.NegativePrompt != r.NegativePrompt {
+		t.Errorf("prompt %q, negative %q", p.Prompt, p.NegativePrompt)
+	}
+	for k, want := range map[string]string{"Steps": "25", "Sampler": "DDIM", "CFG scale": "6.5", "Seed": "42", "Size": "512x768",
+		"Model": `my, "best": model`, "Model hash": "0123456789", "VAE": "v.safetensors", "Clip skip": "2", "Eta DDIM": "0.5",
+		"Timestep spacing": "trailing", "Prediction": "v", "Long prompts": "chunk"} {
+		if got, ok := p.Get(k); !ok || got != want {
+			t.Errorf("%s = %q (%v), want %q", k, got, ok, want)
+		}
+	}
+	a1111 := "masterpiece, a fox\nNegative prompt: blurry\nSteps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234, Size: 512x512, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Version: v1.6.0"
+	p, err = ParseInfoText(a1111)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := p.Get("Sampler"); s != "DPM++ 2M Karras" || p.Prompt != "masterpiece, a fox" || len(p.Settings) != 8 {
+		t.Errorf("%+v", p)
+	}
+	for _, bad := range []string{"just a prompt", "p\nSteps: 20, Sampler"} {
+		if _, err := ParseInfoText(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

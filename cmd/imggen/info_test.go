@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imggen/imggen/internal/pipeline"
+	"github.com/imggen/imggen/internal/pngout"
+)
+
+func TestInfo(t *testing.T) {
+	r := runFake(t, withModel, "a red fox, at night", "-n", "blurry", "--seed", "3", "--steps", "5", "-o", "fox.png", "-q")
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	fox := filepath.Join(r.dir, "fox.png")
+	plain := filepath.Join(r.dir, "plain.png")
+	if err := pngout.Write(plain, image.NewRGBA(image.Rect(0, 0, 8, 8)), ""); err != nil {
+		t.Fatal(err)
+	}
+	r = runFake(t, runOpts{}, "info", fox)
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, "a red fox, at night\nNegative prompt: blurry\nSteps: 5, ") {
+		t.Errorf("info: exit %d, %q", r.code, r.stdout)
+	}
+	r = runFake(t, runOpts{}, "info", "--json", fox, plain)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var rec infoRecord
+	if r.code != exitFailure || len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &rec) != nil ||
+		rec.Prompt != "a red fox, at night" || rec.Settings["Seed"] != "3" || !strings.Contains(lines[1], "no parameters") {
+		t.Errorf("info --json: exit %d, %q %+v", r.code, r.stdout, rec)
+	}
+}
+
+// TestReproduce: reproduce makes the same request from a PNG's settings,
+// the user's flags overriding them, from imggen's PNGs and AUTOMATIC1111's.
+func TestReproduce(t *testing.T) {
+	args := []string{"a castle", "-n", "fog", "--sampler", "ddim", "--eta", "0.5", "--steps", "7", "--cfg-scale", "5.5",
+		"--seed", "11", "-W", "72", "-H", "40", "--clip-skip", "2", "--timestep-spacing", "trailing", "--prediction", "v",
+		"--long-prompts", "chunk", "-o", "first.png", "-q"}
+	first := runFake(t, withModel, args...)
+	if first.code != exitOK {
+		t.Fatalf("exit %d: %s", first.code, first.stderr)
+	}
+	png := filepath.Join(first.dir, "first.png")
+	again := runFake(t, withModel, "reproduce", png, "-o", "again.png", "-q")
+	if again.code != exitOK || len(again.gen.reqs) != 1 || !sameRequest(again.gen.reqs[0], first.gen.reqs[0]) {
+		t.Fatalf("exit %d: %s\n got %+v\nwant %+v", again.code, again.stderr, again.gen.reqs, first.gen.reqs)
+	}
+	b1, _ := os.ReadFile(png)
+	b2, _ := os.ReadFile(filepath.Join(again.dir, "again.png"))
+	if !bytes.Equal(b1, b2) {
+		t.Error("the reproduced file differs")
+	}
+	if r := runFake(t, withModel, "reproduce", png, "--seed", "5", "-q"); r.code != exitOK || r.gen.reqs[0].Seed != 5 {
+		t.Errorf("override: exit %d, %+v", r.code, r.gen.reqs)
+	}
+
+	// AUTOMATIC1111's text, and its sampler names.
+	for _, tc := range []struct{ sampler, want, schedule string }{
+		{"DPM++ 2M Karras", "dpmpp_2m", "karras"}, {"DPM++ 2M", "dpmpp_2m", "default"}, {"Euler a", "euler_a", "default"},
+	} {
+		a1111 := filepath.Join(t.TempDir(), "a.png")
+		text := "-a fox\nSteps: 9, Sampler: " + tc.sampler + ", CFG scale: 7, Seed: 1234, Size: 64x48, Model hash: 0123456789, Model: v1-5, Version: v1.6.0"
+		if err := pngout.Write(a1111, image.NewRGBA(image.Rect(0, 0, 64, 48)), text); err != nil {
+			t.Fatal(err)
+		}
+		r := runFake(t, withModel, "reproduce", a1111, "-q")
+		if r.code != exitOK || len(r.gen.reqs) != 1 {
+			t.Fatalf("%s: exit %d: %s", tc.sampler, r.code, r.stderr)
+		}
+		q := r.gen.reqs[0]
+		if q.Prompt != "-a fox" || q.Sampler != tc.want || q.Schedule != tc.schedule || q.Steps != 9 || q.Seed != 1234 || q.Width != 64 {
+			t.Errorf("%s: %+v", tc.sampler, q)
+		}
+	}
+
+	// An img2img picture needs its init image; a missing PNG is an error.
+	img2img := filepath.Join(t.TempDir(), "i.png")
+	text := "x\nSteps: 9, Sampler: DDIM, CFG scale: 7, Seed: 1, Size: 64x48, Denoising strength: 0.5"
+	if err := pngout.Write(img2img, image.NewRGBA(image.Rect(0, 0, 64, 48)), text); err != nil {
+		t.Fatal(err)
+	}
+	if r := runFake(t, withModel, "reproduce", img2img); r.code != exitUsage || !strings.Contains(r.stderr, "-i FILE") {
+		t.Errorf("img2img without -i: exit %d: %s", r.code, r.stderr)
+	}
+	if r := runFake(t, withModel, "reproduce"); r.code != exitUsage {
+		t.Errorf("no PNG: exit %d", r.code)
+	}
+}
+
+// sameRequest compares the settings of two text-to-image requests.
+func sameRequest(a, b pipeline.Request) bool {
+	a.InitImage, a.Mask, b.InitImage, b.Mask = nil, nil, nil, nil
+	return a == b
+}
+
+// TestReproduceReferenceRun: reproducing a PNG of the real pipeline gives
+// the same bytes with the same model, and a warning with another one.
+func TestReproduceReferenceRun(t *testing.T) {
+	model, other := fixture(t, "model-fp16/sd1-tiny.fp16.safetensors"), fixture(t, "model-diffusers")
+	t.Chdir(t.TempDir())
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"sunset, oil painting", "-m", model, "-W", "128", "-H", "96", "--sampler", "dpmpp_2m", "--steps", "15",
+		"--seed", "2024", "--cfg-scale", "5", "-n", "blurry, low quality", "-o", "first.png", "-q"}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if code := run([]string{"reproduce", "first.png", "-m", model, "-o", "again.png"}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("reproduce: exit %d: %s", code, stderr.String())
+	}
+	b1, _ := os.ReadFile("first.png")
+	b2, _ := os.ReadFile("again.png")
+	if !bytes.Equal(b1, b2) || strings.Contains(stderr.String(), "hash") {
+		t.Errorf("same model: equal bytes %v, stderr %q", bytes.Equal(b1, b2), stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"reproduce", "first.png", "-m", other, "-o", "other.png"}, strings.NewReader(""), &stdout, &stderr); code != exitOK ||
+		!strings.Contains(stderr.String(), "it will not come out the same") {
+		t.Errorf("other model: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestInspectPNG(t *testing.T) {
+	if r := runFake(t, runOpts{}, "inspect", "out.png"); r.code != exitUsage || !strings.Contains(r.stderr, "imggen info out.png") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}
