@@ -462,7 +462,11 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 			return err
 		}
 	}
-	if err := pngout.Write(path, img, req.InfoText(info())); err != nil {
+	params := req.InfoText(info())
+	fileWrites.RLock() // an interrupt waits for the file to be complete
+	err = pngout.Write(path, img, params)
+	fileWrites.RUnlock()
+	if err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()

@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 )
@@ -36,8 +38,22 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
+	exitOnInterrupt = true
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
+
+// exitOnInterrupt makes the process exit soon after the first signal even
+// when a long step has not returned yet (main sets it; in-process tests
+// wait for the run instead).
+var exitOnInterrupt bool
+
+// interruptGrace is how long the first signal waits for the run to stop by
+// itself (between two steps) before the process exits anyway.
+const interruptGrace = 500 * time.Millisecond
+
+// fileWrites is held (read-locked) while an output file is written, so
+// that an exit on interrupt never leaves a partial or temporary file.
+var fileWrites sync.RWMutex
 
 // run is the whole program minus os.Exit, so tests can drive it in-process.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -49,6 +65,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	go func() {
 		<-ctx.Done()
 		stop()
+		if exitOnInterrupt {
+			// Nothing of a run needs cleaning up but a file being written:
+			// wait for it, then go, even in the middle of a long U-Net call.
+			time.AfterFunc(interruptGrace, func() {
+				fileWrites.Lock()
+				fmt.Fprintln(stderr, "imggen: interrupted")
+				os.Exit(exitInterrupted)
+			})
+		}
 	}()
 	return newApp(stdin, stdout, stderr).run(ctx, args)
 }
