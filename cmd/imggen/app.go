@@ -202,6 +202,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.BoolVar(&o.json, "json", false, "write one JSON object per result to stdout")
 	pf.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bars or other non-error messages")
+	f.StringVar(&o.progressFlag, "progress", progressAuto, "auto (a bar on a terminal, one line per step otherwise), bar, plain or none")
 
 	root.AddCommand(a.tokenizeCommand(o), a.inspectCommand(o), a.benchCommand(o), a.compareCommand(o),
 		a.infoCommand(o), a.reproduceCommand(), versionCommand())

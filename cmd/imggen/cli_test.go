@@ -521,10 +521,21 @@ func TestProgressBar(t *testing.T) {
 	if !strings.Contains(r.stderr, "sampling") || !strings.Contains(r.stderr, "4/4") {
 		t.Errorf("no progress bar in stderr:\n%q", r.stderr)
 	}
-	// Without a terminal (the default in runFake) there is no bar.
+	// Without a terminal (the default in runFake): one plain line per step,
+	// with the elapsed time and an estimate, and no redraws.
 	r = runFake(t, withModel, "a", "--seed", "1", "-o", "a.png", "--steps", "4")
-	if strings.Contains(r.stderr, "sampling") {
-		t.Errorf("progress bar drawn without a terminal:\n%q", r.stderr)
+	if n := strings.Count(r.stderr, "sampling: step "); n != 4 || strings.Contains(r.stderr, "\r") ||
+		!strings.Contains(r.stderr, "sampling: step 4/4, ") || !strings.Contains(r.stderr, "elapsed, about") {
+		t.Errorf("plain progress without a terminal:\n%q", r.stderr)
+	}
+	for _, quiet := range [][]string{{"-q"}, {"--progress", "none"}} {
+		r = runFake(t, withModel, append([]string{"a", "--seed", "1", "-o", "a.png", "--steps", "4"}, quiet...)...)
+		if strings.Contains(r.stderr, "sampling") {
+			t.Errorf("%v: progress shown:\n%q", quiet, r.stderr)
+		}
+	}
+	if r = runFake(t, withModel, "a", "--progress", "loud"); r.code != exitUsage {
+		t.Errorf("--progress loud: exit %d", r.code)
 	}
 }
 

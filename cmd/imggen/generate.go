@@ -43,6 +43,7 @@ type genOptions struct {
 	shard           string  // "I/N": make only the images with index ≡ I (mod N)
 	shardI, shardN  int     // parsed --shard (0/1 without it)
 	skipExisting    bool    // skip an image whose file holds what would be written
+	progressFlag    string  // --progress: auto, bar, plain or none
 	expectHash      string  // reproduce: the recorded model hash
 	initImage, mask string  // image-to-image and inpainting inputs
 	strength        float64 // denoising strength for -i, (0, 1]
@@ -197,6 +198,8 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		return fail(usagef("negative prompt is not valid UTF-8"))
 	case o.threads < 1:
 		return fail(usagef("--threads must be at least 1, got %d", o.threads))
+	case o.progressFlag != progressAuto && o.progressFlag != progressBar && o.progressFlag != progressPlain && o.progressFlag != progressNone:
+		return fail(usagef("--progress must be auto, bar, plain or none, got %q", o.progressFlag))
 	case o.batchCount < 1 || o.batchCount > maxBatchCount:
 		return fail(usagef("--batch-count must be between 1 and %d, got %d", maxBatchCount, o.batchCount))
 	case o.seed < -1 || o.seed > maxSeed:
