@@ -66,7 +66,7 @@ func (a *app) benchCommand(o *genOptions) *cobra.Command {
 	f.StringVar(&b.sampler, "sampler", d.Sampler, "sampler: "+strings.Join(pipeline.Samplers(), ", "))
 	f.StringVarP(&b.negative, "negative-prompt", "n", "", "negative prompt (the cost does not depend on the text)")
 	f.Int64Var(&b.seed, "seed", 0, "seed of the initial noise")
-	f.StringVar(&b.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
+	f.StringVar(&b.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (read it with: go tool pprof FILE)")
 	return cmd
 }
 

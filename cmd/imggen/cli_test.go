@@ -566,7 +566,7 @@ func TestLoadFailure(t *testing.T) {
 	if r.code != exitFailure {
 		t.Fatalf("exit %d, want %d", r.code, exitFailure)
 	}
-	if want := "imggen: loading model: model.safetensors: not a safetensors file\n"; r.stderr[strings.LastIndex(r.stderr[:len(r.stderr)-1], "\n")+1:] != want {
+	if want := "imggen: loading the model (-m from $IMGGEN_MODEL): model.safetensors: not a safetensors file\n"; r.stderr[strings.LastIndex(r.stderr[:len(r.stderr)-1], "\n")+1:] != want {
 		t.Errorf("stderr %q, want it to end with %q", r.stderr, want)
 	}
 	if r.stdout != "" || len(files(t, r.dir)) != 0 {

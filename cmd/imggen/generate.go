@@ -45,6 +45,7 @@ type genOptions struct {
 	skipExisting    bool    // skip an image whose file holds what would be written
 	progressFlag    string  // --progress: auto, bar, plain or none
 	expectHash      string  // reproduce: the recorded model hash
+	modelFromEnv    bool    // o.model came from $IMGGEN_MODEL
 	initImage, mask string  // image-to-image and inpainting inputs
 	strength        float64 // denoising strength for -i, (0, 1]
 	resize          bool    // scale and crop -i (and --mask) to -W x -H
@@ -120,12 +121,12 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 			mine++
 		}
 	}
-	m, err := a.loadCtx(cmd.Context(), o.model, model.Options{VAE: o.vae}, pipeline.Options{ReleaseWeights: mine == 1})
+	m, err := a.loadCtx(cmd.Context(), o.model, o.modelFromEnv, model.Options{VAE: o.vae}, pipeline.Options{ReleaseWeights: mine == 1})
 	if err != nil {
 		return err
 	}
 	defer m.close()
-	a.warnf(o, "model %s loaded in %.1fs\n", m.name, time.Since(start).Seconds())
+	a.warnf(o, "loaded %s in %.1fs\n", m.name, time.Since(start).Seconds())
 
 	base, notes, err := pipeline.Plan(base, m.Defaults())
 	if err != nil {
@@ -280,6 +281,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 
 	if o.model == "" {
 		o.model = a.getenv(envModel)
+		o.modelFromEnv = o.model != ""
 	}
 	if o.model == "" {
 		o.model = model.Builtin
@@ -372,7 +374,8 @@ func (a *app) readPromptsFlag(name string) ([]job, error) {
 
 // loadCtx loads the model, giving up (exit 130) if ctx is cancelled first:
 // loading cannot be interrupted, but it holds nothing that needs cleaning up.
-func (a *app) loadCtx(ctx context.Context, path string, mo model.Options, po pipeline.Options) (*loaded, error) {
+// fromEnv says the path came from $IMGGEN_MODEL, which a failure then names.
+func (a *app) loadCtx(ctx context.Context, path string, fromEnv bool, mo model.Options, po pipeline.Options) (*loaded, error) {
 	type result struct {
 		m   *loaded
 		err error
@@ -387,7 +390,11 @@ func (a *app) loadCtx(ctx context.Context, path string, mo model.Options, po pip
 		return nil, ctx.Err()
 	case r := <-ch:
 		if r.err != nil {
-			return nil, fmt.Errorf("loading model: %w", r.err)
+			what := "loading the model"
+			if fromEnv {
+				what += " (-m from $" + envModel + ")"
+			}
+			return nil, fmt.Errorf("%s: %w", what, r.err)
 		}
 		if ctx.Err() != nil {
 			r.m.close()

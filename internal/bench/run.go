@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/weights"
+	builtin "github.com/imggen/imggen/weights"
 )
 
 // Options choose a benchmark run.
@@ -226,6 +226,9 @@ func finite(v []float32) bool {
 // modelBytes is the size of a checkpoint file, or of the .safetensors files
 // of a diffusers folder.
 func modelBytes(path string) int64 {
+	if path == model.Builtin {
+		return safetensorsBytes(builtin.FS())
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return 0
@@ -233,8 +236,13 @@ func modelBytes(path string) int64 {
 	if !st.IsDir() {
 		return st.Size()
 	}
+	return safetensorsBytes(os.DirFS(path))
+}
+
+// safetensorsBytes adds up the sizes of the .safetensors files in fsys.
+func safetensorsBytes(fsys fs.FS) int64 {
 	var n int64
-	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+	fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".safetensors") {
 			if info, err := d.Info(); err == nil {
 				n += info.Size()

@@ -119,7 +119,7 @@ func open(path string) (*opened, error) {
 		if hasPickleMagic(path) {
 			return nil, pickleError(path)
 		}
-		return nil, fmt.Errorf("reading model: %w", err)
+		return nil, err
 	}
 	o := &opened{
 		name:        strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
@@ -268,7 +268,7 @@ func openDiffusers(dir folder) (*opened, error) {
 		}
 		f, err := dir.openWeights(wpath)
 		if err != nil {
-			return nil, fmt.Errorf("reading model: %s: %w", dir.path(wpath), err)
+			return nil, fmt.Errorf("%s: %w", dir.path(wpath), err)
 		}
 		o.files = append(o.files, f)
 		o.weightFiles = append(o.weightFiles, dir.path(wpath))
