@@ -165,7 +165,7 @@ func (a *app) rootCommand() *cobra.Command {
 		},
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 
 	f := root.Flags()
 	f.SortFlags = false
@@ -207,6 +207,39 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.tokenizeCommand(o), a.inspectCommand(o), a.benchCommand(o), a.compareCommand(o),
 		a.infoCommand(o), a.reproduceCommand(), versionCommand())
 	return root
+}
+
+// argsN requires between lo and hi arguments (hi < 0: no upper bound),
+// saying what they are when the count is wrong: a usage error.
+func argsN(lo, hi int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || (hi >= 0 && len(args) > hi) {
+			return usagef("%s takes %s, got %d argument(s); see imggen %s --help", cmd.Name(), what, len(args), cmd.Name())
+		}
+		return nil
+	}
+}
+
+// flagError rewrites pflag's errors for numbers ("strconv.ParseInt:
+// parsing ...") into plain words; all flag errors are usage errors.
+func flagError(_ *cobra.Command, err error) error {
+	msg := err.Error()
+	var value, flag string
+	if _, scanErr := fmt.Sscanf(msg, "invalid argument %q for %q flag:", &value, &flag); scanErr == nil {
+		kind := ""
+		switch {
+		case strings.Contains(msg, "strconv.ParseInt"), strings.Contains(msg, "strconv.ParseUint"):
+			kind = "a whole number"
+		case strings.Contains(msg, "strconv.ParseFloat"):
+			kind = "a number"
+		case strings.Contains(msg, "strconv.ParseBool"):
+			kind = "true or false"
+		}
+		if kind != "" {
+			return usagef("%s must be %s, got %q", flag, kind, value)
+		}
+	}
+	return usageError{err}
 }
 
 // usageArgs makes argument-count errors usage errors (exit code 2).

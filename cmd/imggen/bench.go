@@ -49,7 +49,7 @@ func (a *app) benchCommand(o *genOptions) *cobra.Command {
 		Example: `  imggen bench -m v1-5-pruned-emaonly.safetensors
   imggen bench -m bench/sd15-random-f16.safetensors -W 256 -H 256 --steps 1 --threads 2
   imggen bench -m ./stable-diffusion-v1-5 --json`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: argsN(0, 0, "no arguments (the model is -m)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.bench(cmd, o, b)
 		},

@@ -166,8 +166,7 @@ func TestUsageErrors(t *testing.T) {
 		{"batch count zero", "", nil, []string{"a", "--batch-count", "0"}, "--batch-count"},
 		{"seed negative", "", nil, []string{"a", "--seed", "-2"}, "--seed"},
 		{"seed too big", "", nil, []string{"a", "--seed", "4294967296"}, "--seed"},
-		{"seed not a number", "", nil, []string{"a", "--seed", "x"}, "invalid argument"},
-		{"steps not a number", "", nil, []string{"a", "--steps", "abc"}, "invalid argument"},
+		{"seed not a number", "", nil, []string{"a", "--seed", "x"}, `--seed must be a whole number, got "x"`},
 		{"unknown flag", "", nil, []string{"a", "--frobnicate"}, "unknown flag: --frobnicate"},
 		{"unknown shorthand", "", nil, []string{"a", "-z"}, "unknown shorthand flag"},
 		{"missing prompts file", "", nil, []string{"--prompts", "nope.txt"}, "--prompts: open nope.txt"},
@@ -179,9 +178,12 @@ func TestUsageErrors(t *testing.T) {
 		{"output directory", "", nil, []string{"a", "-o", "out/"}, "names a directory"},
 		{"invalid utf8 prompt", "", nil, []string{"bad \xff"}, "not valid UTF-8"},
 		{"invalid utf8 negative", "", nil, []string{"a", "-n", "\xff"}, "not valid UTF-8"},
-		{"tokenize without prompt", "", nil, []string{"tokenize"}, "accepts 1 arg(s), received 0"},
-		{"inspect two paths", "", nil, []string{"inspect", "a", "b"}, "accepts 1 arg(s), received 2"},
-		{"version with args", "", nil, []string{"version", "x"}, "unknown command"},
+		{"tokenize without prompt", "", nil, []string{"tokenize"}, "tokenize takes one prompt (quote it), got 0 argument(s)"},
+		{"inspect two paths", "", nil, []string{"inspect", "a", "b"}, "inspect takes one model path, got 2 argument(s)"},
+		{"steps not a number", "", nil, []string{"a", "--steps", "abc"}, `--steps must be a whole number, got "abc"`},
+		{"cfg not a number", "", nil, []string{"a", "--cfg-scale", "x"}, `--cfg-scale must be a number, got "x"`},
+		{"bench seed not a number", "", nil, []string{"bench", "--seed", "1.5"}, `--seed must be a whole number, got "1.5"`},
+		{"version with args", "", nil, []string{"version", "x"}, "version takes no arguments, got 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

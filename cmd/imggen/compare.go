@@ -52,7 +52,7 @@ func (a *app) compareCommand(o *genOptions) *cobra.Command {
 		Example: `  imggen compare out.png golden/out.png
   imggen compare --max-diff 1 --max-fraction 0.003 out/ golden/
   imggen compare --diff where.png out.png golden/out.png`,
-		Args: usageArgs(cobra.ExactArgs(2)),
+		Args: argsN(2, 2, "two PNGs or two folders"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case c.maxDiff < 0 || c.maxDiff > 255:

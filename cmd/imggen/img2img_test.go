@@ -50,7 +50,7 @@ func TestImageUsageErrors(t *testing.T) {
 		{"strength zero", nil, []string{"a", "--strength", "0"}, "--strength must be greater than 0 and at most 1, got 0"},
 		{"strength above one", nil, []string{"a", "--strength", "1.5"}, "--strength must be greater than 0 and at most 1, got 1.5"},
 		{"strength NaN", nil, []string{"a", "--strength", "NaN"}, "--strength must be"},
-		{"strength not a number", nil, []string{"a", "--strength", "x"}, "invalid argument"},
+		{"strength not a number", nil, []string{"a", "--strength", "x"}, `--strength must be a number, got "x"`},
 		{"strength without init image", nil, []string{"a", "--strength", "0.5"}, "--strength needs an init image"},
 		{"strength runs no step", map[string]string{"in.png": rgb64}, []string{"a", "-i", "in.png", "--steps", "2", "--strength", "0.4"}, "runs no step"},
 		{"mask without init image", map[string]string{"m.png": rgb64}, []string{"a", "--mask", "m.png"}, "--mask needs an init image"},

@@ -29,7 +29,7 @@ prompt and the settings, as imggen and AUTOMATIC1111 write them. With --json,
 one object per file. 'imggen reproduce PNG' makes the picture again.`,
 		Example: `  imggen info out.png
   imggen info --json out/*.png`,
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+		Args: argsN(1, -1, "one or more PNGs"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
 			for _, path := range args {

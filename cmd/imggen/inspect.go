@@ -19,7 +19,7 @@ architecture, the tensors' dtypes and sizes, and whether imggen can run it.
 It exits 1 (after the report) when imggen cannot run the model.`,
 		Example: `  imggen inspect v1-5-pruned-emaonly.safetensors
   imggen inspect --json ./stable-diffusion-v1-5`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: argsN(1, 1, "one model path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.EqualFold(filepath.Ext(args[0]), ".png") {
 				return usagef("%s is a picture, not a model; 'imggen info %s' prints its settings", args[0], args[0])

@@ -48,7 +48,7 @@ listed instead). No model is needed.`,
 		Example: `  imggen tokenize "sunset, oil painting"
   imggen tokenize --json "a castle on a hill"
   imggen tokenize --long-prompts chunk "a very long prompt ... BREAK more"`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: argsN(1, 1, "one prompt (quote it)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !utf8.ValidString(args[0]) {
 				return usagef("prompt is not valid UTF-8")

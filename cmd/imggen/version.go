@@ -27,7 +27,7 @@ func versionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print imggen's version",
-		Args:  usageArgs(cobra.NoArgs),
+		Args:  argsN(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(cmd.OutOrStdout(), "imggen", versionString())
 			return nil
