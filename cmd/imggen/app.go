@@ -172,6 +172,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVarP(&o.output, "output", "o", "", "output PNG path; may hold one printf verb like %04d for the image number (from 1) (default \"imggen-<seed>.png\")")
 	f.StringVarP(&o.model, "model", "m", "", `model: .safetensors checkpoint, diffusers folder, or "builtin" (default $IMGGEN_MODEL, else builtin)`)
 	f.StringVar(&o.vae, "vae", "", "replace the model's VAE with this .safetensors file (diffusers or original key names), e.g. a fine-tuned one")
+	f.StringVarP(&o.prompt, "prompt", "p", "", "the prompt (instead of the argument; a prompt that starts with - or names a subcommand needs no --)")
 	f.StringVarP(&o.negative, "negative-prompt", "n", "", "negative prompt")
 	f.IntVar(&o.steps, "steps", pipeline.DefaultSteps, "sampling steps")
 	f.StringVar(&o.sampler, "sampler", pipeline.DefaultSampler, "sampler: "+strings.Join(pipeline.Samplers(), ", "))

@@ -500,7 +500,7 @@ func TestSingleFailureJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
 		t.Fatalf("%q: %v", r.stdout, err)
 	}
-	if want := (failureRecord{Prompt: "FAIL", Seed: 3, Error: "fake generation failure"}); rec != want {
+	if want := (failureRecord{Path: "x.png", Prompt: "FAIL", Seed: 3, Error: "fake generation failure"}); rec != want {
 		t.Errorf("record %+v, want %+v", rec, want)
 	}
 	if len(files(t, r.dir)) != 0 {
@@ -1031,5 +1031,35 @@ func TestSkipExisting(t *testing.T) {
 	// Other settings: the files do not hold these images, all are made.
 	if r := runFake(t, withModel, args("--skip-existing", "--cfg-scale", "5")...); len(r.gen.reqs) != 3 {
 		t.Errorf("changed settings: %d images made, want 3", len(r.gen.reqs))
+	}
+}
+
+// TestPromptFlagAndStdout: -p gives the prompt (even one like a flag or a
+// subcommand); -o - writes the PNG itself to stdout, for one image only;
+// a failed image's JSON record names its path.
+func TestPromptFlagAndStdout(t *testing.T) {
+	for _, p := range []string{"-a dash", "tokenize", "tokenise"} {
+		r := runFake(t, withModel, "-p", p, "--seed", "1", "-q")
+		if r.code != exitOK || len(r.gen.reqs) != 1 || r.gen.reqs[0].Prompt != p {
+			t.Errorf("-p %q: exit %d %+v: %s", p, r.code, r.gen.reqs, r.stderr)
+		}
+	}
+	if r := runFake(t, withModel, "-p", "a", "b"); r.code != exitUsage || !strings.Contains(r.stderr, "give the prompt once") {
+		t.Errorf("-p and an argument: exit %d: %s", r.code, r.stderr)
+	}
+	r := runFake(t, withModel, "a red fox", "--seed", "4", "-o", "-", "-q")
+	params, err := pngout.ParseParameters([]byte(r.stdout))
+	if r.code != exitOK || err != nil || !strings.HasPrefix(params, "a red fox\n") || len(readTree(t, r.dir)) != 0 {
+		t.Errorf("-o -: exit %d, parameters %q (%v), files %v", r.code, params, err, readTree(t, r.dir))
+	}
+	for _, args := range [][]string{{"a", "-o", "-", "--batch-count", "2"}, {"a", "-o", "-", "--json"}} {
+		if r := runFake(t, withModel, args...); r.code != exitUsage {
+			t.Errorf("%q: exit %d", args, r.code)
+		}
+	}
+	r = runFake(t, withModel, "FAIL here", "--seed", "1", "-o", "x.png", "--json")
+	var rec failureRecord
+	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || rec.Path != "x.png" {
+		t.Errorf("failure record %q: %v", r.stdout, err)
 	}
 }

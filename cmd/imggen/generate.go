@@ -27,6 +27,7 @@ import (
 // genOptions are the flag values of the root (generate) command.
 type genOptions struct {
 	output, model, negative string
+	prompt                  string // -p/--prompt, the prompt argument's alternative
 	vae                     string // a replacement VAE file
 	steps                   int
 	sampler, schedule       string
@@ -50,6 +51,9 @@ type genOptions struct {
 	strength        float64 // denoising strength for -i, (0, 1]
 	resize          bool    // scale and crop -i (and --mask) to -W x -H
 }
+
+// stdoutName as -o writes the PNG to stdout.
+const stdoutName = "-"
 
 const (
 	maxSeed       = 1<<32 - 1 // torch seeds its generator with the low 32 bits
@@ -96,6 +100,7 @@ type imageRecord struct {
 
 // failureRecord is the --json line for an image that failed.
 type failureRecord struct {
+	Path   string `json:"path"` // where the image would have gone
 	Line   int    `json:"line,omitempty"`
 	Prompt string `json:"prompt"`
 	Seed   int64  `json:"seed"`
@@ -183,6 +188,12 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 	fail := func(err error) (pipeline.Request, []job, outputPattern, error) {
 		return zero, nil, outputPattern{}, err
 	}
+	if o.prompt != "" {
+		if len(args) > 0 {
+			return fail(usagef("give the prompt once: as an argument or with -p/--prompt, not both"))
+		}
+		args = []string{o.prompt}
+	}
 	switch {
 	case len(args) > 1:
 		return fail(usagef("expected one prompt argument, got %d; quote the prompt: imggen \"%s\"", len(args), strings.Join(args, " ")))
@@ -192,7 +203,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		return fail(usagef("no prompt: give one as an argument (imggen \"a red fox\") or use --prompts FILE"))
 	case len(args) == 1 && !utf8.ValidString(args[0]):
 		return fail(usagef("prompt is not valid UTF-8"))
-	case len(args) == 1 && cmd.ArgsLenAtDash() < 0 && nearSubcommand(cmd, args[0]) != "":
+	case len(args) == 1 && o.prompt == "" && cmd.ArgsLenAtDash() < 0 && nearSubcommand(cmd, args[0]) != "":
 		return fail(usagef("%q looks like the subcommand %q; to draw the word itself, put it after --: imggen -- %s",
 			args[0], nearSubcommand(cmd, args[0]), args[0]))
 	case !utf8.ValidString(o.negative):
@@ -294,9 +305,21 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 	if spec == "" {
 		spec = fmt.Sprintf("imggen-%d.png", o.seed)
 	}
-	out, err := parseOutput(spec)
-	if err != nil {
-		return fail(usageError{err})
+	var out outputPattern
+	if spec == stdoutName {
+		// The PNG itself goes to stdout: one image, and nothing else there.
+		switch {
+		case len(prompts)*o.batchCount != 1:
+			return fail(usagef("-o - writes one image to stdout; this run makes %d", len(prompts)*o.batchCount))
+		case o.json:
+			return fail(usagef("-o - and --json both write to stdout; pick one"))
+		}
+		out.before = stdoutName
+	} else {
+		var err error
+		if out, err = parseOutput(spec); err != nil {
+			return fail(usageError{err})
+		}
 	}
 
 	// Image i of a prompt uses seed+i, wrapped to the 32 bits torch uses,
@@ -309,8 +332,10 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 			jobs = append(jobs, p)
 		}
 	}
-	if err := preflight(out, len(jobs)); err != nil {
-		return fail(err)
+	if out.before != stdoutName {
+		if err := preflight(out, len(jobs)); err != nil {
+			return fail(err)
+		}
 	}
 	return req, jobs, out, nil
 }
@@ -467,6 +492,16 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 		}
 		return err
 	}
+	if path == stdoutName {
+		data, err := pngout.Encode(img, req.InfoText(info()))
+		if err == nil {
+			_, err = r.stdout.Write(data)
+		}
+		if err == nil {
+			r.warnf(o, "%swrote the image to stdout in %.1fs\n", prefix, time.Since(start).Seconds())
+		}
+		return err
+	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
@@ -513,7 +548,7 @@ func (r *runner) reportFailure(j job, err error) {
 		fmt.Fprintf(r.stderr, "imggen: %v\n", err)
 	}
 	if r.o.json {
-		r.writeJSON(failureRecord{Line: j.line, Prompt: j.prompt, Seed: j.seed, Error: err.Error()})
+		r.writeJSON(failureRecord{Path: r.out.path(j.index, r.total), Line: j.line, Prompt: j.prompt, Seed: j.seed, Error: err.Error()})
 	}
 }
 
