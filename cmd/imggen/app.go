@@ -36,15 +36,17 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	load           func(path string, mo model.Options, po pipeline.Options) (*loaded, error)
-	progress       bool // draw progress bars (stderr is a terminal)
+	memAvailable   func() int64 // bytes the system can give, 0 if unknown
+	progress       bool         // draw progress bars (stderr is a terminal)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	return &app{
 		stdin: stdin, stdout: stdout, stderr: stderr,
-		getenv:   os.Getenv,
-		load:     loadPipeline,
-		progress: isTerminal(stderr),
+		getenv:       os.Getenv,
+		load:         loadPipeline,
+		memAvailable: memAvailable,
+		progress:     isTerminal(stderr),
 	}
 }
 
@@ -187,6 +189,7 @@ func (a *app) rootCommand() *cobra.Command {
 	if err := f.MarkHidden("expect-model-hash"); err != nil {
 		panic(err) // the flag is defined just above
 	}
+	f.BoolVar(&o.ignoreMemory, "ignore-memory", false, "run even when the estimated memory is more than the system has available")
 	f.BoolVar(&o.skipExisting, "skip-existing", false, "keep an image whose file already holds it (same parameters), so a re-run resumes")
 	f.StringVar(&o.prompts, "prompts", "", "read prompts from FILE, one per line (- for stdin)")
 	f.IntVar(&o.clipSkip, "clip-skip", 1, "use the CLIP layer this far from the end (2 = penultimate)")

@@ -1063,3 +1063,31 @@ func TestPromptFlagAndStdout(t *testing.T) {
 		t.Errorf("failure record %q: %v", r.stdout, err)
 	}
 }
+
+// TestMemoryCheck: a size whose estimated memory is more than the system
+// has is refused before the work, unless --ignore-memory.
+func TestMemoryCheck(t *testing.T) {
+	run := func(avail int64, args ...string) result {
+		dir := t.TempDir()
+		t.Chdir(dir)
+		gen := &fakeGen{}
+		var stdout, stderr bytes.Buffer
+		a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr,
+			getenv: func(string) string { return "" }, memAvailable: func() int64 { return avail },
+			load: func(string, model.Options, pipeline.Options) (*loaded, error) {
+				return &loaded{generator: gen, name: "m", hash: func() (string, error) { return fakeHash, nil }, close: func() error { return nil }}, nil
+			}}
+		code := a.run(context.Background(), args)
+		return result{code: code, stdout: stdout.String(), stderr: stderr.String(), gen: gen}
+	}
+	big := []string{"a", "-W", "4096", "-H", "4096", "--steps", "1", "--seed", "1", "-o", "x.png"} // ~20 GB of activations
+	if r := run(4<<30, big...); r.code != exitUsage || len(r.gen.reqs) != 0 || !strings.Contains(r.stderr, "--ignore-memory") {
+		t.Errorf("refusal: exit %d, %d images: %s", r.code, len(r.gen.reqs), r.stderr)
+	}
+	if r := run(4<<30, append(big, "--ignore-memory")...); r.code != exitOK || !strings.Contains(r.stderr, "needs about") {
+		t.Errorf("--ignore-memory: exit %d: %s", r.code, r.stderr)
+	}
+	if r := run(64<<30, big...); r.code != exitOK || strings.Contains(r.stderr, "needs about") {
+		t.Errorf("enough memory: exit %d: %s", r.code, r.stderr)
+	}
+}

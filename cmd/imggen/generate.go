@@ -47,6 +47,7 @@ type genOptions struct {
 	progressFlag    string  // --progress: auto, bar, plain or none
 	expectHash      string  // reproduce: the recorded model hash
 	modelFromEnv    bool    // o.model came from $IMGGEN_MODEL
+	ignoreMemory    bool    // --ignore-memory
 	initImage, mask string  // image-to-image and inpainting inputs
 	strength        float64 // denoising strength for -i, (0, 1]
 	resize          bool    // scale and crop -i (and --mask) to -W x -H
@@ -139,6 +140,9 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 	}
 	for _, n := range notes {
 		a.warnf(o, "%s\n", n)
+	}
+	if err := a.checkMemory(o, base); err != nil {
+		return err
 	}
 	r := &runner{app: a, o: o, gen: m, name: m.name, out: out, hash: a.startHash(o, m.hash), total: len(jobs)}
 	if o.vae != "" {
@@ -559,6 +563,26 @@ func (a *app) writeJSON(v any) {
 		panic(err) // plain structs of strings and numbers always marshal
 	}
 	a.stdout.Write(append(b, '\n'))
+}
+
+// checkMemory refuses, before the work, a run whose estimated peak memory
+// is more than the system has available (unless --ignore-memory).
+func (a *app) checkMemory(o *genOptions, req pipeline.Request) error {
+	avail := int64(0)
+	if a.memAvailable != nil {
+		avail = a.memAvailable()
+	}
+	need := pipeline.EstimateMemory(model.Bytes(o.model), req.Width, req.Height)
+	if avail <= 0 || need <= avail {
+		return nil
+	}
+	gb := func(n int64) float64 { return float64(n) / (1 << 30) }
+	if o.ignoreMemory {
+		a.warnf(o, "warning: %dx%d needs about %.1f GiB, %.1f GiB are available (--ignore-memory)\n", req.Width, req.Height, gb(need), gb(avail))
+		return nil
+	}
+	return usagef("%dx%d needs about %.1f GiB of memory and %.1f GiB are available; use a smaller size, or --ignore-memory to run anyway",
+		req.Width, req.Height, gb(need), gb(avail))
 }
 
 // inShard reports whether job j is this process's under --shard I/N:

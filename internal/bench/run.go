@@ -3,9 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/weights"
-	builtin "github.com/imggen/imggen/weights"
 )
 
 // Options choose a benchmark run.
@@ -119,7 +116,7 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Model: m.Name, Path: path, Layout: m.Layout, ModelBytes: modelBytes(path)}
+	r := &Report{Model: m.Name, Path: path, Layout: m.Layout, ModelBytes: model.Bytes(path)}
 	if raw, ok := m.UNetWeights.(weights.RawSource); ok {
 		_, r.DType, _ = raw.Raw("conv_in.weight")
 	}
@@ -221,36 +218,6 @@ func finite(v []float32) bool {
 		}
 	}
 	return true
-}
-
-// modelBytes is the size of a checkpoint file, or of the .safetensors files
-// of a diffusers folder.
-func modelBytes(path string) int64 {
-	if path == model.Builtin {
-		return safetensorsBytes(builtin.FS())
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	if !st.IsDir() {
-		return st.Size()
-	}
-	return safetensorsBytes(os.DirFS(path))
-}
-
-// safetensorsBytes adds up the sizes of the .safetensors files in fsys.
-func safetensorsBytes(fsys fs.FS) int64 {
-	var n int64
-	fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".safetensors") {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // Table formats the report for people.

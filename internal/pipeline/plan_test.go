@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +22,11 @@ func TestPlan(t *testing.T) {
 			r.Width, r.Height, r.Sampler, r.Schedule, r.ClipSkip, r.LongPrompts = 512, 512, "dpmpp_2m", "karras", 1, "truncate"
 		}, nil, ""},
 		{"given values kept", Request{Width: 64, Height: 48, Sampler: "euler", Schedule: "karras", Steps: 3, ClipSkip: 2, LongPrompts: "chunk", CFGScale: 5},
-			sd15, func(r *Request) {}, nil, ""},
+			sd15, func(r *Request) {}, []string{"64x48 is far from the model's native 512x512"}, ""},
+		{"twice the native width", Request{Width: 1024, Height: 512, Sampler: "euler", Steps: 3, CFGScale: 5},
+			sd15, func(r *Request) { r.Schedule, r.ClipSkip, r.LongPrompts = "default", 1, "truncate" }, []string{"1024x512 is far from"}, ""},
+		{"near the native size", Request{Width: 768, Height: 384, Sampler: "euler", Steps: 3, CFGScale: 5},
+			sd15, func(r *Request) { r.Schedule, r.ClipSkip, r.LongPrompts = "default", 1, "truncate" }, nil, ""},
 		{"dpmpp_2m given: karras", Request{Sampler: "dpmpp_2m", Steps: 4, CFGScale: 7.5}, sd15, func(r *Request) {
 			r.Width, r.Height, r.Schedule, r.ClipSkip, r.LongPrompts = 512, 512, "karras", 1, "truncate"
 		}, nil, ""},
@@ -109,6 +114,19 @@ func TestResolveSampler(t *testing.T) {
 		s, sch := ResolveSampler(tc.in)
 		if s != tc.sampler || sch != tc.schedule {
 			t.Errorf("ResolveSampler(%q) = %q, %q; want %q, %q", tc.in, s, sch, tc.sampler, tc.schedule)
+		}
+	}
+}
+
+func TestEstimateMemory(t *testing.T) {
+	// The measurements the formula was fitted to, within 5%.
+	for _, tc := range []struct {
+		side int
+		peak float64 // GB, imggen bench on the random SD 1.5 f16 checkpoint
+	}{{256, 2.043}, {512, 2.279}} {
+		got := float64(EstimateMemory(2132626038, tc.side, tc.side)) / 1e9
+		if math.Abs(got-tc.peak) > 0.05*tc.peak {
+			t.Errorf("%d px: %.3f GB, measured %.3f", tc.side, got, tc.peak)
 		}
 	}
 }
