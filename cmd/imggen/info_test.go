@@ -11,6 +11,7 @@ import (
 
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/pngout"
+	"github.com/imggen/imggen/internal/refcheck"
 )
 
 func TestInfo(t *testing.T) {
@@ -99,28 +100,66 @@ func sameRequest(a, b pipeline.Request) bool {
 	return a == b
 }
 
-// TestReproduceReferenceRun: reproducing a PNG of the real pipeline gives
-// the same bytes with the same model, and a warning with another one.
-func TestReproduceReferenceRun(t *testing.T) {
+// TestReproduceReferenceRuns: for every seeded SD 1.x reference run,
+// reproducing imggen's PNG with the same model gives the same bytes; with
+// another model it warns.
+func TestReproduceReferenceRuns(t *testing.T) {
 	model, other := fixture(t, "model-fp16/sd1-tiny.fp16.safetensors"), fixture(t, "model-diffusers")
+	sd2, initImg := fixture(t, "sd2/sd2-tiny.fp16.safetensors"), fixture(t, "e2e/img2img_init.png")
 	t.Chdir(t.TempDir())
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"sunset, oil painting", "-m", model, "-W", "128", "-H", "96", "--sampler", "dpmpp_2m", "--steps", "15",
-		"--seed", "2024", "--cfg-scale", "5", "-n", "blurry, low quality", "-o", "first.png", "-q"}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr.String())
+	runs := [][]string{
+		{"--sampler", "ddim", "--steps", "10", "--seed", "42"},
+		{"--sampler", "ddim", "--steps", "10", "--seed", "42", "--cfg-scale", "1"},
+		{"--sampler", "pndm", "--steps", "20", "--seed", "7"},
+		{"--sampler", "euler_a", "--steps", "20", "--seed", "123"},
+		{"--sampler", "dpmpp_2m", "--steps", "15", "--seed", "2024", "--cfg-scale", "5", "-H", "96", "-n", "blurry, low quality"},
+		{"--sampler", "ddpm", "--steps", "25", "--seed", "5"},
+		{"--sampler", "euler", "--steps", "20", "--seed", "99", "--clip-skip", "2"},
 	}
-	if code := run([]string{"reproduce", "first.png", "-m", model, "-o", "again.png"}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
-		t.Fatalf("reproduce: exit %d: %s", code, stderr.String())
+	for i, args := range runs {
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			refcheck.SkipOnPortable(t, i == 0)
+			reproduceSame(t, model, args, nil)
+		})
+	}
+	// An img2img run (its init image given again) and SD 2.x runs, one with
+	// Turbo's settings (trailing spacing, cfg 0), which the metadata must hold.
+	t.Run("img2img", func(t *testing.T) {
+		refcheck.SkipOnPortable(t, false)
+		reproduceSame(t, model, []string{"--sampler", "euler_a", "--steps", "20", "--seed", "750", "-n", "blurry", "-i", initImg, "--strength", "0.75"},
+			[]string{"-i", initImg})
+	})
+	t.Run("sd2 turbo", func(t *testing.T) {
+		refcheck.SkipOnPortable(t, false)
+		reproduceSame(t, sd2, []string{"--sampler", "euler", "--timestep-spacing", "trailing", "--prediction", "eps", "--steps", "1", "--seed", "1234", "--cfg-scale", "0"}, nil)
+	})
+	t.Run("sd2 dpmpp_2m", func(t *testing.T) {
+		refcheck.SkipOnPortable(t, false)
+		reproduceSame(t, sd2, []string{"--sampler", "dpmpp_2m", "--schedule", "karras", "--steps", "12", "--seed", "90210", "--cfg-scale", "5", "-H", "112", "-n", "blurry, overexposed"}, nil)
+	})
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"reproduce", "first.png", "-m", other, "-o", "other.png"}, strings.NewReader(""), &stdout, &stderr); code != exitOK ||
+		!strings.Contains(stderr.String(), "it will not come out the same") {
+		t.Errorf("other model: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// reproduceSame makes a picture, reproduces it from its PNG and compares
+// the bytes.
+func reproduceSame(t *testing.T, model string, args, again []string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	first := append([]string{"sunset, oil painting", "-m", model, "-W", "128", "-H", "128", "-o", "first.png", "-q"}, args...)
+	if code := run(first, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+	}
+	if code := run(append([]string{"reproduce", "first.png", "-m", model, "-o", "again.png"}, again...), strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("%v: reproduce: exit %d: %s", args, code, stderr.String())
 	}
 	b1, _ := os.ReadFile("first.png")
 	b2, _ := os.ReadFile("again.png")
 	if !bytes.Equal(b1, b2) || strings.Contains(stderr.String(), "hash") {
-		t.Errorf("same model: equal bytes %v, stderr %q", bytes.Equal(b1, b2), stderr.String())
-	}
-	stderr.Reset()
-	if code := run([]string{"reproduce", "first.png", "-m", other, "-o", "other.png"}, strings.NewReader(""), &stdout, &stderr); code != exitOK ||
-		!strings.Contains(stderr.String(), "it will not come out the same") {
-		t.Errorf("other model: exit %d, stderr %q", code, stderr.String())
+		t.Errorf("%v: same model: equal bytes %v, stderr %q", args, bytes.Equal(b1, b2), stderr.String())
 	}
 }
 
