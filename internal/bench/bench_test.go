@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imggen/imggen/internal/gemm"
 	"github.com/imggen/imggen/internal/model"
@@ -360,7 +361,7 @@ func TestTinyCheckpoint(t *testing.T) {
 		t.Errorf("image %v with %d distinct levels", b, len(levels))
 	}
 	o := DefaultOptions()
-	o.Width, o.Height, o.Threads = 64, 48, 2
+	o.Width, o.Height, o.Threads, o.CeilingTime = 64, 48, 2, 0
 	r, err := Run(context.Background(), files["f16"], o)
 	if err != nil {
 		t.Fatal(err)
@@ -484,7 +485,7 @@ func TestSD15KeySet(t *testing.T) {
 // TestRunReport runs the benchmark on the diffusers fixture.
 func TestRunReport(t *testing.T) {
 	o := DefaultOptions()
-	o.Width, o.Height, o.Steps, o.Threads = 64, 64, 2, 2
+	o.Width, o.Height, o.Steps, o.Threads, o.CeilingTime = 64, 64, 2, 2, 50*time.Millisecond
 	var log []string
 	o.Log = func(format string, args ...any) { log = append(log, format) }
 	r, err := Run(context.Background(), diffusersDir, o)
@@ -516,8 +517,14 @@ func TestRunReport(t *testing.T) {
 	if len(log) != 6 { // 4 stages + 2 calls
 		t.Errorf("log %q", log)
 	}
+	// The ceiling and the ratios of the steady call (the second) and the
+	// decode to it.
+	if r.CeilingGFLOPS <= 0 || r.Kernels == "" || r.UNetSteadyGFLOPS != r.UNetCalls[1].GFLOPS ||
+		math.Abs(r.UNetCeilingRatio-r.UNetSteadyGFLOPS/r.CeilingGFLOPS) > 1e-12 || r.VAECeilingRatio <= 0 {
+		t.Errorf("ceiling %+v", r)
+	}
 	tab := r.Table()
-	for _, s := range []string{"text_encoder", "vae_decode", "GFLOPS", "latent 8x8", "U-Net call"} {
+	for _, s := range []string{"text_encoder", "vae_decode", "GFLOPS", "latent 8x8", "U-Net call", "kernel ceiling"} {
 		if !strings.Contains(tab, s) {
 			t.Errorf("table lacks %q:\n%s", s, tab)
 		}

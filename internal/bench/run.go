@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/imggen/imggen/internal/gemm"
 	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/pipeline"
@@ -25,6 +27,9 @@ type Options struct {
 	Seed          int64
 	Prompt        string
 	Negative      string
+	// CeilingTime is how long the kernel ceiling is measured before the
+	// run (0: not measured).
+	CeilingTime time.Duration
 	// Log, when set, is told about each finished stage and U-Net call (a run
 	// on SD 1.5's shapes can take many minutes).
 	Log func(format string, args ...any)
@@ -33,7 +38,7 @@ type Options struct {
 // DefaultOptions is a 512x512, 2-step Euler run with guidance 7.5 on every CPU.
 func DefaultOptions() Options {
 	return Options{Width: 512, Height: 512, Steps: 2, CFGScale: 7.5, Sampler: "euler",
-		Threads: runtime.NumCPU(), Prompt: "a photograph of an astronaut riding a horse"}
+		Threads: runtime.NumCPU(), Prompt: "a photograph of an astronaut riding a horse", CeilingTime: time.Second}
 }
 
 func (o Options) request() pipeline.Request {
@@ -92,6 +97,15 @@ type Report struct {
 	UNetCalls    []Call  `json:"unet_calls"`
 	TotalSeconds float64 `json:"total_seconds"` // load to decoded image
 	PeakRSS      int64   `json:"peak_rss_bytes"`
+	// Kernels and CeilingGFLOPS: the kernel set in use and its micro-kernel
+	// on cache-resident data on every thread, measured before the run; the
+	// ratios read the steady U-Net call (the median of the calls after the
+	// first) and the VAE decode against it.
+	Kernels          string  `json:"kernels"`
+	CeilingGFLOPS    float64 `json:"ceiling_gflops,omitempty"`
+	UNetSteadyGFLOPS float64 `json:"unet_steady_gflops,omitempty"`
+	UNetCeilingRatio float64 `json:"unet_ceiling_ratio,omitempty"`
+	VAECeilingRatio  float64 `json:"vae_ceiling_ratio,omitempty"`
 	// Finite is false when a U-Net output or the decoded image held NaN or
 	// infinity (a broken model or kernel, not a slow one).
 	Finite bool `json:"finite"`
@@ -106,6 +120,10 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 		return nil, err
 	}
 	nn.SetThreads(o.Threads)
+	var ceiling float64
+	if o.CeilingTime > 0 {
+		ceiling = gemm.Ceiling(o.Threads, o.CeilingTime)
+	}
 	start := time.Now()
 	m, err := model.Load(path, model.Options{})
 	if err != nil {
@@ -125,7 +143,34 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 		return nil, err
 	}
 	r.TotalSeconds = time.Since(start).Seconds()
+	r.Kernels = gemm.CurrentImpl().String()
+	r.readAgainst(ceiling)
 	return r, nil
+}
+
+// readAgainst sets the ceiling and the ratios of the steady U-Net call and
+// the VAE decode to it.
+func (r *Report) readAgainst(ceiling float64) {
+	if ceiling <= 0 {
+		return
+	}
+	r.CeilingGFLOPS = ceiling
+	var steady []float64
+	for i, c := range r.UNetCalls {
+		if i > 0 || len(r.UNetCalls) == 1 {
+			steady = append(steady, c.GFLOPS)
+		}
+	}
+	if len(steady) > 0 {
+		slices.Sort(steady)
+		r.UNetSteadyGFLOPS = steady[len(steady)/2]
+		r.UNetCeilingRatio = r.UNetSteadyGFLOPS / ceiling
+	}
+	for _, s := range r.Stages {
+		if s.Name == "vae_decode" {
+			r.VAECeilingRatio = s.GFLOPS / ceiling
+		}
+	}
 }
 
 // run times the stages after loading by running the real pipeline with a
@@ -248,6 +293,11 @@ func (r *Report) Table() string {
 		for _, c := range r.UNetCalls {
 			fmt.Fprintf(&b, "%-13d %9g %10.2f %8.2f\n", c.Index+1, c.Timestep, c.Seconds, c.GFLOPS)
 		}
+	}
+	if r.CeilingGFLOPS > 0 {
+		fmt.Fprintf(&b, "\nkernel ceiling (%s micro-kernel, cache-resident, %d threads): %.1f GFLOPS\n", r.Kernels, r.Threads, r.CeilingGFLOPS)
+		fmt.Fprintf(&b, "steady U-Net call: %.1f GFLOPS, %.0f%% of it; VAE decode %.0f%%\n",
+			r.UNetSteadyGFLOPS, 100*r.UNetCeilingRatio, 100*r.VAECeilingRatio)
 	}
 	if !r.Finite {
 		b.WriteString("\nwarning: non-finite values in the U-Net output or the decoded image\n")

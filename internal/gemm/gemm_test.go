@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // fma32 returns a*b+c rounded once to float32, exactly what VFMADD231PS
@@ -351,4 +352,14 @@ func TestParseImpl(t *testing.T) {
 		t.Error("ParseImpl(sse) succeeded")
 	}
 	t.Logf("kernel sets here: %v, in use: %v", impls(), CurrentImpl())
+}
+
+// TestCeiling: the kernel ceiling is measured on every thread and is a
+// plausible rate (a Go kernel does at least 0.5 GFLOPS on any CPU).
+func TestCeiling(t *testing.T) {
+	one, two := Ceiling(1, 50*time.Millisecond), Ceiling(2, 50*time.Millisecond)
+	t.Logf("%v: %.1f GFLOPS on 1 thread, %.1f on 2", CurrentImpl(), one, two)
+	if !(one > 0.5) || !(two > 0.5) {
+		t.Errorf("ceiling %.2f / %.2f GFLOPS", one, two)
+	}
 }

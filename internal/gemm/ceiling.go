@@ -1,0 +1,50 @@
+package gemm
+
+import (
+	"sync"
+	"time"
+)
+
+// Ceiling measures the micro-kernel of the kernel set in use on
+// cache-resident data, on threads goroutines at once for about d, and
+// returns the multiply-add rate in GFLOPS (2 FLOPs each): what a product
+// could reach if packing, memory and the split cost nothing, against which
+// a network's speed is read.
+func Ceiling(threads int, d time.Duration) float64 {
+	const kc = 256
+	im := CurrentImpl()
+	w := 16
+	if im == ImplAVX512 {
+		w = nr // the 6x32 kernel
+	}
+	threads = max(threads, 1)
+	calls := make([]int, threads)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for t := range threads {
+		wg.Go(func() {
+			a := make([]float32, mr*kc)
+			b := make([]float32, nr*kc)
+			c := make([]float32, mr*nr)
+			for i := range a {
+				a[i] = 1e-3
+			}
+			for i := range b {
+				b[i] = 1e-3
+			}
+			for time.Since(start) < d {
+				for range 256 {
+					microKernel(im, w, kc, a, 1, mr, b, sw*kc, c, nr, true)
+				}
+				calls[t] += 256
+			}
+		})
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	total := 0
+	for _, n := range calls {
+		total += n
+	}
+	return 2 * float64(mr*w*kc) * float64(total) / secs / 1e9
+}
