@@ -23,15 +23,7 @@ func Ceiling(threads int, d time.Duration) float64 {
 	var wg sync.WaitGroup
 	for t := range threads {
 		wg.Go(func() {
-			a := make([]float32, mr*kc)
-			b := make([]float32, nr*kc)
-			c := make([]float32, mr*nr)
-			for i := range a {
-				a[i] = 1e-3
-			}
-			for i := range b {
-				b[i] = 1e-3
-			}
+			a, b, c := kernelOperands(kc)
 			for time.Since(start) < d {
 				for range 256 {
 					microKernel(im, w, kc, a, 1, mr, b, sw*kc, c, nr, true)
@@ -47,4 +39,18 @@ func Ceiling(threads int, d time.Duration) float64 {
 		total += n
 	}
 	return 2 * float64(mr*w*kc) * float64(total) / secs / 1e9
+}
+
+// kernelOperands are a micro-kernel's A (6 x kc), packed B (kc x 32) and
+// C tile, small enough to stay in L1, filled with a value that neither
+// overflows nor underflows.
+func kernelOperands(kc int) (a, b, c []float32) {
+	a, b, c = make([]float32, mr*kc), make([]float32, nr*kc), make([]float32, mr*nr)
+	for i := range a {
+		a[i] = 1e-3
+	}
+	for i := range b {
+		b[i] = 1e-3
+	}
+	return a, b, c
 }

@@ -6,15 +6,7 @@ import "testing"
 // the ceiling for the blocked product.
 func BenchmarkKernel(b *testing.B) {
 	const kc = 256
-	a := make([]float32, mr*kc)
-	bb := make([]float32, nr*kc)
-	c := make([]float32, mr*nr)
-	for i := range a {
-		a[i] = 1e-3
-	}
-	for i := range bb {
-		bb[i] = 1e-3
-	}
+	a, bb, c := kernelOperands(kc)
 	for _, im := range impls() {
 		b.Run(im.String(), func(b *testing.B) {
 			for b.Loop() {
