@@ -30,16 +30,24 @@ type Family struct {
 	// diffusers reports whether a diffusers folder's model_index.json,
 	// configs and tokenizer pad token are this family's.
 	diffusers func(d folderFacts) bool
-	// textPrefix is the key prefix of a single file's text encoder.
-	textPrefix string
-	// textKeys, when set, maps the single-file text encoder keys (names
-	// lists every key of the file); otherwise they map as SD 1.x's.
-	textKeys func(names []string) func(key string) ([]string, keyKind)
-	// inferText derives a single file's text encoder config from its shapes.
-	inferText func(*Component) (textenc.Config, error)
+	// towers are a single file's text encoders, in the order the U-Net
+	// joins their outputs.
+	towers []tower
+	// penultimate: the U-Net reads each encoder's hidden states before
+	// its last layer, without the final LayerNorm, and the last encoder's
+	// pooled, projected embedding too (SDXL).
+	penultimate bool
+	// forceZeros: with guidance and no negative prompt given, the
+	// unconditional context and pooled embedding are zeros (diffusers'
+	// force_zeros_for_empty_prompt, which a folder's model_index.json may
+	// turn off).
+	forceZeros bool
+	// vaeScaling is the latent scaling of the family's VAE, which a
+	// single file does not store.
+	vaeScaling float64
 	// adjustUNet, when set, completes the shape-inferred U-Net config of a
 	// single file with what the family fixes (SD 2.x's head size).
-	adjustUNet func(*unet.Config, *ldmConfig) error
+	adjustUNet func(*unet.Config, [numComps]*Component, *ldmConfig) error
 	// scheduler, when set, is the scheduler configuration diffusers'
 	// from_single_file gives a single file of the family; nil leaves the
 	// pipeline's default (SD 1.5's).
@@ -53,8 +61,8 @@ var (
 		PadID:      sd1PadID,
 		singleFile: func(k keySet, _ *ldmConfig) bool { return k.has(ldmUNet) },
 		diffusers:  func(folderFacts) bool { return true },
-		textPrefix: ldmText,
-		inferText:  inferText,
+		towers:     []tower{{prefix: ldmText, pad: sd1PadID, infer: inferCLIPText}},
+		vaeScaling: sd1Scaling,
 	}
 	SD2 = &Family{
 		Name:  "SD 2.x",
@@ -67,23 +75,41 @@ var (
 			return d.unet.UseLinearProjection || len(d.unet.AttentionHeadDim) > 1 || len(d.unet.NumAttentionHeads) > 1 ||
 				d.text.HiddenAct == "gelu" || d.pad == "!"
 		},
-		textPrefix: ldmOpenCLIP,
-		textKeys:   openCLIPKeys,
-		inferText:  inferOpenCLIPText,
+		towers:     []tower{{prefix: ldmOpenCLIP, pad: 0, keys: openCLIPKeys, infer: inferOpenCLIPText}},
+		vaeScaling: sd1Scaling,
 		adjustUNet: sd2UNet,
 		scheduler:  sd2SchedulerConfig,
 	}
 	SDXL = &Family{
 		Name:       "SDXL",
-		Refused:    "SDXL checkpoints are not supported yet (only SD 1.x and 2.x)",
+		PadID:      sd1PadID, // the second tokenizer's is "!" (0)
 		singleFile: func(k keySet, _ *ldmConfig) bool { return k.has(ldmSDXL) },
 		diffusers: func(d folderFacts) bool {
 			_, two := d.index["text_encoder_2"]
 			return two || strings.Contains(d.class, "XL")
 		},
-		textPrefix: ldmSDXL,
+		towers: []tower{
+			{prefix: sdxlCLIP, pad: sd1PadID, infer: inferCLIPText},
+			{prefix: sdxlOpenCLIP, pad: 0, keys: sdxlOpenCLIPKeys, infer: inferSDXLOpenCLIPText},
+		},
+		penultimate: true,
+		forceZeros:  true,
+		vaeScaling:  sdxlScaling,
+		adjustUNet:  sdxlUNet,
+		scheduler:   sdxlSchedulerConfig,
 	}
 )
+
+// tower is one text encoder of a single file.
+type tower struct {
+	prefix string // its keys' prefix
+	pad    int    // its tokenizer's pad id
+	// keys, when set, maps its keys (names lists every key of the file);
+	// otherwise they map as a transformers CLIPTextModel's under prefix.
+	keys func(names []string) func(key string) ([]string, keyKind)
+	// infer derives its config from the mapped shapes.
+	infer func(*Component) (textenc.Config, error)
+}
 
 // families is the detection order: most specific first.
 var families = []*Family{SDXL, SD2, SD1}

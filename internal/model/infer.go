@@ -16,27 +16,35 @@ const (
 	sd1VAESample    = 512
 	clipHeadDim     = 64 // every released CLIP text tower
 	tinyClipHeadDim = 8  // towers narrower than one 64-wide head (test models)
+	tinySDXLHead    = 4  // sdxl-tiny's towers, too narrow for two 8-wide heads
 )
 
-// inferConfigs derives the three configs of a single-file checkpoint of
-// family f from its tensor shapes (already under diffusers names), with the
-// sidecar yaml's head count and scale factor where given.
-func inferConfigs(f *Family, comps [numComps]*Component, y *ldmConfig) (unet.Config, vae.Config, textenc.Config, error) {
-	u, err := inferUNet(comps[compUNet], y)
-	if err != nil {
-		return u, vae.Config{}, textenc.Config{}, err
+// inferConfigs derives the configs of a single-file checkpoint of family f
+// from its tensor shapes (already under diffusers names), with the sidecar
+// yaml's head count and scale factor where given.
+func inferConfigs(o *opened, f *Family, y *ldmConfig) error {
+	var err error
+	if o.unet, err = inferUNet(o.comps[compUNet], y); err != nil {
+		return err
 	}
-	v, err := inferVAE(comps[compVAE], y)
-	if err != nil {
-		return u, v, textenc.Config{}, err
+	if o.vae, err = inferVAE(o.comps[compVAE], f, y); err != nil {
+		return err
 	}
-	if f.adjustUNet != nil {
-		if err := f.adjustUNet(&u, y); err != nil {
-			return u, v, textenc.Config{}, err
+	for i, tw := range f.towers {
+		cfg, err := tw.infer(o.comps[compText+i])
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			o.text = cfg
+		} else {
+			o.text2, o.pad2 = cfg, tw.pad
 		}
 	}
-	t, err := f.inferText(comps[compText])
-	return u, v, t, err
+	if f.adjustUNet != nil {
+		return f.adjustUNet(&o.unet, o.comps, y)
+	}
+	return nil
 }
 
 // SD 2.x constants the shapes cannot show.
@@ -51,7 +59,7 @@ const (
 // size (the yaml's num_head_channels, else 64), so per-level head counts
 // channels / size, as diffusers' from_single_file computes
 // attention_head_dim; 768 px native size for v-prediction models.
-func sd2UNet(u *unet.Config, y *ldmConfig) error {
+func sd2UNet(u *unet.Config, _ [numComps]*Component, y *ldmConfig) error {
 	size := sd2HeadSize
 	if y != nil && y.headChannels > 0 {
 		size = y.headChannels
@@ -75,7 +83,7 @@ func sd2UNet(u *unet.Config, y *ldmConfig) error {
 // tower (already mapped, its last layer dropped): exact-erf GELU, 64-wide
 // heads (16-wide below 64, the tiny test models' convention).
 func inferOpenCLIPText(c *Component) (textenc.Config, error) {
-	cfg, err := inferText(c)
+	cfg, err := inferText(c, 0)
 	if err != nil && cfg.HiddenSize == 0 {
 		return cfg, err
 	}
@@ -181,7 +189,7 @@ func inferUNet(c *Component, y *ldmConfig) (unet.Config, error) {
 	return cfg, nil
 }
 
-func inferVAE(c *Component, y *ldmConfig) (vae.Config, error) {
+func inferVAE(c *Component, f *Family, y *ldmConfig) (vae.Config, error) {
 	cfg := vae.SD15()
 	in, err := need(c, "encoder.conv_in.weight", 4)
 	if err != nil {
@@ -210,7 +218,7 @@ func inferVAE(c *Component, y *ldmConfig) (vae.Config, error) {
 		cfg.BlockOutChannels[i] = s[0]
 	}
 	cfg.LayersPerBlock = c.count("encoder.down_blocks.0.resnets.%d.conv1.weight")
-	cfg.ScalingFactor = sd1Scaling
+	cfg.ScalingFactor = f.vaeScaling
 	if y != nil && y.scaleFactor > 0 {
 		cfg.ScalingFactor = y.scaleFactor
 	}
@@ -218,7 +226,16 @@ func inferVAE(c *Component, y *ldmConfig) (vae.Config, error) {
 	return cfg, nil
 }
 
-func inferText(c *Component) (textenc.Config, error) {
+// inferCLIPText derives a CLIP ViT-L style tower's config (SD 1.x, SDXL's
+// first encoder).
+func inferCLIPText(c *Component) (textenc.Config, error) {
+	return inferText(c, tinyClipHeadDim)
+}
+
+// inferText derives a CLIPTextModel config from the shapes: 64-wide heads,
+// or tinyHead-wide ones for a tower narrower than 64 (a test model; 0: no
+// such convention).
+func inferText(c *Component, tinyHead int) (textenc.Config, error) {
 	cfg := textenc.SD15()
 	tok, err := need(c, "text_model.embeddings.token_embedding.weight", 2)
 	if err != nil {
@@ -238,12 +255,15 @@ func inferText(c *Component) (textenc.Config, error) {
 	cfg.NumHiddenLayers = c.count("text_model.encoder.layers.%d.self_attn.q_proj.weight")
 	// The head count is invisible in the shapes. CLIP uses 64-wide heads
 	// (ViT-L/14: 768 = 12 x 64); a tower narrower than 64 can only be a test
-	// model, and those (sd1-tiny: 32 = 4 x 8) use 8-wide heads.
+	// model, and those (sd1-tiny: 32 = 4 x 8) use 8-wide heads, or 4-wide
+	// ones when 8 do not fit (sdxl-tiny: 8 = 2 x 4, 12 = 3 x 4).
 	switch h := cfg.HiddenSize; {
 	case h%clipHeadDim == 0:
 		cfg.NumAttentionHeads = h / clipHeadDim
-	case h < clipHeadDim && h%tinyClipHeadDim == 0:
-		cfg.NumAttentionHeads = h / tinyClipHeadDim
+	case h < clipHeadDim && tinyHead > 0 && h%tinyHead == 0 && h > tinyHead:
+		cfg.NumAttentionHeads = h / tinyHead
+	case h < clipHeadDim && tinyHead > 0 && h%tinySDXLHead == 0:
+		cfg.NumAttentionHeads = h / tinySDXLHead
 	default:
 		return cfg, fmt.Errorf("text_encoder: hidden size %d is not a whole number of 64-wide heads", h)
 	}

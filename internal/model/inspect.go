@@ -85,6 +85,9 @@ func inspect(o *opened, path string) Report {
 	}
 	r.UnknownSamples = o.unknown[:min(len(o.unknown), maxUnknownSamples)]
 	for _, c := range o.comps {
+		if c == nil {
+			continue
+		}
 		cr := ComponentReport{Name: c.Name, DTypes: map[string]int{}}
 		for _, n := range c.names {
 			e := c.entries[n]
@@ -102,11 +105,9 @@ func inspect(o *opened, path string) Report {
 	if o.problem == "" && o.cfgErr != nil {
 		r.Problem = o.cfgErr.Error()
 	}
-	if r.Problem == "" {
-		for _, err := range []error{o.unet.Validate(), o.vae.Validate(), o.text.Validate()} {
-			if err != nil && r.Problem == "" {
-				r.Problem = err.Error()
-			}
+	if r.Problem == "" && o.family != nil {
+		if err := o.validate(); err != nil {
+			r.Problem = err.Error()
 		}
 	}
 	// A folder's configs are read, not inferred, so show them even for an

@@ -15,6 +15,11 @@ const (
 	ldmText     = "cond_stage_model.transformer."
 	ldmOpenCLIP = "cond_stage_model.model." // SD 2.x text tower
 	ldmSDXL     = "conditioner.embedders."  // SDXL text towers
+	// SDXL base: CLIP ViT-L as transformers names it, then OpenCLIP
+	// ViT-bigG; a refiner has only the latter, as embedder 0.
+	sdxlCLIP        = ldmSDXL + "0.transformer."
+	sdxlOpenCLIP    = ldmSDXL + "1.model."
+	sdxlRefinerText = ldmSDXL + "0.model."
 	ldmTextIDs  = "embeddings.position_ids" // a buffer, not a weight
 )
 
@@ -25,6 +30,7 @@ const (
 	keyMapped  keyKind = iota
 	keyIgnored         // known and not needed (EMA copy, DDPM buffers, ...)
 	keyUnknown         // not understood; skipped
+	keyTransposed      // mapped, stored transposed (OpenCLIP's text_projection)
 )
 
 // ldmBuffers are training-time tensors real SD checkpoints carry at top level.
@@ -75,48 +81,33 @@ func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 	if f != nil {
 		o.padID = f.PadID
 	}
-	var textKeys func(string) ([]string, keyKind)
-	if f != nil && f.textKeys != nil {
-		textKeys = f.textKeys(names)
+	var towerKeys []func(string) ([]string, keyKind)
+	if f != nil {
+		for _, tw := range f.towers {
+			mk := clipKeys(tw.prefix)
+			if tw.keys != nil {
+				mk = tw.keys(names)
+			}
+			towerKeys = append(towerKeys, mk)
+		}
 	}
 
 	lay := ldmLayoutOf(names)
 	for c := range o.comps {
 		o.comps[c] = newComponent(compNames[c])
 	}
+	if f == nil || len(f.towers) < 2 {
+		o.comps[compText2] = nil
+	}
+tensors:
 	for _, t := range ts {
 		name, in := t.info.Name, t.info
 		e := entry{file: t.file, stored: name, dtype: in.DType, shape: in.Shape, bytes: in.End - in.Begin}
-		if textKeys != nil && strings.HasPrefix(name, f.textPrefix) {
-			keys, kind := textKeys(name)
-			switch kind {
-			case keyIgnored:
-				o.ignored = append(o.ignored, name)
-				continue
-			case keyUnknown:
-				o.unknown = append(o.unknown, name)
-				continue
+		for i, tw := range towerKeysOf(f) {
+			if strings.HasPrefix(name, tw.prefix) {
+				o.addTextKey(compText+i, name, e, towerKeys[i])
+				continue tensors
 			}
-			if len(keys) == 3 { // fused in_proj: rows q, k, v
-				if len(e.shape) < 1 || e.shape[0]%3 != 0 {
-					o.unknown = append(o.unknown, name)
-					continue
-				}
-				for p, k := range keys {
-					pe := e
-					pe.shape = append([]int{e.shape[0] / 3}, e.shape[1:]...)
-					pe.part, pe.partial = p, true
-					pe.bytes = e.bytes / 3
-					if !o.comps[compText].add(k, pe) {
-						o.unknown = append(o.unknown, name)
-					}
-				}
-				continue
-			}
-			if !o.comps[compText].add(keys[0], e) {
-				o.unknown = append(o.unknown, name)
-			}
-			continue
 		}
 		comp, key, kind := mapLDMKey(name, lay)
 		switch kind {
@@ -136,13 +127,77 @@ func mapSingleFile(o *opened, ts []storedTensor, y *ldmConfig) {
 		}
 	}
 	for _, c := range o.comps {
-		c.sortNames()
+		if c != nil {
+			c.sortNames()
+		}
 	}
 	if o.problem == "" {
-		o.unet, o.vae, o.text, o.cfgErr = inferConfigs(f, o.comps, y)
+		o.cfgErr = inferConfigs(o, f, y)
 	}
 	if o.problem == "" && o.cfgErr == nil && f.scheduler != nil {
 		o.scheduler = f.scheduler(y)
+	}
+}
+
+// towerKeysOf is f's towers (none for nil).
+func towerKeysOf(f *Family) []tower {
+	if f == nil {
+		return nil
+	}
+	return f.towers
+}
+
+// addTextKey maps one key of a text tower into component c.
+func (o *opened) addTextKey(c int, name string, e entry, mapKey func(string) ([]string, keyKind)) {
+	keys, kind := mapKey(name)
+	switch kind {
+	case keyIgnored:
+		o.ignored = append(o.ignored, name)
+		return
+	case keyUnknown:
+		o.unknown = append(o.unknown, name)
+		return
+	case keyTransposed:
+		if len(e.shape) != 2 {
+			o.unknown = append(o.unknown, name)
+			return
+		}
+		e.shape, e.transposed = []int{e.shape[1], e.shape[0]}, true
+	}
+	if len(keys) == 3 { // fused in_proj: rows q, k, v
+		if len(e.shape) < 1 || e.shape[0]%3 != 0 {
+			o.unknown = append(o.unknown, name)
+			return
+		}
+		for p, k := range keys {
+			pe := e
+			pe.shape = append([]int{e.shape[0] / 3}, e.shape[1:]...)
+			pe.part, pe.partial = p, true
+			pe.bytes = e.bytes / 3
+			if !o.comps[c].add(k, pe) {
+				o.unknown = append(o.unknown, name)
+			}
+		}
+		return
+	}
+	if !o.comps[c].add(keys[0], e) {
+		o.unknown = append(o.unknown, name)
+	}
+}
+
+// clipKeys maps the keys of a transformers CLIPTextModel stored under
+// prefix (SD 1.x's cond_stage_model.transformer., SDXL's first tower).
+func clipKeys(prefix string) func(string) ([]string, keyKind) {
+	return func(name string) ([]string, keyKind) {
+		key := strings.TrimPrefix(name, prefix)
+		// transformers before 4.x had no "text_model." level.
+		if !strings.HasPrefix(key, "text_model.") {
+			key = "text_model." + key
+		}
+		if strings.HasSuffix(key, ldmTextIDs) {
+			return nil, keyIgnored
+		}
+		return []string{key}, keyMapped
 	}
 }
 
@@ -152,7 +207,9 @@ func singleFileProblem(f *Family, k keySet, y *ldmConfig) string {
 	switch {
 	case f != nil && f.Refused != "":
 		return f.Refused
-	case f != nil && !k.has(ldmUNet) && k.has(f.textPrefix):
+	case f == SDXL && k.has(sdxlRefinerText):
+		return sdxlRefiner
+	case f != nil && !k.has(ldmUNet) && k.has(f.towers[0].prefix):
 		return "the checkpoint has a " + f.Name + " text encoder but no U-Net (" + ldmUNet + "* tensors)"
 	case f == nil || !k.has(ldmUNet):
 		if k.has("down_blocks.") || k.has("encoder.down_blocks.") || k.has("text_model.") {
@@ -161,10 +218,13 @@ func singleFileProblem(f *Family, k keySet, y *ldmConfig) string {
 		return "no " + ldmUNet + "* tensors: not a Stable Diffusion checkpoint (a LoRA, embedding or VAE-only file?)"
 	case !k.has(ldmVAE):
 		return "the checkpoint has no VAE (" + ldmVAE + "* tensors)"
-	case !k.has(f.textPrefix) && y != nil && k.has(ldmText):
-		return f.Name + " checkpoint (per " + y.path + ") without its text encoder (" + f.textPrefix + "* tensors): the file and its yaml do not match"
-	case !k.has(f.textPrefix):
-		return "the checkpoint has no text encoder (" + f.textPrefix + "* tensors)"
+	case !k.has(f.towers[0].prefix) && y != nil && k.has(ldmText):
+		return f.Name + " checkpoint (per " + y.path + ") without its text encoder (" + f.towers[0].prefix + "* tensors): the file and its yaml do not match"
+	}
+	for _, tw := range f.towers {
+		if !k.has(tw.prefix) {
+			return "the checkpoint has no text encoder (" + tw.prefix + "* tensors)"
+		}
 	}
 	return ""
 }
@@ -337,15 +397,11 @@ func mapLDMKey(name string, lay ldmLayout) (int, string, keyKind) {
 		key, ok := toDiffusers(lay.vae, strings.TrimPrefix(name, ldmVAE))
 		return compVAE, key, known(ok)
 	case strings.HasPrefix(name, ldmText):
-		key := strings.TrimPrefix(name, ldmText)
-		// transformers before 4.x had no "text_model." level.
-		if !strings.HasPrefix(key, "text_model.") {
-			key = "text_model." + key
+		keys, kind := clipKeys(ldmText)(name)
+		if kind != keyMapped {
+			return 0, "", kind
 		}
-		if strings.HasSuffix(key, ldmTextIDs) {
-			return 0, "", keyIgnored
-		}
-		return compText, key, keyMapped
+		return compText, keys[0], keyMapped
 	}
 	return 0, "", keyUnknown
 }

@@ -39,6 +39,7 @@ var vaeResnet = [][2]string{
 func unetRules(layers, levels int, upAttn []bool) []prefixRule {
 	rules := []prefixRule{
 		{"time_embed.0.", "time_embedding.linear_1.", nil}, {"time_embed.2.", "time_embedding.linear_2.", nil},
+		{"label_emb.0.0.", "add_embedding.linear_1.", nil}, {"label_emb.0.2.", "add_embedding.linear_2.", nil}, // SDXL
 		{"out.0.", "conv_norm_out.", nil}, {"out.2.", "conv_out.", nil}, {"input_blocks.0.0.", "conv_in.", nil},
 		{"middle_block.0.", "mid_block.resnets.0.", unetResnet}, {"middle_block.2.", "mid_block.resnets.1.", unetResnet},
 		{"middle_block.1.", "mid_block.attentions.0.", nil},

@@ -39,13 +39,18 @@ type Model struct {
 	Name   string // file name without .safetensors, or the folder's base name
 	Path   string
 	Layout string  // SingleFile or Diffusers
-	Family *Family // SD1 or SD2
+	Family *Family // SD1, SD2 or SDXL
 
 	UNet unet.Config
 	VAE  vae.Config
 	// TextEncoders are the model's text encoders, in the order their
-	// outputs are joined (one for SD 1.x and 2.x).
+	// outputs are joined (one for SD 1.x and 2.x, two for SDXL).
 	TextEncoders []TextEncoder
+	// ZerosForNoNegative: with guidance and no negative prompt given (not
+	// even ""), the unconditional context and pooled embedding are zeros
+	// rather than the encoding of "" (diffusers' force_zeros_for_empty_prompt,
+	// which SDXL's pipelines default to).
+	ZerosForNoNegative bool
 	// Scheduler is scheduler/scheduler_config.json when the folder has one,
 	// else nil (the caller uses its defaults).
 	Scheduler []byte
@@ -126,18 +131,49 @@ func check(o *opened, path string) (*Model, error) {
 	if o.cfgErr != nil {
 		return fail(o.cfgErr)
 	}
-	for _, err := range []error{o.unet.Validate(), o.vae.Validate(), o.text.Validate()} {
-		if err != nil {
-			return fail(err)
-		}
+	if err := o.validate(); err != nil {
+		return fail(err)
 	}
-	return &Model{
+	m := &Model{
 		Name: o.name, Path: path, Layout: o.layout, Family: o.family,
 		UNet: o.unet, VAE: o.vae, Scheduler: o.scheduler,
-		TextEncoders: []TextEncoder{{Config: o.text, Weights: o.comps[compText], PadID: o.padID}},
-		UNetWeights:  o.comps[compUNet], VAEWeights: o.comps[compVAE],
-		hashFn: o.hash, files: o.files,
-	}, nil
+		UNetWeights: o.comps[compUNet], VAEWeights: o.comps[compVAE],
+		ZerosForNoNegative: o.family.forceZeros && !o.keepZeros,
+		hashFn:             o.hash, files: o.files,
+	}
+	xl := o.family.penultimate
+	m.TextEncoders = []TextEncoder{{Config: o.text, Weights: o.comps[compText], PadID: o.padID, Penultimate: xl}}
+	if o.comps[compText2] != nil {
+		m.TextEncoders = append(m.TextEncoders, TextEncoder{Config: o.text2, Weights: o.comps[compText2], PadID: o.pad2, Penultimate: xl, Pooled: xl})
+	}
+	return m, nil
+}
+
+// validate checks every config of o, and that they fit together.
+func (o *opened) validate() error {
+	errs := []error{o.unet.Validate(), o.vae.Validate(), o.text.Validate()}
+	if o.comps[compText2] != nil {
+		errs = append(errs, o.text2.Validate())
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	if o.family.penultimate {
+		switch {
+		case o.comps[compText2] == nil || !o.text2.Projected():
+			return fmt.Errorf("%s needs a second text encoder with a text projection", o.family.Name)
+		case o.text.HiddenSize+o.text2.HiddenSize != o.unet.CrossAttentionDim:
+			return fmt.Errorf("text encoders of width %d and %d do not make the U-Net's context width %d", o.text.HiddenSize, o.text2.HiddenSize, o.unet.CrossAttentionDim)
+		case !o.unet.TextTime():
+			return fmt.Errorf("%s U-Net without the added text and size conditioning (addition_embed_type %q)", o.family.Name, o.unet.AdditionEmbedType)
+		case o.unet.ProjectionClassEmbeddingsInputDim != sdxlSizeIDs*o.unet.AdditionTimeEmbedDim+o.text2.ProjectionDim:
+			return fmt.Errorf("the U-Net's added conditioning takes %d values, not %d size ids of %d and a %d-wide pooled embedding",
+				o.unet.ProjectionClassEmbeddingsInputDim, sdxlSizeIDs, o.unet.AdditionTimeEmbedDim, o.text2.ProjectionDim)
+		}
+	}
+	return nil
 }
 
 // TextEncoder is one text encoder of a model, with what a pipeline needs to
@@ -146,6 +182,12 @@ type TextEncoder struct {
 	Config  textenc.Config
 	Weights weights.Source // by diffusers key name; the dynamic type is *Component
 	PadID   int            // its tokenizer's pad id: 49407 (<|endoftext|>) for SD 1.x, 0 ("!") for SD 2.x
+	// Penultimate: the U-Net reads hidden_states[-2] without the final
+	// LayerNorm (SDXL); otherwise the final layer's, normed (SD 1.x, 2.x).
+	Penultimate bool
+	// Pooled: the encoder's pooled, projected embedding conditions the
+	// U-Net too (SDXL's second encoder).
+	Pooled bool
 }
 
 // Hash returns the AUTOMATIC1111 "Model hash" written into PNG parameters:
@@ -211,6 +253,9 @@ type entry struct {
 	// in_proj is split into diffusers' q/k/v this way.
 	part    int
 	partial bool
+	// transposed: the stored tensor is the transpose of the 2-D shape
+	// (OpenCLIP's text_projection); it is widened, never viewed.
+	transposed bool
 }
 
 // slice returns the elements of a partial entry from the stored tensor's
@@ -273,6 +318,19 @@ func (c *Component) Float32(name string) ([]float32, error) {
 		}
 		v = append([]float32(nil), v[lo:hi]...)
 	}
+	if e.transposed {
+		rows, cols := e.shape[0], e.shape[1]
+		if len(v) != rows*cols {
+			return nil, fmt.Errorf("%s (stored as %q): %d values for shape %v", name, e.stored, len(v), e.shape)
+		}
+		t := make([]float32, len(v))
+		for r := range rows {
+			for c := range cols {
+				t[r*cols+c] = v[c*rows+r]
+			}
+		}
+		v = t
+	}
 	return v, nil
 }
 
@@ -293,6 +351,9 @@ func (c *Component) Raw(name string) ([]byte, string, error) {
 	e, ok := c.entries[name]
 	if !ok || e.file == nil {
 		return nil, "", fmt.Errorf("%s: missing tensor %q", c.Name, name)
+	}
+	if e.transposed {
+		return nil, "", weights.ErrNoView
 	}
 	b, _, err := e.file.Raw(e.stored)
 	if err == nil && e.partial {

@@ -111,6 +111,9 @@ func fixtureConfigs(t *testing.T) (unet.Config, vae.Config, textenc.Config) {
 	readJSON(t, diffusersIn+"/unet/config.json", &u)
 	readJSON(t, diffusersIn+"/vae/config.json", &v)
 	readJSON(t, diffusersIn+"/text_encoder/config.json", &x)
+	// Load keeps a projection only for CLIPTextModelWithProjection and
+	// drops a depth of 1 everywhere: the form a single file's shapes give.
+	x.Architectures, x.ProjectionDim, u.TransformerLayersPerBlock = nil, 0, nil
 	return u, v, x
 }
 
@@ -357,15 +360,19 @@ func mustAbs(t *testing.T, p string) string {
 	return a
 }
 
-// TestUnsupportedArchitectures: SD 2.x and SDXL are recognised and refused
-// by Load with a clear message, while Inspect still reports them.
-func TestUnsupportedArchitectures(t *testing.T) {
+// TestRefusedArchitectures: incomplete SD 2.x and SDXL files and SDXL's
+// refiner are recognised and refused by Load with a clear message, while
+// Inspect still reports them.
+func TestRefusedArchitectures(t *testing.T) {
 	dir := t.TempDir()
 	one := []rawTensor{{"model.diffusion_model.input_blocks.0.0.weight", "F32", []int{1}, f32bytes(1)}}
 	sd2 := append(one, rawTensor{"cond_stage_model.model.token_embedding.weight", "F32", []int{1}, f32bytes(2)})
 	xl := append(one, rawTensor{"conditioner.embedders.0.transformer.text_model.x", "F32", []int{1}, f32bytes(2)})
 	writeSafetensors(t, filepath.Join(dir, "sd2.safetensors"), sd2)
 	writeSafetensors(t, filepath.Join(dir, "xl.safetensors"), xl)
+	refiner := append(one, rawTensor{"conditioner.embedders.0.model.token_embedding.weight", "F32", []int{1}, f32bytes(2)},
+		rawTensor{"first_stage_model.decoder.conv_in.weight", "F32", []int{1}, f32bytes(2)})
+	writeSafetensors(t, filepath.Join(dir, "refiner.safetensors"), refiner)
 
 	// SD 1.x-looking keys with an SD 2.x sidecar yaml.
 	yamlDir := filepath.Join(dir, "yaml")
@@ -379,7 +386,8 @@ func TestUnsupportedArchitectures(t *testing.T) {
 
 	for _, c := range []struct{ path, arch, want string }{
 		{filepath.Join(dir, "sd2.safetensors"), SD2.Name, "no VAE"},
-		{filepath.Join(dir, "xl.safetensors"), SDXL.Name, "SDXL"},
+		{filepath.Join(dir, "xl.safetensors"), SDXL.Name, "no VAE"},
+		{filepath.Join(dir, "refiner.safetensors"), SDXL.Name, "SDXL refiner"},
 		{filepath.Join(yamlDir, "m.safetensors"), SD2.Name, "do not match"},
 	} {
 		if _, err := Load(c.path, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -413,7 +421,7 @@ func TestRealCheckpointExtras(t *testing.T) {
 		{"lpips.net.slice1.0.weight", "F32", []int{1}, f32bytes(0)},
 	}
 	unknown := []rawTensor{
-		{"model.diffusion_model.label_emb.0.0.weight", "F32", []int{1}, f32bytes(0)},
+		{"model.diffusion_model.no_such_block.0.weight", "F32", []int{1}, f32bytes(0)},
 		{"something.else", "F32", []int{1}, f32bytes(0)},
 		// The same text key in both transformers layouts: the second is refused.
 		{"cond_stage_model.transformer.text_model.final_layer_norm.bias", "F32", []int{1}, f32bytes(0)},

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/imggen/imggen/internal/safetensors"
@@ -24,10 +25,11 @@ const (
 	compUNet = iota
 	compVAE
 	compText
+	compText2 // SDXL's second text encoder; nil for other families
 	numComps
 )
 
-var compNames = [numComps]string{"unet", "vae", "text_encoder"}
+var compNames = [numComps]string{"unet", "vae", "text_encoder", "text_encoder_2"}
 
 // sd1PadID is <|endoftext|>, which SD 1.x's tokenizer pads with.
 const sd1PadID = 49407
@@ -45,9 +47,12 @@ type opened struct {
 	ignored, unknown []string
 	unet             unet.Config
 	vae              vae.Config
-	text             textenc.Config
+	text, text2      textenc.Config // text2: SDXL's second encoder
 	scheduler        []byte
-	padID            int
+	padID, pad2      int
+	// keepZeros is false when model_index.json says
+	// force_zeros_for_empty_prompt false.
+	keepZeros bool
 	hash             func() (string, error) // full hex SHA-256 of the file the model hash reads
 	metadata         map[string]string
 }
@@ -254,6 +259,9 @@ func openDiffusers(dir folder) (*opened, error) {
 		return nil, fmt.Errorf("%s: %v", dir.path("model_index.json"), err)
 	}
 	o := &opened{name: filepath.Base(dir.name), layout: Diffusers, padID: sd1PadID}
+	if raw, ok := index["force_zeros_for_empty_prompt"]; ok && string(raw) == "false" {
+		o.keepZeros = true
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -262,6 +270,9 @@ func openDiffusers(dir folder) (*opened, error) {
 	}()
 	for c := 0; c < numComps; c++ {
 		name := compNames[c]
+		if !listed(index, name) && (c == compText2 || c == compText && listed(index, "text_encoder_2")) {
+			continue // SD 1.x/2.x have no second encoder, SDXL's refiner no first
+		}
 		wpath, err := diffusersWeights(dir, name)
 		if err != nil {
 			return nil, err
@@ -292,24 +303,44 @@ func openDiffusers(dir folder) (*opened, error) {
 		}
 		o.scheduler = sched
 	}
-	pad, padName, err := tokenizerPad(dir)
+	pad, padName, err := tokenizerPad(dir, "tokenizer")
 	if err != nil {
 		return nil, err
 	}
 	o.padID = pad
+	if o.comps[compText2] != nil {
+		if o.pad2, _, err = tokenizerPad(dir, "tokenizer_2"); err != nil {
+			return nil, err
+		}
+	}
 	var class string
 	json.Unmarshal(index["_class_name"], &class) // a missing or odd name is no family's
 	o.family = diffusersFamily(folderFacts{index: index, class: class, unet: o.unet, text: o.text, pad: padName})
 	o.problem = o.family.Refused
+	if o.family == SDXL && o.comps[compText] == nil {
+		o.problem = sdxlRefiner
+	} else if o.comps[compText] == nil {
+		o.problem = "model_index.json names no text_encoder"
+	}
 	ok = true
 	return o, nil
+}
+
+// listed reports whether model_index.json names a component (a missing
+// component is absent or [null, null]).
+func listed(index map[string]json.RawMessage, name string) bool {
+	var v []*string
+	if json.Unmarshal(index[name], &v) != nil {
+		return false
+	}
+	return len(v) == 2 && v[0] != nil && v[1] != nil
 }
 
 // diffusersWeights picks a component's weights file: the standard name, else
 // the fp16 variant. Pickle-only and sharded components get an explanation.
 func diffusersWeights(dir folder, comp string) (string, error) {
 	base := "diffusion_pytorch_model"
-	if comp == "text_encoder" {
+	if strings.HasPrefix(comp, "text_encoder") {
 		base = "model"
 	}
 	if !dir.exists(comp) {
@@ -349,15 +380,19 @@ func diffusersAlias(comp int, key string) string {
 func readDiffusersConfigs(o *opened, dir folder) error {
 	// Start from the SD 1.x values so that keys an older config.json lacks
 	// (e.g. the VAE's scaling_factor) get the SD 1.x value.
-	o.unet, o.vae, o.text = unet.SD15(), vae.SD15(), textenc.SD15()
-	for _, c := range []struct {
+	o.unet, o.vae, o.text, o.text2 = unet.SD15(), vae.SD15(), textenc.SD15(), textenc.SD15()
+	type config struct {
 		file string
 		dst  any
-	}{
-		{"unet/config.json", &o.unet},
-		{"vae/config.json", &o.vae},
-		{"text_encoder/config.json", &o.text},
-	} {
+	}
+	configs := []config{{"unet/config.json", &o.unet}, {"vae/config.json", &o.vae}}
+	if o.comps[compText] != nil {
+		configs = append(configs, config{"text_encoder/config.json", &o.text})
+	}
+	if o.comps[compText2] != nil {
+		configs = append(configs, config{"text_encoder_2/config.json", &o.text2})
+	}
+	for _, c := range configs {
 		b, err := dir.readSmall(c.file)
 		if err != nil {
 			return fmt.Errorf("diffusers folder: %w", err)
@@ -366,15 +401,25 @@ func readDiffusersConfigs(o *opened, dir folder) error {
 			return fmt.Errorf("%s: %v", dir.path(c.file), err)
 		}
 	}
+	// One form for what a single file's shapes give too: a tower without
+	// a projection says nothing of one, depth 1 everywhere is no depth.
+	for _, t := range []*textenc.Config{&o.text, &o.text2} {
+		if !t.Projected() {
+			t.Architectures, t.ProjectionDim = nil, 0
+		}
+	}
+	if d := o.unet.TransformerLayersPerBlock; slices.Max(append([]int{1}, d...)) == 1 && slices.Min(append([]int{1}, d...)) == 1 {
+		o.unet.TransformerLayersPerBlock = nil
+	}
 	return nil
 }
 
-// tokenizerPad reads the pad token from tokenizer/special_tokens_map.json
+// tokenizerPad reads the pad token from tok/special_tokens_map.json
 // (or tokenizer_config.json) and returns its id; SD 1.x pads with
 // <|endoftext|>, SD 2.x with "!". A folder without a tokenizer gets SD 1.x's.
-func tokenizerPad(dir folder) (int, string, error) {
+func tokenizerPad(dir folder, tok string) (int, string, error) {
 	var pad string
-	for _, n := range []string{"tokenizer/special_tokens_map.json", "tokenizer/tokenizer_config.json"} {
+	for _, n := range []string{tok + "/special_tokens_map.json", tok + "/tokenizer_config.json"} {
 		b, err := dir.readSmall(n)
 		if err != nil {
 			continue
@@ -406,13 +451,13 @@ func tokenizerPad(dir folder) (int, string, error) {
 		return 0, pad, nil
 	}
 	// Anything else: look it up in the vocabulary.
-	b, err := dir.readSmall("tokenizer/vocab.json")
+	b, err := dir.readSmall(tok + "/vocab.json")
 	if err != nil {
 		return 0, "", fmt.Errorf("tokenizer pad token %q: %w", pad, err)
 	}
 	var vocab map[string]int
 	if err := json.Unmarshal(b, &vocab); err != nil {
-		return 0, "", fmt.Errorf("%s: %v", dir.path("tokenizer/vocab.json"), err)
+		return 0, "", fmt.Errorf("%s: %v", dir.path(tok+"/vocab.json"), err)
 	}
 	id, ok := vocab[pad]
 	if !ok {

@@ -90,7 +90,7 @@ func diffusersVAEKey(k string) bool {
 // useVAE makes c the model's autoencoder, with the config its shapes give
 // and the model's scaling factor and sample size.
 func (m *Model) useVAE(c *Component) error {
-	cfg, err := inferVAE(c, nil)
+	cfg, err := inferVAE(c, m.Family, nil)
 	if err != nil {
 		return err
 	}

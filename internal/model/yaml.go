@@ -300,6 +300,9 @@ func readLDMConfig(b []byte) (*ldmConfig, error) {
 	}
 	params := yamlGet(y, "model", "params")
 	unetParams := yamlGet(params, "unet_config", "params")
+	if unetParams == nil { // SDXL's generative-models (sgm) layout
+		unetParams = yamlGet(params, "network_config", "params")
+	}
 	cfg := &ldmConfig{}
 	if cfg.unetHeads, err = yamlInt(unetParams, "num_heads"); err != nil {
 		return nil, err

@@ -62,6 +62,8 @@ type textEncoder struct {
 	tokenizer *textenc.Tokenizer
 	model     *textenc.TextModel
 	weights   weights.Source // the model's own, whose mapped pages release drops
+	// penultimate and pooled are model.TextEncoder's: SDXL's use.
+	penultimate, pooled bool
 }
 
 // New builds the networks of m.
@@ -80,7 +82,7 @@ func New(m *model.Model, opts Options) (*Pipeline, error) {
 		if err != nil {
 			return nil, err
 		}
-		texts = append(texts, textEncoder{textenc.NewCLIPTokenizer(te.PadID), tm, te.Weights})
+		texts = append(texts, textEncoder{textenc.NewCLIPTokenizer(te.PadID), tm, te.Weights, te.Penultimate, te.Pooled})
 	}
 	u, err := unet.Load(m.UNet, weights.NewLoader(opts.source("unet", m.UNetWeights)))
 	if err != nil {
@@ -192,10 +194,11 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 }
 
 // conditioning encodes the prompt (and, with guidance, the negative prompt
-// first) into what the U-Net is conditioned on, one row each.
+// first) into what the U-Net is conditioned on, one row each: the text
+// context, and for SDXL the pooled embedding and the size ids.
 func (p *Pipeline) conditioning(req Request, tr *Trace) (unet.Conditioning, error) {
 	start := time.Now()
-	text, err := p.encode(req, req.CFGScale > 1)
+	cond, err := p.encode(req, req.CFGScale > 1)
 	if err != nil {
 		return unet.Conditioning{}, err
 	}
@@ -203,8 +206,18 @@ func (p *Pipeline) conditioning(req Request, tr *Trace) (unet.Conditioning, erro
 	for _, te := range p.texts {
 		p.release(te.weights)
 	}
-	tr.Context(text)
-	return unet.Conditioning{Text: text}, nil
+	if p.unet.Config().TextTime() {
+		ids := req.SizeIDs()
+		rows := cond.Text.Shape[0]
+		cond.TimeIDs = tensor.New(rows, len(ids))
+		for r := range rows {
+			for j, v := range ids {
+				cond.TimeIDs.Data[r*len(ids)+j] = float32(v)
+			}
+		}
+	}
+	tr.Context(cond.Text)
+	return cond, nil
 }
 
 // latents is the latent side of a run, planned once: the sampler, where

@@ -3,29 +3,53 @@ package pipeline
 import (
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/textenc"
+	"github.com/imggen/imggen/internal/unet"
 )
 
-// encode returns the text context for the U-Net: [uncond, cond] with
-// guidance, else just the prompt, [rows, 77·chunks, C]. With several text
-// encoders, their outputs are joined token by token along C.
-func (p *Pipeline) encode(req Request, guided bool) (*tensor.Tensor, error) {
+// encode returns the text conditioning for the U-Net: rows [uncond, cond]
+// with guidance, else just the prompt; a context of [rows, 77·chunks, C]
+// and, for SDXL, the pooled embedding [rows, P]. With several text
+// encoders, their contexts are joined token by token along C.
+//
+// A model with ZerosForNoNegative (SDXL) conditions the unconditional row
+// on zeros, context and pooled alike, when no negative prompt was given:
+// diffusers' force_zeros_for_empty_prompt.
+func (p *Pipeline) encode(req Request, guided bool) (unet.Conditioning, error) {
+	zeros := guided && p.Model.ZerosForNoNegative && !req.negativeGiven()
 	texts := []string{req.Prompt}
-	if guided {
+	if guided && !zeros {
 		texts = []string{req.NegativePrompt, req.Prompt}
 	}
-	var out *tensor.Tensor
+	var cond unet.Conditioning
 	for _, te := range p.texts {
-		emb, err := te.encode(texts, req)
+		emb, pooled, err := te.encode(texts, req)
 		if err != nil {
-			return nil, err
+			return cond, err
 		}
-		if out == nil {
-			out = emb
+		if cond.Text == nil {
+			cond.Text = emb
 		} else {
-			out = joinChannels(out, emb)
+			cond.Text = joinChannels(cond.Text, emb)
+		}
+		if pooled != nil {
+			cond.Pooled = pooled
 		}
 	}
-	return out, nil
+	if zeros {
+		cond.Text = zeroFirst(cond.Text)
+		if cond.Pooled != nil {
+			cond.Pooled = zeroFirst(cond.Pooled)
+		}
+	}
+	return cond, nil
+}
+
+// zeroFirst returns t with a row of zeros before its rows.
+func zeroFirst(t *tensor.Tensor) *tensor.Tensor {
+	shape := append([]int{t.Shape[0] + 1}, t.Shape[1:]...)
+	out := tensor.New(shape...)
+	copy(out.Data[len(t.Data)/t.Shape[0]:], t.Data)
+	return out
 }
 
 // joinChannels concatenates a [N, L, Ca] and b [N, L, Cb] into [N, L, Ca+Cb].
@@ -39,7 +63,10 @@ func joinChannels(a, b *tensor.Tensor) *tensor.Tensor {
 	return out
 }
 
-// encode runs one text encoder on texts, [len(texts), 77·chunks, C].
+// encode runs one text encoder on texts: the context [len(texts),
+// 77·chunks, C] and, for an encoder whose pooled embedding conditions the
+// U-Net, that embedding [len(texts), P], of a long prompt's first chunk as
+// AUTOMATIC1111 takes it.
 //
 // Prompts use AUTOMATIC1111's emphasis syntax ("(word)", "[word]",
 // "(word:1.5)"): each token's embedding is scaled by its weight and the
@@ -50,7 +77,7 @@ func joinChannels(a, b *tensor.Tensor) *tensor.Tensor {
 // 77-token chunks whose embeddings are concatenated, and the shorter of
 // prompt and negative prompt is padded with empty chunks, as AUTOMATIC1111
 // does.
-func (te textEncoder) encode(texts []string, req Request) (*tensor.Tensor, error) {
+func (te textEncoder) encode(texts []string, req Request) (ctx, pooled *tensor.Tensor, err error) {
 	ids := make([][][]int, len(texts))
 	weights := make([][][]float64, len(texts))
 	chunks := 1
@@ -73,9 +100,22 @@ func (te textEncoder) encode(texts []string, req Request) (*tensor.Tensor, error
 		rows = append(rows, ids[i]...)
 		rowWeights = append(rowWeights, weights[i]...)
 	}
-	emb, err := te.model.Encode(rows, max(req.ClipSkip, 1))
+	var emb, pool *tensor.Tensor
+	if te.penultimate {
+		emb, pool, err = te.model.EncodeXL(rows, max(req.ClipSkip, 1), te.pooled)
+	} else {
+		emb, err = te.model.Encode(rows, max(req.ClipSkip, 1))
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if pool != nil {
+		// One row per text: its first chunk's.
+		d := pool.Shape[1]
+		pooled = tensor.New(len(texts), d)
+		for i := range texts {
+			copy(pooled.Data[i*d:(i+1)*d], pool.Data[i*chunks*d:])
+		}
 	}
 	dim := emb.Shape[2]
 	per := textenc.ContextLen * dim
@@ -84,5 +124,5 @@ func (te textEncoder) encode(texts []string, req Request) (*tensor.Tensor, error
 	}
 	// Rows are [text][chunk]; chunks of one text are consecutive, which is
 	// already the layout of [texts, 77·chunks, C].
-	return emb.Reshape(len(texts), textenc.ContextLen*chunks, dim), nil
+	return emb.Reshape(len(texts), textenc.ContextLen*chunks, dim), pooled, nil
 }

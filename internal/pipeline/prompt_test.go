@@ -113,14 +113,15 @@ func TestTextEncodersJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := Request{Prompt: "a (red:1.2) boat", NegativePrompt: "blurry", LongPrompts: "chunk", ClipSkip: 1}
-	want, err := one.encode(req, true)
+	wantCond, err := one.encode(req, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := two.encode(req, true)
+	gotCond, err := two.encode(req, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want, got := wantCond.Text, gotCond.Text
 	n, l, c := want.Shape[0], want.Shape[1], want.Shape[2]
 	if !slices.Equal(got.Shape, []int{n, l, 2 * c}) {
 		t.Fatalf("shape %v, want [%d %d %d]", got.Shape, n, l, 2*c)

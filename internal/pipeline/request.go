@@ -15,6 +15,11 @@ import (
 // Request is everything that determines one image.
 type Request struct {
 	Prompt, NegativePrompt string
+	// NegativeGiven says a negative prompt was given even if it is "": a
+	// model with model.Model.ZerosForNoNegative (SDXL) conditions the
+	// unconditional pass on zeros when none was, on the encoding of
+	// NegativePrompt when one was. A non-empty NegativePrompt is given.
+	NegativeGiven bool
 	Width, Height          int     // pixels, multiples of 8
 	Steps                  int     // sampler steps (>= 1)
 	CFGScale               float64 // classifier-free guidance; <= 1 skips the unconditional pass
@@ -36,6 +41,34 @@ type Request struct {
 	InitImage *tensor.Tensor
 	Mask      *tensor.Tensor
 	Strength  float64
+
+	// SDXL's size conditioning (ignored by other families): the size the
+	// picture claims to come from, the crop's top-left corner and the size
+	// it claims to be; 0 means the output size (and no crop), as diffusers'
+	// defaults.
+	OriginalWidth, OriginalHeight int
+	CropTop, CropLeft             int
+	TargetWidth, TargetHeight     int
+}
+
+// maxSizeID bounds the size-conditioning values: far beyond any training
+// size, small enough that nothing downstream overflows.
+const maxSizeID = 1 << 16
+
+// negativeGiven reports whether a negative prompt was given.
+func (r Request) negativeGiven() bool { return r.NegativeGiven || r.NegativePrompt != "" }
+
+// SizeIDs returns SDXL's six size ids in diffusers' order: original
+// (height, width), crop (top, left), target (height, width).
+func (r Request) SizeIDs() [6]int {
+	or := func(v, def int) int {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	return [6]int{or(r.OriginalHeight, r.Height), or(r.OriginalWidth, r.Width), r.CropTop, r.CropLeft,
+		or(r.TargetHeight, r.Height), or(r.TargetWidth, r.Width)}
 }
 
 // Spacings and Predictions list the accepted TimestepSpacing and
@@ -76,6 +109,15 @@ func (r Request) Validate() error {
 		return fmt.Errorf("unknown prediction type %q (one of %v)", r.Prediction, Predictions)
 	case r.ClipSkip < 0:
 		return fmt.Errorf("clip skip must be >= 1, got %d", r.ClipSkip)
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"original width", r.OriginalWidth}, {"original height", r.OriginalHeight}, {"crop top", r.CropTop},
+		{"crop left", r.CropLeft}, {"target width", r.TargetWidth}, {"target height", r.TargetHeight}} {
+		if v.n < 0 || v.n > maxSizeID {
+			return fmt.Errorf("%s must be between 0 and %d, got %d", v.name, maxSizeID, v.n)
+		}
 	}
 	if err := r.validateImage(); err != nil {
 		return err

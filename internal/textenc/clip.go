@@ -18,6 +18,7 @@ type TextModel struct {
 	posEmb   []float32 // [max positions, hidden]
 	layers   []*clipLayer
 	finalLN  *nn.LayerNorm
+	proj     *nn.Linear // text_projection (CLIPTextModelWithProjection); nil without
 	act      func([]float32)
 }
 
@@ -61,6 +62,9 @@ func LoadTextModel(cfg Config, l weights.Loader) (*TextModel, error) {
 		})
 	}
 	m.finalLN = nn.LoadLayerNorm(tm.Sub("final_layer_norm"), d, eps)
+	if cfg.Projected() {
+		m.proj = nn.LoadLinear(l.Sub("text_projection"), d, cfg.ProjectionDim, false)
+	}
 	if err := l.Err(); err != nil {
 		return nil, fmt.Errorf("text encoder: %w", err)
 	}
@@ -86,6 +90,34 @@ func (m *TextModel) Encode(ids [][]int, clipSkip int) (*tensor.Tensor, error) {
 	return m.finalLN.Forward(hs[len(hs)-1]), nil
 }
 
+// EncodeXL is SDXL's use of a tower: the context is hidden_states[-2]
+// without the final LayerNorm, one layer further back for each step of
+// clipSkip above 1 (diffusers' clip_skip = clipSkip-1); with pooled, also
+// the pooled embedding of the full tower, projected when the tower has a
+// text projection (text_embeds), which CLIP skip does not change.
+func (m *TextModel) EncodeXL(ids [][]int, clipSkip int, pooled bool) (ctx, pool *tensor.Tensor, err error) {
+	n := len(m.layers)
+	if clipSkip < 1 || clipSkip > n {
+		return nil, nil, fmt.Errorf("text encoder: clip skip %d outside 1..%d", clipSkip, n)
+	}
+	upTo := n - clipSkip
+	if pooled {
+		upTo = n
+	}
+	hs, err := m.run(ids, upTo)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx = hs[n-clipSkip]
+	if pooled {
+		pool = Pooled(m.finalLN.Forward(hs[n]), ids)
+		if m.proj != nil {
+			pool = m.proj.Forward(pool)
+		}
+	}
+	return ctx, pool, nil
+}
+
 // HiddenStates returns transformers' output_hidden_states: index 0 is the
 // embedding output, index i the output of layer i before the final
 // LayerNorm; layers+1 tensors of [batch, seq, hidden].
@@ -96,8 +128,7 @@ func (m *TextModel) HiddenStates(ids [][]int) ([]*tensor.Tensor, error) {
 // Pooled picks, per row of last ([batch, seq, hidden], normed), the state at
 // the first EOS, found as the argmax of the ids: transformers' path for
 // configs with the legacy eos_token_id 2, which SD's carry. EOS (49407) is
-// the largest id, so the first maximum is the first EOS. (Only tests use it
-// today; SDXL's pooled text embedding starts from it.)
+// the largest id, so the first maximum is the first EOS.
 func Pooled(last *tensor.Tensor, ids [][]int) *tensor.Tensor {
 	seq, d := last.Shape[1], last.Shape[2]
 	y := tensor.New(len(ids), d)

@@ -14,6 +14,24 @@ type Config struct {
 	MaxPositionEmbeddings int     `json:"max_position_embeddings"`
 	HiddenAct             string  `json:"hidden_act"`
 	LayerNormEps          float64 `json:"layer_norm_eps"`
+	// Architectures names the transformers class; CLIPTextModelWithProjection
+	// (SDXL's second encoder) adds text_projection, ProjectionDim wide.
+	Architectures []string `json:"architectures"`
+	ProjectionDim int      `json:"projection_dim"`
+}
+
+// withProjection is the transformers class of a tower with a text projection.
+const withProjection = "CLIPTextModelWithProjection"
+
+// Projected reports whether the tower ends in a text projection.
+func (c Config) Projected() bool {
+	return len(c.Architectures) == 1 && c.Architectures[0] == withProjection
+}
+
+// WithProjection returns c as a CLIPTextModelWithProjection of width dim.
+func (c Config) WithProjection(dim int) Config {
+	c.Architectures, c.ProjectionDim = []string{withProjection}, dim
+	return c
 }
 
 // SD15 is CLIP ViT-L/14's text tower, as used by Stable Diffusion 1.x.
@@ -35,6 +53,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("text encoder config: max_position_embeddings %d < 77", c.MaxPositionEmbeddings)
 	case c.HiddenAct != "quick_gelu" && c.HiddenAct != "gelu":
 		return fmt.Errorf("text encoder config: unsupported hidden_act %q", c.HiddenAct)
+	case c.Projected() && (c.ProjectionDim < 1 || c.ProjectionDim > 1<<16):
+		return fmt.Errorf("text encoder config: projection_dim %d", c.ProjectionDim)
 	}
 	return nil
 }

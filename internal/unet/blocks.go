@@ -109,21 +109,24 @@ func (b *transformerBlock) forward(x, text *tensor.Tensor) *tensor.Tensor {
 }
 
 // spatialTransformer is diffusers' Transformer2DModel: GroupNorm, project
-// in, a transformer block over the H·W tokens, project out, plus the input.
+// in, transformer blocks over the H·W tokens (one in SD 1.x and 2.x, up to
+// ten in SDXL), project out, plus the input.
 type spatialTransformer struct {
 	norm            *nn.GroupNorm
 	linear          bool // SD2: proj_in/proj_out are linear layers over tokens
 	projInConv      *nn.Conv2d
 	projOutConv     *nn.Conv2d
 	projIn, projOut *nn.Linear
-	block           *transformerBlock
+	blocks          []*transformerBlock
 }
 
-func loadSpatialTransformer(l weights.Loader, cfg Config, ch, heads int) *spatialTransformer {
+func loadSpatialTransformer(l weights.Loader, cfg Config, ch, heads, depth int) *spatialTransformer {
 	s := &spatialTransformer{
 		norm:   nn.LoadGroupNorm(l.Sub("norm"), cfg.NormNumGroups, ch, 1e-6),
 		linear: cfg.UseLinearProjection,
-		block:  loadTransformerBlock(l.Sub("transformer_blocks.0"), ch, cfg.CrossAttentionDim, heads),
+	}
+	for i := range depth {
+		s.blocks = append(s.blocks, loadTransformerBlock(l.Subf("transformer_blocks.%d", i), ch, cfg.CrossAttentionDim, heads))
 	}
 	if s.linear {
 		s.projIn = nn.LoadLinear(l.Sub("proj_in"), ch, ch, true)
@@ -144,7 +147,9 @@ func (s *spatialTransformer) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	} else {
 		tokens = nn.ToTokens(s.projInConv.Forward(y))
 	}
-	tokens = s.block.forward(tokens, text)
+	for _, b := range s.blocks {
+		tokens = b.forward(tokens, text)
+	}
 	if s.linear {
 		y = nn.FromTokens(s.projOut.Forward(tokens), h, w)
 	} else {

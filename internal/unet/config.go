@@ -7,7 +7,8 @@ import (
 	"fmt"
 )
 
-// Config mirrors the fields of diffusers' unet/config.json that SD 1.x/2.x use.
+// Config mirrors the fields of diffusers' unet/config.json that SD 1.x, 2.x
+// and XL use.
 type Config struct {
 	InChannels          int       `json:"in_channels"`
 	OutChannels         int       `json:"out_channels"`
@@ -25,7 +26,34 @@ type Config struct {
 	UseLinearProjection bool      `json:"use_linear_projection"`
 	SampleSize          int       `json:"sample_size"`
 	ActFn               string    `json:"act_fn"`
+	// TransformerLayersPerBlock is the depth of each level's transformers
+	// (one value for all, or one per down level; the mid block uses the
+	// last level's, the up path the reverse order). Empty means 1.
+	TransformerLayersPerBlock IntOrList `json:"transformer_layers_per_block"`
+	// AdditionEmbedType "text_time" (SDXL) adds to the time embedding a
+	// projection of the pooled text embedding and the size ids, each id
+	// embedded like a timestep with AdditionTimeEmbedDim channels;
+	// ProjectionClassEmbeddingsInputDim is that projection's input width.
+	AdditionEmbedType                 string `json:"addition_embed_type"`
+	AdditionTimeEmbedDim              int    `json:"addition_time_embed_dim"`
+	ProjectionClassEmbeddingsInputDim int    `json:"projection_class_embeddings_input_dim"`
 }
+
+// Depth returns the transformer depth of down level i (the mid block uses
+// the last level's).
+func (c Config) Depth(level int) int {
+	switch v := c.TransformerLayersPerBlock; {
+	case len(v) == 0:
+		return 1
+	case len(v) == 1:
+		return v[0]
+	default:
+		return v[level]
+	}
+}
+
+// TextTime reports whether the U-Net takes SDXL's added conditioning.
+func (c Config) TextTime() bool { return c.AdditionEmbedType == "text_time" }
 
 // SD15 is the configuration of Stable Diffusion 1.x's U-Net.
 func SD15() Config {
@@ -73,6 +101,24 @@ func (c Config) Validate() error {
 	}
 	if len(heads) != 1 && len(heads) != n {
 		return fmt.Errorf("unet config: %d head counts for %d levels", len(heads), n)
+	}
+	if d := c.TransformerLayersPerBlock; len(d) > 1 && len(d) != n {
+		return fmt.Errorf("unet config: %d transformer depths for %d levels", len(d), n)
+	}
+	for i := range n {
+		if d := c.Depth(i); d < 1 || d > 64 {
+			return fmt.Errorf("unet config: transformer depth %d at level %d", d, i)
+		}
+	}
+	switch c.AdditionEmbedType {
+	case "":
+	case "text_time":
+		if c.AdditionTimeEmbedDim < 2 || c.AdditionTimeEmbedDim%2 != 0 || c.ProjectionClassEmbeddingsInputDim <= 6*c.AdditionTimeEmbedDim {
+			return fmt.Errorf("unet config: addition_time_embed_dim %d and projection_class_embeddings_input_dim %d do not fit six size ids and a pooled text embedding",
+				c.AdditionTimeEmbedDim, c.ProjectionClassEmbeddingsInputDim)
+		}
+	default:
+		return fmt.Errorf("unet config: addition_embed_type %q is not supported", c.AdditionEmbedType)
 	}
 	for i, ch := range c.BlockOutChannels {
 		if ch%c.NormNumGroups != 0 {

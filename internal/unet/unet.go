@@ -26,6 +26,8 @@ type UNet struct {
 	cfg          Config
 	timeLinear1  *nn.Linear
 	timeLinear2  *nn.Linear
+	addLinear1   *nn.Linear // SDXL's added conditioning (add_embedding); nil without
+	addLinear2   *nn.Linear
 	convIn       *nn.Conv2d
 	down, up     []*level
 	midResnet1   *resnetBlock
@@ -49,6 +51,10 @@ func Load(cfg Config, l weights.Loader) (*UNet, error) {
 		timeLinear2: nn.LoadLinear(l.Sub("time_embedding.linear_2"), temb, temb, true),
 		convIn:      nn.LoadConv2d(l.Sub("conv_in"), cfg.InChannels, ch[0], 3, 1, 1),
 	}
+	if cfg.TextTime() {
+		u.addLinear1 = nn.LoadLinear(l.Sub("add_embedding.linear_1"), cfg.ProjectionClassEmbeddingsInputDim, temb, true)
+		u.addLinear2 = nn.LoadLinear(l.Sub("add_embedding.linear_2"), temb, temb, true)
+	}
 	in := ch[0]
 	for i, out := range ch {
 		bl := l.Subf("down_blocks.%d", i)
@@ -60,7 +66,7 @@ func Load(cfg Config, l weights.Loader) (*UNet, error) {
 		for j := 0; j < cfg.LayersPerBlock; j++ {
 			lv.resnets = append(lv.resnets, loadResnet(bl.Subf("resnets.%d", j), cfg, in, out, temb))
 			if cross {
-				lv.attentions = append(lv.attentions, loadSpatialTransformer(bl.Subf("attentions.%d", j), cfg, out, cfg.Heads(i)))
+				lv.attentions = append(lv.attentions, loadSpatialTransformer(bl.Subf("attentions.%d", j), cfg, out, cfg.Heads(i), cfg.Depth(i)))
 			}
 			in = out
 		}
@@ -72,7 +78,7 @@ func Load(cfg Config, l weights.Loader) (*UNet, error) {
 	last := ch[nLevels-1]
 	mid := l.Sub("mid_block")
 	u.midResnet1 = loadResnet(mid.Sub("resnets.0"), cfg, last, last, temb)
-	u.midAttention = loadSpatialTransformer(mid.Sub("attentions.0"), cfg, last, cfg.Heads(nLevels-1))
+	u.midAttention = loadSpatialTransformer(mid.Sub("attentions.0"), cfg, last, cfg.Heads(nLevels-1), cfg.Depth(nLevels-1))
 	u.midResnet2 = loadResnet(mid.Sub("resnets.1"), cfg, last, last, temb)
 
 	prev := last
@@ -97,7 +103,7 @@ func Load(cfg Config, l weights.Loader) (*UNet, error) {
 			}
 			lv.resnets = append(lv.resnets, loadResnet(bl.Subf("resnets.%d", j), cfg, resIn+skip, out, temb))
 			if cross {
-				lv.attentions = append(lv.attentions, loadSpatialTransformer(bl.Subf("attentions.%d", j), cfg, out, cfg.Heads(r)))
+				lv.attentions = append(lv.attentions, loadSpatialTransformer(bl.Subf("attentions.%d", j), cfg, out, cfg.Heads(r), cfg.Depth(r)))
 			}
 		}
 		if i < nLevels-1 {
@@ -130,17 +136,21 @@ func (u *UNet) Config() Config { return u.cfg }
 // TimestepEmbedding is the sinusoidal embedding of each timestep, [cos, sin]
 // (flip_sin_to_cos), computed in float32 as diffusers does.
 func (u *UNet) TimestepEmbedding(ts []float64) *tensor.Tensor {
-	dim := u.cfg.BlockOutChannels[0]
+	return sinusoidal(ts, u.cfg.BlockOutChannels[0], u.cfg.FlipSinToCos, u.cfg.FreqShift)
+}
+
+// sinusoidal is diffusers' Timesteps projection: dim channels per value.
+func sinusoidal(ts []float64, dim int, flip bool, shift float64) *tensor.Tensor {
 	half := dim / 2
 	e := tensor.New(len(ts), dim)
 	negLog := float32(-math.Log(10000))
 	for b, t := range ts {
 		tf := float32(t)
 		for i := 0; i < half; i++ {
-			exponent := negLog * float32(i) / float32(float64(half)-u.cfg.FreqShift)
+			exponent := negLog * float32(i) / float32(float64(half)-shift)
 			arg := tf * float32(math.Exp(float64(exponent)))
 			s, c := float32(math.Sin(float64(arg))), float32(math.Cos(float64(arg)))
-			if u.cfg.FlipSinToCos {
+			if flip {
 				s, c = c, s
 			}
 			e.Data[b*dim+i], e.Data[b*dim+half+i] = s, c
@@ -158,10 +168,12 @@ type Conditioning struct {
 	// Text is the text encoder's output the cross-attention layers read,
 	// [N, tokens, cross_attention_dim] (encoder_hidden_states).
 	Text *tensor.Tensor
-	// Pooled, for families whose U-Net adds a projection of the pooled text
-	// embedding to the time embedding (SDXL's added conditioning), is
-	// [N, dim]; nil for SD 1.x and 2.x, whose U-Nets take none.
-	Pooled *tensor.Tensor
+	// Pooled and TimeIDs are SDXL's added conditioning: the pooled text
+	// embedding [N, dim] and the size ids [N, 6] (original height and
+	// width, crop top and left, target height and width), each embedded
+	// like a timestep, joined to Pooled, projected and added to the time
+	// embedding. Both nil for SD 1.x and 2.x, whose U-Nets take none.
+	Pooled, TimeIDs *tensor.Tensor
 }
 
 // Forward predicts the noise for x [N, in, h, w] at timesteps t (one per
@@ -181,8 +193,8 @@ func (u *UNet) Forward(x *tensor.Tensor, t []float64, cond Conditioning, hook Ho
 		}
 		return nil, fmt.Errorf("unet: text conditioning shape %v, want [%d, tokens, %d]", shape, n, u.cfg.CrossAttentionDim)
 	}
-	if cond.Pooled != nil {
-		return nil, fmt.Errorf("unet: this U-Net takes no pooled text embedding")
+	if err := u.checkAdded(cond, n); err != nil {
+		return nil, err
 	}
 	if len(t) == 1 && n > 1 {
 		t = repeat(t[0], n)
@@ -199,6 +211,11 @@ func (u *UNet) Forward(x *tensor.Tensor, t []float64, cond Conditioning, hook Ho
 	nn.SiLU(h1.Data)
 	temb := u.timeLinear2.Forward(h1)
 	hook("time_embedding", temb)
+	if u.addLinear1 != nil {
+		aug := u.addedEmbedding(cond, hook)
+		hook("add_embedding", aug)
+		nn.AddInPlace(temb, aug)
+	}
 	// Every resnet applies SiLU to the embedding first; do it once.
 	tembAct := temb.Clone()
 	nn.SiLU(tembAct.Data)
@@ -242,6 +259,49 @@ func (u *UNet) Forward(x *tensor.Tensor, t []float64, cond Conditioning, hook Ho
 	h = u.normOut.Forward(h, true)
 	hook("conv_norm_out", h)
 	return u.convOut.Forward(h), nil
+}
+
+// checkAdded checks the added conditioning against the U-Net's kind.
+func (u *UNet) checkAdded(cond Conditioning, n int) error {
+	if !u.cfg.TextTime() {
+		if cond.Pooled != nil || cond.TimeIDs != nil {
+			return fmt.Errorf("unet: this U-Net takes no pooled text embedding or size ids")
+		}
+		return nil
+	}
+	p, ids := cond.Pooled, cond.TimeIDs
+	if p == nil || ids == nil || len(p.Shape) != 2 || len(ids.Shape) != 2 || p.Shape[0] != n || ids.Shape[0] != n ||
+		ids.Shape[1]*u.cfg.AdditionTimeEmbedDim+p.Shape[1] != u.cfg.ProjectionClassEmbeddingsInputDim {
+		var ps, is []int
+		if p != nil {
+			ps = p.Shape
+		}
+		if ids != nil {
+			is = ids.Shape
+		}
+		return fmt.Errorf("unet: added conditioning: pooled %v and size ids %v do not make [%d, %d]", ps, is, n, u.cfg.ProjectionClassEmbeddingsInputDim)
+	}
+	return nil
+}
+
+// addedEmbedding is SDXL's add_embedding(cat(text_embeds, add_time_proj(time_ids))).
+func (u *UNet) addedEmbedding(cond Conditioning, hook Hook) *tensor.Tensor {
+	n, ids := cond.Pooled.Shape[0], cond.TimeIDs
+	vals := make([]float64, len(ids.Data))
+	for i, v := range ids.Data {
+		vals[i] = float64(v)
+	}
+	proj := sinusoidal(vals, u.cfg.AdditionTimeEmbedDim, u.cfg.FlipSinToCos, u.cfg.FreqShift)
+	hook("add_time_proj", proj)
+	pd, td := cond.Pooled.Shape[1], ids.Shape[1]*u.cfg.AdditionTimeEmbedDim
+	in := tensor.New(n, pd+td)
+	for b := range n {
+		copy(in.Data[b*(pd+td):], cond.Pooled.Data[b*pd:(b+1)*pd])
+		copy(in.Data[b*(pd+td)+pd:], proj.Data[b*td:(b+1)*td])
+	}
+	h := u.addLinear1.Forward(in)
+	nn.SiLU(h.Data)
+	return u.addLinear2.Forward(h)
 }
 
 func repeat(v float64, n int) []float64 {

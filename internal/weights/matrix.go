@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -23,6 +24,10 @@ type RawSource interface {
 	Source
 	Raw(name string) ([]byte, string, error)
 }
+
+// ErrNoView is what a RawSource's Raw returns for a tensor it can only
+// widen (one stored in another layout); Matrix then copies it.
+var ErrNoView = errors.New("tensor cannot be viewed in place")
 
 // Matrix loads the named tensor of the given shape as a rows x cols matrix
 // (rows = shape[0], cols = the product of the rest), without copying it
@@ -49,6 +54,9 @@ func (l Loader) view(src RawSource, name string, shape []int, rows, cols int) (M
 		return Matrix{}, false // Tensor reports it
 	}
 	b, dtype, err := src.Raw(key)
+	if errors.Is(err, ErrNoView) {
+		return Matrix{}, false
+	}
 	if err != nil {
 		*l.err = fmt.Errorf("tensor %q: %w", key, err)
 		return Matrix{}, true
