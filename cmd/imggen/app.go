@@ -175,7 +175,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVarP(&o.model, "model", "m", "", `model: .safetensors checkpoint, diffusers folder, or "builtin" (default $IMGGEN_MODEL, else builtin)`)
 	f.StringVar(&o.vae, "vae", "", "replace the model's VAE with this .safetensors file (diffusers or original key names), e.g. a fine-tuned one")
 	f.StringVarP(&o.prompt, "prompt", "p", "", "the prompt (instead of the argument; a prompt that starts with - or names a subcommand needs no --)")
-	f.StringVarP(&o.negative, "negative-prompt", "n", "", "negative prompt")
+	f.StringVarP(&o.negative, "negative-prompt", "n", "", "negative prompt (SDXL: without -n the unconditional pass sees zeros, with -n \"\" the encoding of \"\", as diffusers)")
 	f.IntVar(&o.steps, "steps", pipeline.DefaultSteps, "sampling steps")
 	f.StringVar(&o.sampler, "sampler", pipeline.DefaultSampler, "sampler: "+strings.Join(pipeline.Samplers(), ", "))
 	f.StringVar(&o.schedule, "schedule", "", "timestep/sigma spacing: "+strings.Join(pipeline.Schedules, ", ")+"; karras works with euler, dpmpp_2m, lms (default karras for dpmpp_2m, else default)")
@@ -201,6 +201,9 @@ func (a *app) rootCommand() *cobra.Command {
 	f.Float64Var(&o.strength, "strength", 0.75, "denoising strength for -i, greater than 0 and at most 1 (1 repaints everything)")
 	f.StringVar(&o.mask, "mask", "", "inpainting: grey mask the size of -i; white (>= 50%) is repainted, black kept")
 	f.BoolVar(&o.resize, "resize", false, "scale and centre-crop -i (and --mask) to -W x -H instead of requiring the same size")
+	f.StringVar(&o.originalSize, "original-size", "", "SDXL size conditioning: the WxH the picture claims to come from (default: the output size)")
+	f.StringVar(&o.cropCoords, "crop-coords", "", "SDXL size conditioning: TOP,LEFT of the claimed crop (default 0,0)")
+	f.StringVar(&o.targetSize, "target-size", "", "SDXL size conditioning: the WxH the picture claims to be (default: the output size)")
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "compute threads (results are identical for any value)")
 
 	pf := root.PersistentFlags()

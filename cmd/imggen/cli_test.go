@@ -267,7 +267,7 @@ func TestGenerateOne(t *testing.T) {
 	}
 	req := r.gen.reqs[0]
 	want := pipeline.Request{
-		Prompt: "sunset, oil painting", NegativePrompt: "blurry", Width: 64, Height: 48,
+		Prompt: "sunset, oil painting", NegativePrompt: "blurry", NegativeGiven: true, Width: 64, Height: 48,
 		Steps: 3, CFGScale: 7.5, Sampler: "dpmpp_2m", Schedule: "karras", Seed: 42, ClipSkip: 1, LongPrompts: "truncate",
 	}
 	if req != want {

@@ -51,6 +51,8 @@ type genOptions struct {
 	initImage, mask string  // image-to-image and inpainting inputs
 	strength        float64 // denoising strength for -i, (0, 1]
 	resize          bool    // scale and crop -i (and --mask) to -W x -H
+
+	originalSize, cropCoords, targetSize string // SDXL's size conditioning
 }
 
 // stdoutName as -o writes the PNG to stdout.
@@ -91,6 +93,9 @@ type imageRecord struct {
 	InitImage      string  `json:"init_image,omitempty"`
 	Mask           string  `json:"mask,omitempty"`
 	Strength       float64 `json:"denoising_strength,omitempty"`
+	OriginalSize   string  `json:"original_size,omitempty"` // SDXL size conditioning, WxH, when not the output size
+	CropCoords     string  `json:"crop_coords,omitempty"`   // TOP,LEFT when not 0,0
+	TargetSize     string  `json:"target_size,omitempty"`   // WxH when not the output size
 	Model          string  `json:"model"`
 	VAE            string  `json:"vae,omitempty"`
 	ModelHash      string  `json:"model_hash"`
@@ -254,6 +259,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 	}
 	req := pipeline.Request{
 		NegativePrompt:  o.negative,
+		NegativeGiven:   cmd.Flags().Changed("negative-prompt"),
 		Width:           o.width,
 		Height:          o.height,
 		Steps:           o.steps,
@@ -276,6 +282,9 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		if d.set && (d.v < 8 || d.v%8 != 0) {
 			return fail(usagef("%s must be a positive multiple of 8, got %d", d.flag, d.v))
 		}
+	}
+	if err := o.sizeConditioning(&req); err != nil {
+		return fail(err)
 	}
 	if err := o.prepareImages(&req, cmd.Flags().Changed("strength")); err != nil {
 		return fail(err)
@@ -532,7 +541,7 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 // record is the --json line of an image written (or kept) at path.
 func (r *runner) record(j job, req pipeline.Request, path string, secs float64, skipped bool) imageRecord {
 	o := r.o
-	return imageRecord{
+	rec := imageRecord{
 		Path: path, Prompt: req.Prompt, NegativePrompt: req.NegativePrompt,
 		Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
 		CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
@@ -541,6 +550,12 @@ func (r *runner) record(j job, req pipeline.Request, path string, secs float64, 
 		InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
 		Seconds: math.Round(secs*1000) / 1000, Skipped: skipped,
 	}
+	if ids := req.SizeIDs(); ids != [6]int{req.Height, req.Width, 0, 0, req.Height, req.Width} {
+		rec.OriginalSize = fmt.Sprintf("%dx%d", ids[1], ids[0])
+		rec.CropCoords = fmt.Sprintf("%d,%d", ids[2], ids[3])
+		rec.TargetSize = fmt.Sprintf("%dx%d", ids[5], ids[4])
+	}
+	return rec
 }
 
 // reportFailure reports a failed image on stderr (always) and as a JSON
@@ -661,4 +676,33 @@ func (a *app) startHash(o *genOptions, hash func() (string, error)) func() strin
 		}
 		return r.h
 	})
+}
+
+// sizeConditioning parses --original-size, --crop-coords and --target-size
+// into req.
+func (o *genOptions) sizeConditioning(req *pipeline.Request) error {
+	for _, f := range []struct {
+		flag, value, sep string
+		a, b          *int
+	}{
+		{"--original-size", o.originalSize, "x", &req.OriginalWidth, &req.OriginalHeight},
+		{"--crop-coords", o.cropCoords, ",", &req.CropTop, &req.CropLeft},
+		{"--target-size", o.targetSize, "x", &req.TargetWidth, &req.TargetHeight},
+	} {
+		if f.value == "" {
+			continue
+		}
+		a, b, ok := strings.Cut(f.value, f.sep)
+		x, err1 := strconv.Atoi(a)
+		y, err2 := strconv.Atoi(b)
+		what := "WxH, e.g. 1024x1024"
+		if f.sep == "," {
+			what = "TOP,LEFT, e.g. 0,0"
+		}
+		if !ok || err1 != nil || err2 != nil || x < 0 || y < 0 || (f.sep == "x" && (x == 0 || y == 0)) {
+			return usagef("%s must be %s, got %q", f.flag, what, f.value)
+		}
+		*f.a, *f.b = x, y
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ type Report struct {
 	Name       string            `json:"name"`
 	Layout     string            `json:"layout"`
 	Arch       string            `json:"arch"`
+	Kind       string            `json:"kind,omitempty"` // "base", "refiner", "turbo-like (...)"
 	Supported  bool              `json:"supported"`
 	Problem    string            `json:"problem,omitempty"`
 	Files      []string          `json:"files"`
@@ -34,7 +35,9 @@ type Report struct {
 	UNet           *unet.Config      `json:"unet,omitempty"`
 	VAE            *vae.Config       `json:"vae,omitempty"`
 	Text           *textenc.Config   `json:"text_encoder,omitempty"`
+	Text2          *textenc.Config   `json:"text_encoder_2,omitempty"` // SDXL's second encoder
 	PadID          int               `json:"pad_id"`
+	PadID2         *int              `json:"pad_id_2,omitempty"`
 	Scheduler      json.RawMessage   `json:"scheduler,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
 }
@@ -115,9 +118,33 @@ func inspect(o *opened, path string) Report {
 	if o.cfgErr == nil && (o.problem == "" || o.layout == Diffusers) {
 		u, v, t := o.unet, o.vae, o.text
 		r.UNet, r.VAE, r.Text = &u, &v, &t
+		if o.comps[compText2] != nil {
+			t2, pad2 := o.text2, o.pad2
+			r.Text2, r.PadID2 = &t2, &pad2
+		}
 	}
+	r.Kind = kind(o)
 	r.Supported = r.Problem == ""
 	return r
+}
+
+// kind tells the variants of a family apart: SDXL's refiner, and the
+// few-step models (SD-Turbo, SDXL-Turbo, Lightning-style) whose scheduler
+// configuration asks for trailing timestep spacing.
+func kind(o *opened) string {
+	var s struct {
+		Spacing string `json:"timestep_spacing"`
+	}
+	json.Unmarshal(o.scheduler, &s) // an odd config is no few-step model's
+	switch {
+	case o.problem == sdxlRefiner:
+		return "refiner"
+	case s.Spacing == "trailing":
+		return "turbo-like (few steps: its scheduler uses trailing timestep spacing)"
+	case o.family == SDXL:
+		return "base"
+	}
+	return ""
 }
 
 // JSON returns the report as indented JSON.
@@ -129,7 +156,11 @@ func (r Report) String() string {
 	fmt.Fprintf(&b, "model:        %s\n", r.Name)
 	fmt.Fprintf(&b, "path:         %s\n", r.Path)
 	fmt.Fprintf(&b, "layout:       %s\n", r.Layout)
-	fmt.Fprintf(&b, "architecture: %s\n", r.Arch)
+	if r.Kind != "" {
+		fmt.Fprintf(&b, "architecture: %s, %s\n", r.Arch, r.Kind)
+	} else {
+		fmt.Fprintf(&b, "architecture: %s\n", r.Arch)
+	}
 	if r.Supported {
 		fmt.Fprintf(&b, "supported:    yes\n")
 	} else {
@@ -148,7 +179,7 @@ func (r Report) String() string {
 		if len(dts) == 0 {
 			dts = []string{"no tensors"}
 		}
-		fmt.Fprintf(&b, "%-13s %5d tensors, %s parameters, %s (%s)\n", c.Name+":", c.Tensors, count(c.Params), size(c.Bytes), strings.Join(dts, ", "))
+		fmt.Fprintf(&b, "%-15s %5d tensors, %s parameters, %s (%s)\n", c.Name+":", c.Tensors, count(c.Params), size(c.Bytes), strings.Join(dts, ", "))
 		total += c.Params
 	}
 	fmt.Fprintf(&b, "total:        %s parameters\n", count(total))
@@ -162,6 +193,13 @@ func (r Report) String() string {
 		u := r.UNet
 		fmt.Fprintf(&b, "unet:         in %d, out %d, channels %v, %d layers/block, heads %v, context %d, blocks %v / %v, sample size %d\n",
 			u.InChannels, u.OutChannels, u.BlockOutChannels, u.LayersPerBlock, []int(u.AttentionHeadDim), u.CrossAttentionDim, u.DownBlockTypes, u.UpBlockTypes, u.SampleSize)
+		if len(u.TransformerLayersPerBlock) > 0 {
+			fmt.Fprintf(&b, "transformers: depth %v per level\n", []int(u.TransformerLayersPerBlock))
+		}
+		if u.TextTime() {
+			fmt.Fprintf(&b, "conditioning: pooled text embedding + %d size ids (original size, crop top-left, target size) x %d channels -> %d, added to the time embedding\n",
+				(u.ProjectionClassEmbeddingsInputDim-r.pooledDim())/max(u.AdditionTimeEmbedDim, 1), u.AdditionTimeEmbedDim, u.ProjectionClassEmbeddingsInputDim)
+		}
 		if r.VAE != nil && u.InChannels == 2*r.VAE.LatentChannels+1 {
 			fmt.Fprintf(&b, "inpainting:   yes (the U-Net also takes the mask and the masked image's latents)\n")
 		}
@@ -171,12 +209,25 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "vae:          in %d, out %d, latent %d, channels %v, %d layers/block, scaling %g, sample size %d\n",
 			v.InChannels, v.OutChannels, v.LatentChannels, v.BlockOutChannels, v.LayersPerBlock, v.ScalingFactor, v.SampleSize)
 	}
-	if r.Text != nil {
-		t := r.Text
-		fmt.Fprintf(&b, "text encoder: vocab %d, hidden %d, %d layers, %d heads, mlp %d, %d positions, %s\n",
-			t.VocabSize, t.HiddenSize, t.NumHiddenLayers, t.NumAttentionHeads, t.IntermediateSize, t.MaxPositionEmbeddings, t.HiddenAct)
+	for _, t := range []struct {
+		label string
+		cfg   *textenc.Config
+		pad   int
+	}{{"text encoder:", r.Text, r.PadID}, {"text enc. 2:", r.Text2, derefOr(r.PadID2, 0)}} {
+		if t.cfg == nil {
+			continue
+		}
+		c := t.cfg
+		proj := ""
+		if c.Projected() {
+			proj = fmt.Sprintf(", projection %d", c.ProjectionDim)
+		}
+		fmt.Fprintf(&b, "%-13s vocab %d, hidden %d, %d layers, %d heads, mlp %d, %d positions, %s%s, pad id %d\n",
+			t.label, c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.MaxPositionEmbeddings, c.HiddenAct, proj, t.pad)
 	}
-	fmt.Fprintf(&b, "pad id:       %d\n", r.PadID)
+	if r.Text == nil {
+		fmt.Fprintf(&b, "pad id:       %d\n", r.PadID)
+	}
 	if r.Scheduler != nil {
 		var s struct {
 			Class      string `json:"_class_name"`
@@ -193,6 +244,21 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "scheduler:    %s, %s (%s)\n", s.Class, s.Prediction, src)
 	}
 	return b.String()
+}
+
+// pooledDim is the width of the pooled text embedding the U-Net takes.
+func (r Report) pooledDim() int {
+	if r.Text2 != nil {
+		return r.Text2.ProjectionDim
+	}
+	return 0
+}
+
+func derefOr(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 func count(n int64) string {

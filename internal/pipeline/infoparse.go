@@ -11,6 +11,7 @@ import (
 type Parameters struct {
 	Prompt         string      `json:"prompt"`
 	NegativePrompt string      `json:"negative_prompt"`
+	NegativeGiven  bool        `json:"negative_given"` // a "Negative prompt:" line, even an empty one
 	Settings       [][2]string `json:"settings"`
 }
 
@@ -44,7 +45,7 @@ func ParseInfoText(text string) (Parameters, error) {
 	var prompt, negative []string
 	inNegative := false
 	for _, l := range lines[:len(lines)-1] {
-		if rest, ok := strings.CutPrefix(l, "Negative prompt: "); ok && !inNegative {
+		if rest, ok := cutNegative(l); ok && !inNegative {
 			inNegative = true
 			l = rest
 		}
@@ -54,7 +55,7 @@ func ParseInfoText(text string) (Parameters, error) {
 			prompt = append(prompt, l)
 		}
 	}
-	p.Prompt, p.NegativePrompt = strings.Join(prompt, "\n"), strings.Join(negative, "\n")
+	p.Prompt, p.NegativePrompt, p.NegativeGiven = strings.Join(prompt, "\n"), strings.Join(negative, "\n"), inNegative
 	return p, nil
 }
 
@@ -84,4 +85,13 @@ func parseSettings(line string) ([][2]string, error) {
 		s = strings.TrimSpace(strings.TrimPrefix(rest, ","))
 	}
 	return out, nil
+}
+
+// cutNegative cuts the "Negative prompt: " label (without its space when
+// the negative prompt is empty and the line was trimmed).
+func cutNegative(l string) (string, bool) {
+	if l == "Negative prompt:" {
+		return "", true
+	}
+	return strings.CutPrefix(l, "Negative prompt: ")
 }

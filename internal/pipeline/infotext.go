@@ -31,20 +31,23 @@ type ModelInfo struct {
 // InfoText formats r as AUTOMATIC1111's "parameters" text:
 //
 //	<prompt>
-//	Negative prompt: <negative prompt>      (only when there is one)
+//	Negative prompt: <negative prompt>      (only when one was given, even "")
 //	Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: abcdef1234, Model: v1-5-pruned-emaonly
 //
 // followed on the last line by "VAE: name" when the model's VAE was
 // replaced, "Clip skip: N" when N > 1, "Timestep spacing: s", "Prediction:
 // p" and "Long prompts: chunk" when they override the defaults, "Eta DDIM:
 // x" for DDIM with a non-zero eta, and "Denoising strength: s" for
-// image-to-image. Empty fields of m are left out.
+// image-to-image, and SDXL's size conditioning where it is not the
+// default ("Original size: WxH", "Crop top-left: "top,left"", "Target
+// size: WxH"). Empty fields of m are left out.
 func (r Request) InfoText(m ModelInfo) string {
 	modelName, modelHash := m.Name, m.Hash
 	var b strings.Builder
 	b.WriteString(r.Prompt)
 	b.WriteByte('\n')
-	if r.NegativePrompt != "" {
+	if r.negativeGiven() {
+		// Even "": an SDXL model conditions on zeros when none was given.
 		b.WriteString("Negative prompt: ")
 		b.WriteString(r.NegativePrompt)
 		b.WriteByte('\n')
@@ -85,6 +88,16 @@ func (r Request) InfoText(m ModelInfo) string {
 	}
 	if r.InitImage != nil {
 		params = append(params, "Denoising strength: "+formatFloat(r.Strength))
+	}
+	ids := r.SizeIDs()
+	if ids[0] != r.Height || ids[1] != r.Width {
+		params = append(params, fmt.Sprintf("Original size: %dx%d", ids[1], ids[0]))
+	}
+	if ids[2] != 0 || ids[3] != 0 {
+		params = append(params, "Crop top-left: "+a1111Quote(fmt.Sprintf("%d,%d", ids[2], ids[3])))
+	}
+	if ids[4] != r.Height || ids[5] != r.Width {
+		params = append(params, fmt.Sprintf("Target size: %dx%d", ids[5], ids[4]))
 	}
 	b.WriteString(strings.Join(params, ", "))
 	return b.String()

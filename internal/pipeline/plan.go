@@ -31,6 +31,9 @@ func SetThreads(n int) { nn.SetThreads(n) }
 type ModelDefaults struct {
 	Width, Height int    // native image size
 	Sampler       string // the sampler it must run with (few-step models), or ""
+	// SizeConditioning: the U-Net takes SDXL's size ids (original size,
+	// crop, target size).
+	SizeConditioning bool
 }
 
 // Defaults reports p's model defaults: the U-Net's sample size x 8 (512 if
@@ -43,7 +46,7 @@ func (p *Pipeline) Defaults() ModelDefaults {
 	if s <= 0 {
 		s = 512
 	}
-	d := ModelDefaults{Width: s, Height: s}
+	d := ModelDefaults{Width: s, Height: s, SizeConditioning: p.unet.Config().TextTime()}
 	if p.scheduler.TimestepSpacing == "trailing" {
 		d.Sampler, _ = sampler.NameForClass(p.scheduler.ClassName)
 	}
@@ -56,7 +59,8 @@ func (p *Pipeline) Defaults() ModelDefaults {
 //   - Sampler and Schedule both "": the model's own sampler when it has one
 //     (SD-Turbo's trailing-spacing scheduler), else DefaultSampler;
 //   - Schedule "": karras for dpmpp_2m, the sampler's default otherwise;
-//   - ClipSkip 0: 1; LongPrompts "": truncate.
+//   - ClipSkip 0: 1; LongPrompts "": truncate;
+//   - size conditioning for a model that takes none: dropped, with a note.
 //
 // Steps and CFGScale are always the caller's (DefaultSteps and
 // DefaultCFGScale are the front ends' defaults).
@@ -96,6 +100,10 @@ func Plan(req Request, m ModelDefaults) (Request, []string, error) {
 	if far(req.Width, m.Width) || far(req.Height, m.Height) {
 		notes = append(notes, fmt.Sprintf("note: %dx%d is far from the model's native %dx%d; pictures tend to repeat or lose their composition there",
 			req.Width, req.Height, m.Width, m.Height))
+	}
+	if !m.SizeConditioning && req.sizeConditioned() {
+		notes = append(notes, "note: --original-size, --crop-coords and --target-size are ignored: only SDXL models take size conditioning")
+		req.OriginalWidth, req.OriginalHeight, req.CropTop, req.CropLeft, req.TargetWidth, req.TargetHeight = 0, 0, 0, 0, 0, 0
 	}
 	if req.CFGScale <= 1 && req.NegativePrompt != "" {
 		notes = append(notes, fmt.Sprintf("note: the negative prompt is not used: guidance is off (--cfg-scale %g <= 1)", req.CFGScale))

@@ -55,6 +55,11 @@ type Request struct {
 // size, small enough that nothing downstream overflows.
 const maxSizeID = 1 << 16
 
+// sizeConditioned reports whether any size-conditioning field is set.
+func (r Request) sizeConditioned() bool {
+	return r.OriginalWidth != 0 || r.OriginalHeight != 0 || r.CropTop != 0 || r.CropLeft != 0 || r.TargetWidth != 0 || r.TargetHeight != 0
+}
+
 // negativeGiven reports whether a negative prompt was given.
 func (r Request) negativeGiven() bool { return r.NegativeGiven || r.NegativePrompt != "" }
 
