@@ -683,7 +683,7 @@ func (a *app) startHash(o *genOptions, hash func() (string, error)) func() strin
 func (o *genOptions) sizeConditioning(req *pipeline.Request) error {
 	for _, f := range []struct {
 		flag, value, sep string
-		a, b          *int
+		a, b             *int
 	}{
 		{"--original-size", o.originalSize, "x", &req.OriginalWidth, &req.OriginalHeight},
 		{"--crop-coords", o.cropCoords, ",", &req.CropTop, &req.CropLeft},

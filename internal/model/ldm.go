@@ -20,17 +20,17 @@ const (
 	sdxlCLIP        = ldmSDXL + "0.transformer."
 	sdxlOpenCLIP    = ldmSDXL + "1.model."
 	sdxlRefinerText = ldmSDXL + "0.model."
-	ldmTextIDs  = "embeddings.position_ids" // a buffer, not a weight
+	ldmTextIDs      = "embeddings.position_ids" // a buffer, not a weight
 )
 
 // keyKind classifies a single-file key.
 type keyKind int
 
 const (
-	keyMapped  keyKind = iota
-	keyIgnored         // known and not needed (EMA copy, DDPM buffers, ...)
-	keyUnknown         // not understood; skipped
-	keyTransposed      // mapped, stored transposed (OpenCLIP's text_projection)
+	keyMapped     keyKind = iota
+	keyIgnored            // known and not needed (EMA copy, DDPM buffers, ...)
+	keyUnknown            // not understood; skipped
+	keyTransposed         // mapped, stored transposed (OpenCLIP's text_projection)
 )
 
 // ldmBuffers are training-time tensors real SD checkpoints carry at top level.

@@ -53,8 +53,8 @@ type opened struct {
 	// keepZeros is false when model_index.json says
 	// force_zeros_for_empty_prompt false.
 	keepZeros bool
-	hash             func() (string, error) // full hex SHA-256 of the file the model hash reads
-	metadata         map[string]string
+	hash      func() (string, error) // full hex SHA-256 of the file the model hash reads
+	metadata  map[string]string
 }
 
 // familyName is the family's name, "unknown" when the keys are no family's.

@@ -19,18 +19,18 @@ type Request struct {
 	// model with model.Model.ZerosForNoNegative (SDXL) conditions the
 	// unconditional pass on zeros when none was, on the encoding of
 	// NegativePrompt when one was. A non-empty NegativePrompt is given.
-	NegativeGiven bool
-	Width, Height          int     // pixels, multiples of 8
-	Steps                  int     // sampler steps (>= 1)
-	CFGScale               float64 // classifier-free guidance; <= 1 skips the unconditional pass
-	Sampler                string  // one of sampler.Names()
-	Schedule               string  // "default" (the sampler's own spacing) or "karras"
-	Eta                    float64 // DDIM's eta (0 = deterministic)
-	Seed                   int64   // torch.manual_seed value; torch uses its low 32 bits
-	ClipSkip               int     // 1 (or 0) = last CLIP layer, 2 = penultimate, ... for prompt and negative
-	LongPrompts            string  // "" or "truncate": keep the first 75 tokens (diffusers); "chunk": 77-token chunks, embeddings concatenated
-	TimestepSpacing        string  // "" = the model's scheduler config; else leading, linspace or trailing
-	Prediction             string  // "" = the model's scheduler config; else eps or v
+	NegativeGiven   bool
+	Width, Height   int     // pixels, multiples of 8
+	Steps           int     // sampler steps (>= 1)
+	CFGScale        float64 // classifier-free guidance; <= 1 skips the unconditional pass
+	Sampler         string  // one of sampler.Names()
+	Schedule        string  // "default" (the sampler's own spacing) or "karras"
+	Eta             float64 // DDIM's eta (0 = deterministic)
+	Seed            int64   // torch.manual_seed value; torch uses its low 32 bits
+	ClipSkip        int     // 1 (or 0) = last CLIP layer, 2 = penultimate, ... for prompt and negative
+	LongPrompts     string  // "" or "truncate": keep the first 75 tokens (diffusers); "chunk": 77-token chunks, embeddings concatenated
+	TimestepSpacing string  // "" = the model's scheduler config; else leading, linspace or trailing
+	Prediction      string  // "" = the model's scheduler config; else eps or v
 
 	// Image-to-image: InitImage, when set, is the starting picture as
 	// [1, 3, Height, Width] in [-1, 1] (see ImageTensor), and Strength in
