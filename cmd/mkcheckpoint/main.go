@@ -1,16 +1,18 @@
 // Command mkcheckpoint writes a deterministic random-weight checkpoint with
-// Stable Diffusion 1.5's exact single-file (LDM/CompVis) key names and
+// Stable Diffusion 1.5's (or SDXL base's) exact single-file key names and
 // shapes, so the engine can be benchmarked on real sizes without the real
 // model (make bench uses it). The values are random: the checkpoint loads
-// and runs like v1-5-pruned-emaonly.safetensors, but its images are noise.
+// and runs like v1-5-pruned-emaonly.safetensors (sd_xl_base_1.0.safetensors),
+// but its images are noise.
 //
 // Usage:
 //
-//	mkcheckpoint -o bench/sd15-random-f16.safetensors [--dtype f16|f32] [--seed N]
+//	mkcheckpoint -o bench/sd15-random-f16.safetensors [--arch sd15|sdxl] [--dtype f16|f32] [--seed N]
 //
-// The same flags always give the same bytes. The file (2.13 GB in f16,
-// 4.27 GB in f32) is written in a streaming way, to a temporary file that
-// is renamed into place when complete; free disk space is checked first.
+// The same flags always give the same bytes. The file (SD 1.5: 2.13 GB in
+// f16, 4.27 GB in f32; SDXL: 6.94 GB in f16) is written in a streaming way,
+// to a temporary file that is renamed into place when complete; free disk
+// space is checked first.
 package main
 
 import (
@@ -40,13 +42,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output `path` (.safetensors); required")
 	dtype := fs.String("dtype", "f16", "weight storage type: f16 or f32")
+	arch := fs.String("arch", "sd15", "architecture: sd15 (Stable Diffusion 1.5) or sdxl (SDXL base 1.0)")
 	seed := fs.Uint64("seed", 0, "seed of the random values")
 	posIDs := fs.Bool("position-ids", true, "include the text encoder's position_ids buffer, as real SD 1.5 files do")
 	quiet := fs.Bool("q", false, "no messages except errors")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mkcheckpoint -o PATH [--dtype f16|f32] [--seed N]\n\n"+
+		fmt.Fprintf(stderr, "usage: mkcheckpoint -o PATH [--arch sd15|sdxl] [--dtype f16|f32] [--seed N]\n\n"+
 			"Writes a random-weight checkpoint shaped exactly like Stable Diffusion 1.5\n"+
-			"(v1-5-pruned-emaonly.safetensors) for benchmarking; its images are noise.\n\n")
+			"(v1-5-pruned-emaonly.safetensors) or SDXL base (sd_xl_base_1.0.safetensors)\n"+
+			"for benchmarking; its images are noise.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -55,15 +59,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if *out == "" || fs.NArg() != 0 || (*dtype != "f16" && *dtype != "f32") {
+	if *out == "" || fs.NArg() != 0 || (*dtype != "f16" && *dtype != "f32") || (*arch != "sd15" && *arch != "sdxl") {
 		fs.Usage()
 		return 2
 	}
-	s := bench.SD15(*dtype, *seed)
+	s, name := bench.SD15(*dtype, *seed), "SD 1.5"
+	if *arch == "sdxl" {
+		s, name = bench.SDXL(*dtype, *seed), "SDXL base"
+	}
 	s.PositionIDs = *posIDs
 	start := time.Now()
 	if !*quiet {
-		fmt.Fprintf(stderr, "mkcheckpoint: writing %s (SD 1.5 shapes, %s, seed %d)\n", *out, *dtype, *seed)
+		fmt.Fprintf(stderr, "mkcheckpoint: writing %s (%s shapes, %s, seed %d)\n", *out, name, *dtype, *seed)
 	}
 	sum, err := bench.Write(ctx, *out, s)
 	if err != nil {
@@ -75,9 +82,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if !*quiet {
 		p := sum.Params
-		fmt.Fprintf(stderr, "mkcheckpoint: wrote %s in %.1fs: %d tensors, %d bytes; parameters: unet %d, vae %d, text encoder %d, total %d\n",
-			sum.Path, time.Since(start).Seconds(), sum.Tensors, sum.Bytes,
-			p[model.CompUNet], p[model.CompVAE], p[model.CompText], p[model.CompUNet]+p[model.CompVAE]+p[model.CompText])
+		total := p[model.CompUNet] + p[model.CompVAE] + p[model.CompText] + p[model.CompText2]
+		fmt.Fprintf(stderr, "mkcheckpoint: wrote %s in %.1fs: %d tensors, %d bytes; parameters: unet %d, vae %d, text encoder %d",
+			sum.Path, time.Since(start).Seconds(), sum.Tensors, sum.Bytes, p[model.CompUNet], p[model.CompVAE], p[model.CompText])
+		if n, ok := p[model.CompText2]; ok {
+			fmt.Fprintf(stderr, ", text encoder 2 %d", n)
+		}
+		fmt.Fprintf(stderr, ", total %d\n", total)
 	}
 	return 0
 }

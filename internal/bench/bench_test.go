@@ -23,6 +23,7 @@ import (
 	"github.com/imggen/imggen/internal/textenc"
 	"github.com/imggen/imggen/internal/unet"
 	"github.com/imggen/imggen/internal/vae"
+	"github.com/imggen/imggen/internal/weights"
 )
 
 const (
@@ -65,6 +66,25 @@ func TestFLOPsCountTheWorkDone(t *testing.T) {
 		f()
 		return 2 * gemm.ReadStats().Sub(before).MultiplyAdds
 	}
+	// SDXL: per-level transformer depth and the added conditioning.
+	xl, err := model.Load("../../testdata/sdxl/model", model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xl.Close()
+	xu, err := unet.Load(xl.UNet, weights.NewLoader(xl.UNetWeights))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xcond := unet.Conditioning{Text: randn(2, ContextTokens, xl.UNet.CrossAttentionDim), Pooled: randn(2, 16), TimeIDs: randn(2, 6)}
+	got := work(func() {
+		if _, err := xu.Forward(randn(2, 4, 12, 10), []float64{500, 500}, xcond, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if want := UNetFLOPs(xl.UNet, 2, 12, 10); got != want {
+		t.Errorf("SDXL U-Net, batch 2, latent 12x10: %d FLOP run, %d counted", got, want)
+	}
 	for _, sz := range []struct{ h, w int }{{16, 16}, {12, 10}, {9, 7}} {
 		text := randn(2, ContextTokens, m.UNet.CrossAttentionDim)
 		got := work(func() {
@@ -86,7 +106,7 @@ func TestFLOPsCountTheWorkDone(t *testing.T) {
 			t.Errorf("VAE decode, latent %dx%d: %d FLOP run, %d counted", sz.h, sz.w, got, want)
 		}
 	}
-	got := work(func() { p.VAE().Decode(randn(1, 4, 16, 16)) })
+	got = work(func() { p.VAE().Decode(randn(1, 4, 16, 16)) })
 	t.Logf("VAE decode of a 16x16 latent: the kernels ran %.1f%% more than the count (padding columns)",
 		100*(float64(got)/float64(VAEDecodeFLOPs(m.VAE, 16, 16))-1))
 	ids := [][]int{p.Tokenizer().Encode("a red boat").IDs, p.Tokenizer().Encode("").IDs}
@@ -540,5 +560,76 @@ func TestRunReport(t *testing.T) {
 	o.Width = 65
 	if _, err := Run(context.Background(), diffusersDir, o); err == nil {
 		t.Error("width 65 accepted")
+	}
+}
+
+// TestSDXLKeySet lists SDXL base's tensors (sd_xl_base_1.0.safetensors'
+// names and shapes: OpenCLIP's fused in_proj and transposed projection,
+// label_emb), writes the header over a sparse data section and checks that
+// model.Load reads it as SDXL with exactly the Spec's configs.
+func TestSDXLKeySet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds SDXL's networks over a recorder")
+	}
+	s := SDXL("f16", 0)
+	ts := mustTensors(t, s)
+	p := Params(ts)
+	var total int64
+	for _, n := range p {
+		total += n
+	}
+	t.Logf("%d tensors, %d parameters: %v", len(ts), total, p)
+	want := map[string]int64{model.CompUNet: 2_567_463_684, model.CompVAE: 83_653_863, model.CompText: 123_060_480, model.CompText2: 694_659_840}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("params %v, want %v", p, want)
+	}
+	shapes := map[string][]int{
+		"model.diffusion_model.label_emb.0.0.weight":                                                  {1280, 2816},
+		"model.diffusion_model.input_blocks.7.1.transformer_blocks.9.attn2.to_k.weight":               {1280, 2048},
+		"model.diffusion_model.middle_block.1.transformer_blocks.9.ff.net.2.weight":                   {1280, 5120},
+		"model.diffusion_model.output_blocks.2.2.conv.weight":                                         {1280, 1280, 3, 3},
+		"model.diffusion_model.output_blocks.5.2.conv.weight":                                         {640, 640, 3, 3},
+		"conditioner.embedders.0.transformer.text_model.embeddings.position_ids":                      {1, 77},
+		"conditioner.embedders.0.transformer.text_model.encoder.layers.11.self_attn.q_proj.weight":    {768, 768},
+		"conditioner.embedders.1.model.transformer.resblocks.31.attn.in_proj_weight":                  {3840, 1280},
+		"conditioner.embedders.1.model.transformer.resblocks.31.attn.in_proj_bias":                    {3840},
+		"conditioner.embedders.1.model.text_projection":                                               {1280, 1280},
+		"conditioner.embedders.1.model.positional_embedding":                                          {77, 1280},
+		"conditioner.embedders.1.model.ln_final.weight":                                               {1280},
+		"first_stage_model.decoder.mid.attn_1.q.weight":                                               {512, 512, 1, 1},
+	}
+	for _, tn := range ts {
+		if sh, ok := shapes[tn.Name]; ok {
+			if !slices.Equal(sh, tn.Shape) {
+				t.Errorf("%s: %v, want %v", tn.Name, tn.Shape, sh)
+			}
+			delete(shapes, tn.Name)
+		}
+	}
+	if len(shapes) != 0 {
+		t.Errorf("missing %v", shapes)
+	}
+	path := filepath.Join(t.TempDir(), "sdxl-sparse.safetensors")
+	if _, err := write(context.Background(), path, s, ts, false); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(path, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Family != model.SDXL || len(m.TextEncoders) != 2 || !m.ZerosForNoNegative {
+		t.Fatalf("family %s, %d text encoders", m.Family.Name, len(m.TextEncoders))
+	}
+	if !reflect.DeepEqual(m.UNet, s.UNet) || !reflect.DeepEqual(m.VAE, s.VAE) ||
+		!reflect.DeepEqual(m.TextEncoders[0].Config, s.Text) || !reflect.DeepEqual(m.TextEncoders[1].Config, *s.Text2) {
+		t.Errorf("inferred configs\n%+v\n%+v\n%+v\n%+v", m.UNet, m.VAE, m.TextEncoders[0].Config, m.TextEncoders[1].Config)
+	}
+	rep, err := model.Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Unknown != 0 || !rep.Supported || rep.Kind != "base" {
+		t.Errorf("inspect: %d unknown keys, supported %v, kind %q", rep.Unknown, rep.Supported, rep.Kind)
 	}
 }

@@ -33,6 +33,9 @@ type Spec struct {
 	UNet unet.Config
 	VAE  vae.Config
 	Text textenc.Config
+	// Text2, when set, is SDXL's second text encoder (the U-Net then has
+	// SDXL's added conditioning and the file SDXL's names).
+	Text2 *textenc.Config
 	// DType is "f16" or "f32": the storage type of every weight.
 	DType string
 	// Seed selects the values; the same Spec gives the same bytes.
@@ -46,6 +49,27 @@ type Spec struct {
 // v1-5-pruned-emaonly.safetensors.
 func SD15(dtype string, seed uint64) Spec {
 	return Spec{UNet: unet.SD15(), VAE: vae.SD15(), Text: textenc.SD15(), DType: dtype, Seed: seed, PositionIDs: true}
+}
+
+// SDXL is the Spec of a checkpoint shaped exactly like
+// sd_xl_base_1.0.safetensors (6.9 GB in f16).
+func SDXL(dtype string, seed uint64) Spec {
+	u := unet.Config{
+		InChannels: 4, OutChannels: 4, BlockOutChannels: []int{320, 640, 1280},
+		DownBlockTypes: []string{"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"},
+		UpBlockTypes:   []string{"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"},
+		LayersPerBlock: 2, AttentionHeadDim: unet.IntOrList{5, 10, 20}, CrossAttentionDim: 2048,
+		NormNumGroups: 32, NormEps: 1e-5, FlipSinToCos: true, UseLinearProjection: true, SampleSize: 128, ActFn: "silu",
+		TransformerLayersPerBlock: unet.IntOrList{1, 2, 10}, AdditionEmbedType: "text_time",
+		AdditionTimeEmbedDim: 256, ProjectionClassEmbeddingsInputDim: 2816,
+	}
+	v := vae.SD15()
+	v.ScalingFactor, v.SampleSize = 0.13025, 1024
+	bigG := textenc.Config{
+		VocabSize: 49408, HiddenSize: 1280, IntermediateSize: 5120, NumHiddenLayers: 32, NumAttentionHeads: 20,
+		MaxPositionEmbeddings: 77, HiddenAct: "gelu", LayerNormEps: 1e-5,
+	}.WithProjection(1280)
+	return Spec{UNet: u, VAE: v, Text: textenc.SD15(), Text2: &bigG, DType: dtype, Seed: seed, PositionIDs: true}
 }
 
 // positionIDs is the text encoder buffer's diffusers key.
@@ -110,6 +134,16 @@ func (s Spec) Tensors() ([]Tensor, error) {
 			return err
 		}},
 	}
+	if s.Text2 != nil {
+		recs = append(recs, struct {
+			comp string
+			rec  *weights.KeyRecorder
+			load func(weights.Loader) error
+		}{model.CompText2, &weights.KeyRecorder{}, func(l weights.Loader) error {
+			_, err := textenc.LoadTextModel(*s.Text2, l)
+			return err
+		}})
+	}
 	lay := model.NewLDMLayout(s.UNet, s.VAE)
 	var ts []Tensor
 	seen := map[string]bool{}
@@ -121,6 +155,9 @@ func (s Spec) Tensors() ([]Tensor, error) {
 			name, shape, err := model.LDMName(r.comp, k.Name, k.Shape, lay)
 			if err != nil {
 				return nil, err
+			}
+			if name == "" {
+				continue // stored within another tensor (OpenCLIP's fused in_proj)
 			}
 			if seen[name] {
 				return nil, fmt.Errorf("%s: tensor %q asked for twice", r.comp, name)

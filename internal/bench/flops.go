@@ -44,6 +44,10 @@ func UNetFLOPs(cfg unet.Config, batch, h, w int) int64 {
 	temb := 4 * ch[0]
 	f.linear(n, ch[0], temb) // time embedding
 	f.linear(n, temb, temb)
+	if cfg.TextTime() { // SDXL's added conditioning
+		f.linear(n, cfg.ProjectionClassEmbeddingsInputDim, temb)
+		f.linear(n, temb, temb)
+	}
 	resnet := func(px, in, out int) {
 		f.conv(n, px, in, out, 3)
 		f.linear(n, temb, out) // time_emb_proj
@@ -52,18 +56,20 @@ func UNetFLOPs(cfg unet.Config, batch, h, w int) int64 {
 			f.conv(n, px, in, out, 1)
 		}
 	}
-	transformer := func(px, c int) {
+	transformer := func(px, c, depth int) {
 		tokens := n * px
 		f.linear(tokens, c, c) // proj_in (1x1 conv or linear: the same work)
-		f.linear(tokens, c, 3*c)
-		f.attention(n, px, px, c) // self-attention
-		f.linear(tokens, c, c)
-		f.linear(tokens, c, c) // cross-attention: q
-		f.linear(n*ContextTokens, cfg.CrossAttentionDim, 2*c)
-		f.attention(n, px, ContextTokens, c)
-		f.linear(tokens, c, c)
-		f.linear(tokens, c, 8*c) // GEGLU
-		f.linear(tokens, 4*c, c)
+		for range depth {
+			f.linear(tokens, c, 3*c)
+			f.attention(n, px, px, c) // self-attention
+			f.linear(tokens, c, c)
+			f.linear(tokens, c, c) // cross-attention: q
+			f.linear(n*ContextTokens, cfg.CrossAttentionDim, 2*c)
+			f.attention(n, px, ContextTokens, c)
+			f.linear(tokens, c, c)
+			f.linear(tokens, c, 8*c) // GEGLU
+			f.linear(tokens, 4*c, c)
+		}
 		f.linear(tokens, c, c) // proj_out
 	}
 	type skip struct{ c, h, w int }
@@ -75,7 +81,7 @@ func UNetFLOPs(cfg unet.Config, batch, h, w int) int64 {
 		for j := 0; j < cfg.LayersPerBlock; j++ {
 			resnet(h*w, in, out)
 			if cross {
-				transformer(h*w, out)
+				transformer(h*w, out, cfg.Depth(i))
 			}
 			in = out
 			skips = append(skips, skip{out, h, w})
@@ -88,7 +94,7 @@ func UNetFLOPs(cfg unet.Config, batch, h, w int) int64 {
 	}
 	last := ch[nl-1]
 	resnet(h*w, last, last)
-	transformer(h*w, last)
+	transformer(h*w, last, cfg.Depth(nl-1))
 	resnet(h*w, last, last)
 	prev := last
 	for i := 0; i < nl; i++ {
@@ -99,7 +105,7 @@ func UNetFLOPs(cfg unet.Config, batch, h, w int) int64 {
 			skips = skips[:len(skips)-1]
 			resnet(h*w, prev+s.c, out)
 			if cross {
-				transformer(h*w, out)
+				transformer(h*w, out, cfg.Depth(nl-1-i))
 			}
 			prev = out
 		}

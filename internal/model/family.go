@@ -45,6 +45,7 @@ type Family struct {
 	// vaeScaling is the latent scaling of the family's VAE, which a
 	// single file does not store.
 	vaeScaling float64
+	vaeSample  int // the VAE's native image size (its config's sample_size)
 	// adjustUNet, when set, completes the shape-inferred U-Net config of a
 	// single file with what the family fixes (SD 2.x's head size).
 	adjustUNet func(*unet.Config, [numComps]*Component, *ldmConfig) error
@@ -63,6 +64,7 @@ var (
 		diffusers:  func(folderFacts) bool { return true },
 		towers:     []tower{{prefix: ldmText, pad: sd1PadID, infer: inferCLIPText}},
 		vaeScaling: sd1Scaling,
+		vaeSample:  sd1VAESample,
 	}
 	SD2 = &Family{
 		Name:  "SD 2.x",
@@ -77,6 +79,7 @@ var (
 		},
 		towers:     []tower{{prefix: ldmOpenCLIP, pad: 0, keys: openCLIPKeys, infer: inferOpenCLIPText}},
 		vaeScaling: sd1Scaling,
+		vaeSample:  sd1VAESample,
 		adjustUNet: sd2UNet,
 		scheduler:  sd2SchedulerConfig,
 	}
@@ -95,6 +98,7 @@ var (
 		penultimate: true,
 		forceZeros:  true,
 		vaeScaling:  sdxlScaling,
+		vaeSample:   8 * sdxlSampleSize,
 		adjustUNet:  sdxlUNet,
 		scheduler:   sdxlSchedulerConfig,
 	}

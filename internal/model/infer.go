@@ -222,7 +222,7 @@ func inferVAE(c *Component, f *Family, y *ldmConfig) (vae.Config, error) {
 	if y != nil && y.scaleFactor > 0 {
 		cfg.ScalingFactor = y.scaleFactor
 	}
-	cfg.SampleSize = sd1VAESample
+	cfg.SampleSize = f.vaeSample
 	return cfg, nil
 }
 
