@@ -584,19 +584,19 @@ func TestSDXLKeySet(t *testing.T) {
 		t.Errorf("params %v, want %v", p, want)
 	}
 	shapes := map[string][]int{
-		"model.diffusion_model.label_emb.0.0.weight":                                                  {1280, 2816},
-		"model.diffusion_model.input_blocks.7.1.transformer_blocks.9.attn2.to_k.weight":               {1280, 2048},
-		"model.diffusion_model.middle_block.1.transformer_blocks.9.ff.net.2.weight":                   {1280, 5120},
-		"model.diffusion_model.output_blocks.2.2.conv.weight":                                         {1280, 1280, 3, 3},
-		"model.diffusion_model.output_blocks.5.2.conv.weight":                                         {640, 640, 3, 3},
-		"conditioner.embedders.0.transformer.text_model.embeddings.position_ids":                      {1, 77},
-		"conditioner.embedders.0.transformer.text_model.encoder.layers.11.self_attn.q_proj.weight":    {768, 768},
-		"conditioner.embedders.1.model.transformer.resblocks.31.attn.in_proj_weight":                  {3840, 1280},
-		"conditioner.embedders.1.model.transformer.resblocks.31.attn.in_proj_bias":                    {3840},
-		"conditioner.embedders.1.model.text_projection":                                               {1280, 1280},
-		"conditioner.embedders.1.model.positional_embedding":                                          {77, 1280},
-		"conditioner.embedders.1.model.ln_final.weight":                                               {1280},
-		"first_stage_model.decoder.mid.attn_1.q.weight":                                               {512, 512, 1, 1},
+		"model.diffusion_model.label_emb.0.0.weight":                                               {1280, 2816},
+		"model.diffusion_model.input_blocks.7.1.transformer_blocks.9.attn2.to_k.weight":            {1280, 2048},
+		"model.diffusion_model.middle_block.1.transformer_blocks.9.ff.net.2.weight":                {1280, 5120},
+		"model.diffusion_model.output_blocks.2.2.conv.weight":                                      {1280, 1280, 3, 3},
+		"model.diffusion_model.output_blocks.5.2.conv.weight":                                      {640, 640, 3, 3},
+		"conditioner.embedders.0.transformer.text_model.embeddings.position_ids":                   {1, 77},
+		"conditioner.embedders.0.transformer.text_model.encoder.layers.11.self_attn.q_proj.weight": {768, 768},
+		"conditioner.embedders.1.model.transformer.resblocks.31.attn.in_proj_weight":               {3840, 1280},
+		"conditioner.embedders.1.model.transformer.resblocks.31.attn.in_proj_bias":                 {3840},
+		"conditioner.embedders.1.model.text_projection":                                            {1280, 1280},
+		"conditioner.embedders.1.model.positional_embedding":                                       {77, 1280},
+		"conditioner.embedders.1.model.ln_final.weight":                                            {1280},
+		"first_stage_model.decoder.mid.attn_1.q.weight":                                            {512, 512, 1, 1},
 	}
 	for _, tn := range ts {
 		if sh, ok := shapes[tn.Name]; ok {

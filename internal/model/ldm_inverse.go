@@ -11,8 +11,8 @@ import (
 
 // Component names accepted by LDMName (the diffusers folder names).
 const (
-	CompUNet = "unet"
-	CompVAE  = "vae"
+	CompUNet  = "unet"
+	CompVAE   = "vae"
 	CompText  = "text_encoder"
 	CompText2 = "text_encoder_2" // SDXL's OpenCLIP ViT-bigG
 )
