@@ -39,6 +39,7 @@ type genOptions struct {
 	prompts                 string
 	longPrompts             string // "truncate" or "chunk"
 	spacing, prediction     string // overrides of the model's scheduler config
+	vaeTiling               string // auto, on or off
 	json, quiet             bool
 
 	shard           string  // "I/N": make only the images with index ≡ I (mod N)
@@ -88,6 +89,7 @@ type imageRecord struct {
 	ClipSkip       int     `json:"clip_skip"`
 	Spacing        string  `json:"timestep_spacing,omitempty"`
 	Prediction     string  `json:"prediction,omitempty"`
+	VAETiling      string  `json:"vae_tiling,omitempty"` // "on" for a tiled decode
 	LongPrompts    string  `json:"long_prompts"`
 	Eta            float64 `json:"eta,omitempty"`
 	InitImage      string  `json:"init_image,omitempty"`
@@ -271,6 +273,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		LongPrompts:     o.longPrompts,
 		TimestepSpacing: o.spacing,
 		Prediction:      o.prediction,
+		VAETiling:       o.vaeTiling,
 	}
 	// The native size is only known after loading: check given sizes on
 	// their own, the rest planned with a stand-in model that always passes.
@@ -545,7 +548,7 @@ func (r *runner) record(j job, req pipeline.Request, path string, secs float64, 
 		Path: path, Prompt: req.Prompt, NegativePrompt: req.NegativePrompt,
 		Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
 		CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
-		Spacing: req.TimestepSpacing, Prediction: req.Prediction, LongPrompts: req.LongPrompts,
+		Spacing: req.TimestepSpacing, Prediction: req.Prediction, LongPrompts: req.LongPrompts, VAETiling: req.VAETiling,
 		Eta: req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
 		InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
 		Seconds: math.Round(secs*1000) / 1000, Skipped: skipped,

@@ -137,7 +137,7 @@ func reproduceArgs(p pipeline.Parameters, user []string) ([]string, error) {
 		"Steps": "--steps", "CFG scale": "--cfg-scale", "Seed": "--seed", "Clip skip": "--clip-skip",
 		"Eta DDIM": "--eta", "Timestep spacing": "--timestep-spacing", "Prediction": "--prediction",
 		"Long prompts": "--long-prompts", "Denoising strength": "--strength", "Model hash": "--expect-model-hash",
-		"Original size": "--original-size", "Crop top-left": "--crop-coords", "Target size": "--target-size",
+		"VAE tiling": "--vae-tiling", "Original size": "--original-size", "Crop top-left": "--crop-coords", "Target size": "--target-size",
 	}
 	for _, kv := range p.Settings {
 		if f, ok := flagOf[kv[0]]; ok {

@@ -38,7 +38,7 @@ type ModelInfo struct {
 // replaced, "Clip skip: N" when N > 1, "Timestep spacing: s", "Prediction:
 // p" and "Long prompts: chunk" when they override the defaults, "Eta DDIM:
 // x" for DDIM with a non-zero eta, and "Denoising strength: s" for
-// image-to-image, and SDXL's size conditioning where it is not the
+// image-to-image, "VAE tiling: on" for a tiled decode, and SDXL's size conditioning where it is not the
 // default ("Original size: WxH", "Crop top-left: "top,left"", "Target
 // size: WxH"). Empty fields of m are left out.
 func (r Request) InfoText(m ModelInfo) string {
@@ -88,6 +88,9 @@ func (r Request) InfoText(m ModelInfo) string {
 	}
 	if r.InitImage != nil {
 		params = append(params, "Denoising strength: "+formatFloat(r.Strength))
+	}
+	if r.VAETiling == "on" {
+		params = append(params, "VAE tiling: on")
 	}
 	ids := r.SizeIDs()
 	if ids[0] != r.Height || ids[1] != r.Width {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"runtime/debug"
 	"time"
 
 	"github.com/imggen/imggen/internal/model"
@@ -190,7 +191,7 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 	if err != nil {
 		return nil, err
 	}
-	return p.decode(x, l, tr), nil
+	return p.decode(x, l, req.tiled(), tr)
 }
 
 // conditioning encodes the prompt (and, with guidance, the negative prompt
@@ -357,14 +358,28 @@ func maskBlend(mask, init, noise []float32, s sampler.Sampler) func(i int, x []f
 	}
 }
 
-// decode turns the final latents into the picture.
-func (p *Pipeline) decode(x []float32, l *latents, tr *Trace) *image.RGBA {
+// decode turns the final latents into the picture, whole or in tiles.
+func (p *Pipeline) decode(x []float32, l *latents, tiled bool, tr *Trace) (*image.RGBA, error) {
+	if p.opts.ReleaseWeights {
+		// The denoising loop's garbage would otherwise stay resident
+		// beside the decoder's activations (one image: the peak memory).
+		debug.FreeOSMemory()
+	}
 	start := time.Now()
-	decoded := p.vae.Decode(tensor.From(x, 1, l.channels, l.h, l.w))
+	z := tensor.From(x, 1, l.channels, l.h, l.w)
+	var img *tensor.Tensor
+	if tiled {
+		var err error
+		if img, err = p.vae.DecodeTiled(z, vae.DefaultTiling); err != nil {
+			return nil, err
+		}
+	} else {
+		img = p.vae.Decode(z)
+	}
 	tr.stage("vae_decode", start)
 	p.release(p.Model.VAEWeights)
-	tr.Decoded(decoded)
-	return ToImage(decoded)
+	tr.Decoded(img)
+	return ToImage(img), nil
 }
 
 // ToImage converts a decoded [1, 3, H, W] tensor in about [-1, 1] to 8-bit

@@ -60,6 +60,7 @@ func (p *Pipeline) Defaults() ModelDefaults {
 //     (SD-Turbo's trailing-spacing scheduler), else DefaultSampler;
 //   - Schedule "": karras for dpmpp_2m, the sampler's default otherwise;
 //   - ClipSkip 0: 1; LongPrompts "": truncate;
+//   - VAETiling "auto": "on" above AutoTilePixels (with a note), else "";
 //   - size conditioning for a model that takes none: dropped, with a note.
 //
 // Steps and CFGScale are always the caller's (DefaultSteps and
@@ -93,6 +94,13 @@ func Plan(req Request, m ModelDefaults) (Request, []string, error) {
 	}
 	if req.LongPrompts == "" {
 		req.LongPrompts = "truncate"
+	}
+	if req.VAETiling == "" || req.VAETiling == "auto" {
+		req.VAETiling = ""
+		if req.tiled() {
+			req.VAETiling = "on"
+			notes = append(notes, fmt.Sprintf("note: decoding %dx%d in tiles to bound its memory (--vae-tiling off decodes it whole)", req.Width, req.Height))
+		}
 	}
 	if err := req.Validate(); err != nil {
 		return req, nil, err

@@ -10,6 +10,7 @@ import (
 func TestPlan(t *testing.T) {
 	sd15 := ModelDefaults{Width: 512, Height: 512}
 	turbo := ModelDefaults{Width: 512, Height: 512, Sampler: "euler"}
+	xl := ModelDefaults{Width: 1024, Height: 1024, SizeConditioning: true}
 	tests := []struct {
 		name    string
 		req     Request
@@ -42,6 +43,20 @@ func TestPlan(t *testing.T) {
 		{"unused negative prompt", Request{NegativePrompt: "blurry", CFGScale: 1, Steps: 1}, turbo, func(r *Request) {
 			r.Width, r.Height, r.Sampler, r.Schedule, r.ClipSkip, r.LongPrompts = 512, 512, "euler", "default", 1, "truncate"
 		}, []string{"using sampler euler", "negative prompt is not used"}, ""},
+		{"above 1024x1024: tiled decode", Request{Width: 1536, Height: 1024, Sampler: "euler", Steps: 3, CFGScale: 5},
+			xl, func(r *Request) { r.Schedule, r.ClipSkip, r.LongPrompts, r.VAETiling = "default", 1, "truncate", "on" },
+			[]string{"decoding 1536x1024 in tiles"}, ""},
+		{"1024x1024 decodes whole", Request{Width: 1024, Height: 1024, Sampler: "euler", Steps: 3, CFGScale: 5, VAETiling: "auto"},
+			xl, func(r *Request) { r.Schedule, r.ClipSkip, r.LongPrompts, r.VAETiling = "default", 1, "truncate", "" }, nil, ""},
+		{"tiling off is kept", Request{Width: 2048, Height: 2048, Sampler: "euler", Steps: 3, CFGScale: 5, VAETiling: "off"},
+			xl, func(r *Request) { r.Schedule, r.ClipSkip, r.LongPrompts = "default", 1, "truncate" }, []string{"2048x2048 is far from"}, ""},
+		{"size conditioning without SDXL", Request{Sampler: "euler", Steps: 3, CFGScale: 5, OriginalWidth: 512, CropTop: 3},
+			sd15, func(r *Request) {
+				r.Width, r.Height, r.Schedule, r.ClipSkip, r.LongPrompts, r.OriginalWidth, r.CropTop = 512, 512, "default", 1, "truncate", 0, 0
+			}, []string{"only SDXL models take size conditioning"}, ""},
+		{"size conditioning with SDXL", Request{Sampler: "euler", Steps: 3, CFGScale: 5, OriginalWidth: 512, CropTop: 3},
+			xl, func(r *Request) { r.Width, r.Height, r.Schedule, r.ClipSkip, r.LongPrompts = 1024, 1024, "default", 1, "truncate" }, nil, ""},
+		{"bad tiling mode", Request{Sampler: "euler", Steps: 3, VAETiling: "maybe"}, sd15, nil, nil, "unknown VAE tiling mode"},
 		{"invalid after planning", Request{Sampler: "ddim", Schedule: "karras", Steps: 1}, sd15, nil, nil, "no Karras sigmas"},
 		{"bad native size", Request{Steps: 1}, ModelDefaults{Width: 500, Height: 512}, nil, nil, "multiples of 8"},
 		{"steps are the caller's", Request{}, sd15, nil, nil, "steps must be between 1 and 1000"},
