@@ -55,7 +55,9 @@ func TestPlan(t *testing.T) {
 				r.Width, r.Height, r.Schedule, r.ClipSkip, r.LongPrompts, r.OriginalWidth, r.CropTop = 512, 512, "default", 1, "truncate", 0, 0
 			}, []string{"only SDXL models take size conditioning"}, ""},
 		{"size conditioning with SDXL", Request{Sampler: "euler", Steps: 3, CFGScale: 5, OriginalWidth: 512, CropTop: 3},
-			xl, func(r *Request) { r.Width, r.Height, r.Schedule, r.ClipSkip, r.LongPrompts = 1024, 1024, "default", 1, "truncate" }, nil, ""},
+			xl, func(r *Request) {
+				r.Width, r.Height, r.Schedule, r.ClipSkip, r.LongPrompts = 1024, 1024, "default", 1, "truncate"
+			}, nil, ""},
 		{"bad tiling mode", Request{Sampler: "euler", Steps: 3, VAETiling: "maybe"}, sd15, nil, nil, "unknown VAE tiling mode"},
 		{"invalid after planning", Request{Sampler: "ddim", Schedule: "karras", Steps: 1}, sd15, nil, nil, "no Karras sigmas"},
 		{"bad native size", Request{Steps: 1}, ModelDefaults{Width: 500, Height: 512}, nil, nil, "multiples of 8"},
