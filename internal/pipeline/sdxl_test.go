@@ -24,9 +24,10 @@ import (
 // run, through the float16 copy of the diffusers folder and the original
 // single file. Absolute bars, about 5x the worst measured on any kernel set.
 const (
-	sdxlTextTol = 1e-5 // measured 1.3e-6
-	sdxlUNetTol = 1e-5 // measured 1.9e-6
-	sdxlVAETol  = 3e-5 // measured 5.7e-6
+	sdxlTextTol  = 1e-5   // measured 1.6e-6 (assembly) / 1.4e-6 (portable)
+	sdxlUNetTol  = 1e-5   // outputs; measured 1.9e-6 / 1.9e-6
+	sdxlBlockTol = 2.5e-5 // block outputs; measured 4.4e-6 / 5.0e-6 (mid block)
+	sdxlVAETol   = 3e-5   // measured 3.3e-6 / 2.7e-6
 )
 
 const sdxlDir = "../../testdata/sdxl"
@@ -256,7 +257,7 @@ func TestSDXLUNet(t *testing.T) {
 					continue
 				}
 				for _, name := range []string{"time_embedding", "add_time_proj", "add_embedding", "down_blocks.2", "mid_block", "up_blocks.0"} {
-					refcheck.Within(t, name, hooked[name], fixtureTensor(t, f, "sq.t999.intermediate."+name), sdxlUNetTol)
+					refcheck.Within(t, name, hooked[name], fixtureTensor(t, f, "sq.t999.intermediate."+name), sdxlBlockTol)
 				}
 			}
 			// Without the added conditioning, an SDXL U-Net refuses to run.
