@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/imggen/imggen/internal/pngout"
@@ -461,5 +462,49 @@ func TestSDXLImageToImage(t *testing.T) {
 			checkStepsTol(t, "latents", steps, fixtureTensor(t, f, "latents_after_step"), wholeRunStepTol)
 			refcheck.ImageWithin(t, got, sdxlDir+"/"+name+".png", pngMaxLevel, imagePNGFraction)
 		})
+	}
+}
+
+// TestSDXLLongPromptPooled: with --long-prompts chunk the context is the
+// chunks' contexts one after the other and the pooled embedding is the
+// first chunk's (AUTOMATIC1111); emphasis changes the context, not the
+// pooled embedding.
+func TestSDXLLongPromptPooled(t *testing.T) {
+	p := loadPipeline(t, sdxlDir+"/model")
+	words := strings.Repeat("fox ", 74) + "fox" // 75 tokens: one full chunk
+	long := Request{Prompt: words + " BREAK a snowy forest", LongPrompts: "chunk", ClipSkip: 1}
+	first := Request{Prompt: words, LongPrompts: "chunk", ClipSkip: 1}
+	second := Request{Prompt: "a snowy forest", LongPrompts: "chunk", ClipSkip: 1}
+	got, err := p.encode(long, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.encode(first, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.encode(second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2 * textenc.ContextLen, 20}; !slices.Equal(got.Text.Shape, want) {
+		t.Fatalf("context %v, want %v", got.Text.Shape, want)
+	}
+	half := len(got.Text.Data) / 2
+	refcheck.Bitwise(t, "first chunk's context", got.Text.Data[:half], a.Text.Data)
+	refcheck.Bitwise(t, "second chunk's context", got.Text.Data[half:], b.Text.Data)
+	refcheck.Bitwise(t, "pooled: the first chunk's", got.Pooled.Data, a.Pooled.Data)
+
+	plain, err := p.encode(Request{Prompt: "a red fox", ClipSkip: 1}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weighted, err := p.encode(Request{Prompt: "a (red:1.5) fox", ClipSkip: 1}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refcheck.Bitwise(t, "emphasis leaves the pooled embedding", weighted.Pooled.Data, plain.Pooled.Data)
+	if d := refcheck.MaxAbsDiff(t, "emphasis", weighted.Text.Data, plain.Text.Data); d == 0 {
+		t.Error("emphasis did not change the context")
 	}
 }
