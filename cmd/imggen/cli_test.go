@@ -270,7 +270,7 @@ func TestGenerateOne(t *testing.T) {
 		Prompt: "sunset, oil painting", NegativePrompt: "blurry", NegativeGiven: true, Width: 64, Height: 48,
 		Steps: 3, CFGScale: 7.5, Sampler: "dpmpp_2m", Schedule: "karras", Seed: 42, ClipSkip: 1, LongPrompts: "truncate",
 	}
-	if req != want {
+	if !reflect.DeepEqual(req, want) {
 		t.Errorf("request %+v\nwant %+v", req, want)
 	}
 	params, err := pngout.ReadParameters(filepath.Join(r.dir, "out.png"))
@@ -314,7 +314,7 @@ func TestDefaults(t *testing.T) {
 				Sampler: "dpmpp_2m", Schedule: "karras", Seed: 7, ClipSkip: 1, LongPrompts: "truncate",
 			}
 			tc.want(&want)
-			if got := r.gen.reqs[0]; got != want {
+			if got := r.gen.reqs[0]; !reflect.DeepEqual(got, want) {
 				t.Errorf("request %+v\nwant %+v", got, want)
 			}
 			if r.stdout != "imggen-7.png\n" {

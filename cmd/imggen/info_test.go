@@ -6,6 +6,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -97,7 +98,7 @@ func TestReproduce(t *testing.T) {
 // sameRequest compares the settings of two text-to-image requests.
 func sameRequest(a, b pipeline.Request) bool {
 	a.InitImage, a.Mask, b.InitImage, b.Mask = nil, nil, nil, nil
-	return a == b
+	return reflect.DeepEqual(a, b)
 }
 
 // TestReproduceReferenceRuns: for every seeded SD 1.x reference run,

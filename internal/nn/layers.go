@@ -14,6 +14,7 @@ type Linear struct {
 	In, Out int
 	w       weights.Matrix // [Out, In] as stored
 	b       []float32      // nil without bias
+	lowRank []LowRank      // LoRA updates added to the output
 }
 
 // LoadLinear reads "weight" [out, in] and, if bias, "bias" [out].
@@ -22,6 +23,7 @@ func LoadLinear(l weights.Loader, in, out int, bias bool) *Linear {
 	if bias {
 		lin.b = l.Tensor("bias", out).Data
 	}
+	l.Record(lin)
 	return lin
 }
 
@@ -45,6 +47,7 @@ func (lin *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 			}
 		})
 	}
+	addLowRank(y, x, lin.lowRank)
 	return y
 }
 
@@ -56,6 +59,7 @@ type Conv2d struct {
 	PadT, PadL, PadB, PadR int
 	w                      weights.Matrix // [Out, In*K*K]
 	b                      []float32
+	lowRank                []LowRank // LoRA updates added to the output
 }
 
 // LoadConv2d reads "weight" [out, in, k, k] and "bias" [out]; padding is
@@ -63,7 +67,9 @@ type Conv2d struct {
 func LoadConv2d(l weights.Loader, in, out, k, stride, pad int) *Conv2d {
 	w := l.Matrix("weight", out, in, k, k)
 	b := l.Tensor("bias", out)
-	return &Conv2d{In: in, Out: out, K: k, Stride: stride, PadT: pad, PadL: pad, PadB: pad, PadR: pad, w: w, b: b.Data}
+	c := &Conv2d{In: in, Out: out, K: k, Stride: stride, PadT: pad, PadL: pad, PadB: pad, PadR: pad, w: w, b: b.Data}
+	l.Record(c)
+	return c
 }
 
 // OutSize returns the output height and width for an input of h x w.
@@ -71,8 +77,14 @@ func (c *Conv2d) OutSize(h, w int) (int, int) {
 	return (h+c.PadT+c.PadB-c.K)/c.Stride + 1, (w+c.PadL+c.PadR-c.K)/c.Stride + 1
 }
 
-// Forward convolves x [N, In, H, W].
+// Forward convolves x [N, In, H, W] (and adds the LoRA updates).
 func (c *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
+	y := c.convolve(x)
+	addLowRank(y, x, c.lowRank)
+	return y
+}
+
+func (c *Conv2d) convolve(x *tensor.Tensor) *tensor.Tensor {
 	n, ch, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	if ch != c.In {
 		panic(fmt.Sprintf("conv2d: %d input channels, want %d", ch, c.In))

@@ -18,6 +18,7 @@ var a1111Samplers = map[string]string{
 	"euler_a":  "Euler a",
 	"dpmpp_2m": "DPM++ 2M",
 	"lms":      "LMS",
+	"lcm":      "LCM",
 }
 
 // ModelInfo names the model an image was made with, as the infotext

@@ -6,8 +6,10 @@ import (
 	"image"
 	"math"
 	"runtime/debug"
+	"sync"
 	"time"
 
+	"github.com/imggen/imggen/internal/lora"
 	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/sampler"
 	"github.com/imggen/imggen/internal/tensor"
@@ -30,6 +32,7 @@ type Pipeline struct {
 	unet      *unet.UNet
 	vae       *vae.VAE
 	scheduler sampler.Config
+	loras     *loras
 }
 
 // Options configure a Pipeline.
@@ -73,19 +76,21 @@ func New(m *model.Model, opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("the model has no text encoder")
 	}
 	var texts []textEncoder
+	layers := map[string]weights.Layers{"unet": {}}
 	for i, te := range m.TextEncoders {
 		name := "text_encoder"
 		if i > 0 {
 			name = fmt.Sprintf("text_encoder_%d", i+1)
 		}
 		src := opts.source(name, te.Weights)
-		tm, err := textenc.LoadTextModel(te.Config, weights.NewLoader(src))
+		layers[name] = weights.Layers{}
+		tm, err := textenc.LoadTextModel(te.Config, weights.NewLoader(src).Recording(layers[name]))
 		if err != nil {
 			return nil, err
 		}
 		texts = append(texts, textEncoder{textenc.NewCLIPTokenizer(te.PadID), tm, te.Weights, te.Penultimate, te.Pooled})
 	}
-	u, err := unet.Load(m.UNet, weights.NewLoader(opts.source("unet", m.UNetWeights)))
+	u, err := unet.Load(m.UNet, weights.NewLoader(opts.source("unet", m.UNetWeights)).Recording(layers["unet"]))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +104,9 @@ func New(m *model.Model, opts Options) (*Pipeline, error) {
 			return nil, fmt.Errorf("scheduler config: %w", err)
 		}
 	}
-	return &Pipeline{Model: m, opts: opts, texts: texts, unet: u, vae: v, scheduler: sched}, nil
+	ls := &loras{layers: layers}
+	ls.targets = sync.OnceValues(func() ([]lora.Target, error) { return loraTargets(m, layers) })
+	return &Pipeline{Model: m, opts: opts, texts: texts, unet: u, vae: v, scheduler: sched, loras: ls}, nil
 }
 
 // Tokenizer returns the tokenizer of the model's first text encoder.
@@ -174,10 +181,19 @@ func (p *Pipeline) Generate(ctx context.Context, req Request, progress func(step
 
 // GenerateTrace is Generate reporting to tr along the way: encode the
 // prompts, prepare the latents, denoise, decode.
-func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func(step, total int), tr *Trace) (*image.RGBA, error) {
+func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func(step, total int), tr *Trace) (img *image.RGBA, err error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	err = p.loras.with(req.LoRAs, func() error {
+		img, err = p.generate(ctx, req, progress, tr)
+		return err
+	})
+	return img, err
+}
+
+// generate is GenerateTrace with the request's LoRAs applied.
+func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step, total int), tr *Trace) (*image.RGBA, error) {
 	tr = tr.hooks()
 	cond, err := p.conditioning(req, tr)
 	if err != nil {

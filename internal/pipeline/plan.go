@@ -38,8 +38,9 @@ type ModelDefaults struct {
 
 // Defaults reports p's model defaults: the U-Net's sample size x 8 (512 if
 // the configuration has none), and the sampler of a model whose scheduler
-// configuration asks for "trailing" timestep spacing: distilled few-step
-// models such as SD-Turbo ship the scheduler they were distilled for.
+// configuration asks for "trailing" timestep spacing or is LCMScheduler:
+// distilled few-step models such as SD-Turbo and LCM models ship the
+// scheduler they were distilled for.
 // Ordinary models run with any sampler.
 func (p *Pipeline) Defaults() ModelDefaults {
 	s := p.unet.Config().SampleSize * 8
@@ -47,8 +48,8 @@ func (p *Pipeline) Defaults() ModelDefaults {
 		s = 512
 	}
 	d := ModelDefaults{Width: s, Height: s, SizeConditioning: p.unet.Config().TextTime()}
-	if p.scheduler.TimestepSpacing == "trailing" {
-		d.Sampler, _ = sampler.NameForClass(p.scheduler.ClassName)
+	if name, ok := sampler.NameForClass(p.scheduler.ClassName); ok && (p.scheduler.TimestepSpacing == "trailing" || name == "lcm") {
+		d.Sampler = name
 	}
 	return d
 }

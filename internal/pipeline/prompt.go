@@ -16,9 +16,10 @@ import (
 // diffusers' force_zeros_for_empty_prompt.
 func (p *Pipeline) encode(req Request, guided bool) (unet.Conditioning, error) {
 	zeros := guided && p.Model.ZerosForNoNegative && !req.negativeGiven()
-	texts := []string{req.Prompt}
+	prompt, _, _ := LoRATags(req.Prompt) // Validate has checked them
+	texts := []string{prompt}
 	if guided && !zeros {
-		texts = []string{req.NegativePrompt, req.Prompt}
+		texts = []string{req.NegativePrompt, prompt}
 	}
 	var cond unet.Conditioning
 	for _, te := range p.texts {

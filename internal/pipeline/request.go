@@ -14,7 +14,12 @@ import (
 
 // Request is everything that determines one image.
 type Request struct {
+	// Prompt may hold AUTOMATIC1111's <lora:NAME:SCALE> tags: they are
+	// removed from the text that is encoded (see LoRATags); the LoRAs
+	// themselves come in LoRAs.
 	Prompt, NegativePrompt string
+	// LoRAs are applied for this image, each at its strength; several add up.
+	LoRAs []LoRA
 	// NegativeGiven says a negative prompt was given even if it is "": a
 	// model with model.Model.ZerosForNoNegative (SDXL) conditions the
 	// unconditional pass on zeros when none was, on the encoding of
@@ -143,6 +148,14 @@ func (r Request) Validate() error {
 		{"crop left", r.CropLeft}, {"target width", r.TargetWidth}, {"target height", r.TargetHeight}} {
 		if v.n < 0 || v.n > maxSizeID {
 			return fmt.Errorf("%s must be between 0 and %d, got %d", v.name, maxSizeID, v.n)
+		}
+	}
+	if _, _, err := LoRATags(r.Prompt); err != nil {
+		return err
+	}
+	for _, l := range r.LoRAs {
+		if l.File == nil || l.Scale != l.Scale {
+			return fmt.Errorf("a LoRA without a file or with a NaN strength")
 		}
 	}
 	if err := r.validateImage(); err != nil {

@@ -34,6 +34,10 @@ type Config struct {
 	// TimestepSpacing is "" when absent: each sampler then uses its own
 	// diffusers default (leading for ddim/ddpm/pndm, linspace for the rest).
 	TimestepSpacing string `json:"timestep_spacing"`
+	// OriginalInferenceSteps and TimestepScaling are LCMScheduler's (0:
+	// its defaults, 50 and 10).
+	OriginalInferenceSteps int     `json:"original_inference_steps"`
+	TimestepScaling        float64 `json:"timestep_scaling"`
 }
 
 // ParseConfig reads a diffusers scheduler_config.json. Schedules this

@@ -21,7 +21,8 @@
 //
 // Names() lists the samplers: ddim (Options.Eta), ddpm, pndm (PLMS with
 // skip_prk_steps, one model call more than Steps when Steps > 1), euler,
-// euler_a, dpmpp_2m (DPM-Solver++ 2M) and lms (order 4). Options.Karras
+// euler_a, dpmpp_2m (DPM-Solver++ 2M), lms (order 4) and lcm (LCMScheduler,
+// for LCM and LCM-LoRA models: 2-8 steps, guidance 1-2). Options.Karras
 // selects Karras sigmas (rho 7) where diffusers offers them (euler, dpmpp_2m,
 // lms) and Options.Spacing overrides the timestep spacing (leading, linspace,
 // trailing). A Sampler keeps multistep history, so Step must be called once
@@ -29,7 +30,8 @@
 //
 // Step draws from the Noise exactly when diffusers' step would draw from the
 // generator (euler every step even though the draw is unused, euler_a every
-// step, ddpm when t > 0, ddim only with eta > 0), so a torchrng.Generator
+// step, ddpm when t > 0, ddim only with eta > 0, lcm every step but the
+// last), so a torchrng.Generator
 // passed here stays in step with torch's. A stochastic step with a nil Noise
 // panics (euler, whose draw is unused, tolerates nil). Step never modifies its
 // arguments and returns a new slice.
@@ -97,6 +99,7 @@ var samplers = map[string]constructor{
 	"euler_a":  {family: "sigma", build: newEulerAncestral},
 	"dpmpp_2m": {family: "sigma", karras: true, build: newDPMSolver},
 	"lms":      {family: "sigma", karras: true, build: newLMS},
+	"lcm":      {family: "discrete", build: newLCM},
 }
 
 // Names lists the sampler names New accepts, sorted.
@@ -118,6 +121,7 @@ var classNames = map[string]string{
 	"EulerAncestralDiscreteScheduler": "euler_a",
 	"DPMSolverMultistepScheduler":     "dpmpp_2m",
 	"LMSDiscreteScheduler":            "lms",
+	"LCMScheduler":                    "lcm",
 }
 
 // NameForClass returns the sampler for a config's _class_name, so a model

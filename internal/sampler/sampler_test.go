@@ -96,7 +96,7 @@ func TestLinearSchedule(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	want := []string{"ddim", "ddpm", "dpmpp_2m", "euler", "euler_a", "lms", "pndm"}
+	want := []string{"ddim", "ddpm", "dpmpp_2m", "euler", "euler_a", "lcm", "lms", "pndm"}
 	if got := Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}

@@ -31,7 +31,13 @@ type Loader struct {
 	src    Source
 	prefix string
 	err    *error
+	layers Layers // nil: layers are not recorded
 }
+
+// Layers maps the key prefix of each weight layer a network loaded (e.g.
+// "down_blocks.0.resnets.0.conv1") to the layer, so that add-ons such as
+// LoRA can reach a layer by the name its weights have.
+type Layers map[string]any
 
 // NewLoader starts a Loader at the root of src.
 func NewLoader(src Source) Loader {
@@ -39,9 +45,22 @@ func NewLoader(src Source) Loader {
 	return Loader{src: src, err: &err}
 }
 
+// Recording returns l with the layers built from it recorded in layers.
+func (l Loader) Recording(layers Layers) Loader {
+	l.layers = layers
+	return l
+}
+
+// Record notes layer as the module at l's prefix (when l is recording).
+func (l Loader) Record(layer any) {
+	if l.layers != nil {
+		l.layers[l.Prefix()] = layer
+	}
+}
+
 // Sub returns a Loader for the child module called name.
 func (l Loader) Sub(name string) Loader {
-	return Loader{src: l.src, prefix: l.prefix + name + ".", err: l.err}
+	return Loader{src: l.src, prefix: l.prefix + name + ".", err: l.err, layers: l.layers}
 }
 
 // Subf is Sub with a formatted name, e.g. Subf("resnets.%d", i).
