@@ -25,9 +25,9 @@ type LoRA struct {
 // the networks; a run with another set waits until they are done.
 type loras struct {
 	mu      sync.RWMutex
-	active  string                     // key of the applied set ("" none)
-	touched []nn.Adaptable             // layers that carry updates now
-	layers  map[string]weights.Layers  // per component, as the networks recorded them
+	active  string                    // key of the applied set ("" none)
+	touched []nn.Adaptable            // layers that carry updates now
+	layers  map[string]weights.Layers // per component, as the networks recorded them
 	targets func() ([]lora.Target, error)
 }
 
