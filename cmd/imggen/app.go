@@ -204,6 +204,8 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVar(&o.originalSize, "original-size", "", "SDXL size conditioning: the WxH the picture claims to come from (default: the output size)")
 	f.StringVar(&o.cropCoords, "crop-coords", "", "SDXL size conditioning: TOP,LEFT of the claimed crop (default 0,0)")
 	f.StringVar(&o.targetSize, "target-size", "", "SDXL size conditioning: the WxH the picture claims to be (default: the output size)")
+	f.StringArrayVar(&o.loras, "lora", nil, "apply the LoRA (or LoCon) FILE.safetensors at strength SCALE (default 1) to every image; repeatable, LoRAs add up")
+	f.StringVar(&o.loraDir, "lora-dir", "", "where <lora:NAME:SCALE> tags in prompts find NAME.safetensors (default $"+envLoRADir+")")
 	f.StringVar(&o.vaeTiling, "vae-tiling", "auto", "decode in overlapping tiles: auto (above 1024x1024), on (bounded memory at any size, slightly different pixels) or off (whole, as diffusers)")
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "compute threads (results are identical for any value)")
 

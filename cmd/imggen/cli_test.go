@@ -475,7 +475,7 @@ func TestJSONLines(t *testing.T) {
 			Width: 64, Height: 48, ClipSkip: 1, LongPrompts: "truncate", Model: "fake-model", ModelHash: fakeHash,
 			Line: x.Line, Seconds: x.Seconds,
 		}
-		if x.imageRecord != want {
+		if !reflect.DeepEqual(x.imageRecord, want) {
 			t.Errorf("record %+v\nwant %+v", x.imageRecord, want)
 		}
 		if _, err := os.Stat(filepath.Join(r.dir, x.Path)); err != nil {

@@ -54,6 +54,10 @@ type genOptions struct {
 	resize          bool    // scale and crop -i (and --mask) to -W x -H
 
 	originalSize, cropCoords, targetSize string // SDXL's size conditioning
+
+	loras   []string // --lora FILE[:SCALE]
+	loraDir string   // --lora-dir, else $IMGGEN_LORA_DIR
+	lorasOf *loraSet // the opened LoRAs of the run
 }
 
 // stdoutName as -o writes the PNG to stdout.
@@ -72,38 +76,40 @@ type job struct {
 	prompt string
 	seed   int64
 	err    error // a prompt line that cannot run (reported in order)
+	loras  []pipeline.LoRA
 }
 
 // imageRecord is the --json line for a written image.
 type imageRecord struct {
-	Path           string  `json:"path"`
-	Prompt         string  `json:"prompt"`
-	NegativePrompt string  `json:"negative_prompt"`
-	Seed           int64   `json:"seed"`
-	Steps          int     `json:"steps"`
-	Sampler        string  `json:"sampler"`
-	Schedule       string  `json:"schedule"`
-	CFGScale       float64 `json:"cfg_scale"`
-	Width          int     `json:"width"`
-	Height         int     `json:"height"`
-	ClipSkip       int     `json:"clip_skip"`
-	Spacing        string  `json:"timestep_spacing,omitempty"`
-	Prediction     string  `json:"prediction,omitempty"`
-	VAETiling      string  `json:"vae_tiling,omitempty"` // "on" for a tiled decode
-	LongPrompts    string  `json:"long_prompts"`
-	Eta            float64 `json:"eta,omitempty"`
-	InitImage      string  `json:"init_image,omitempty"`
-	Mask           string  `json:"mask,omitempty"`
-	Strength       float64 `json:"denoising_strength,omitempty"`
-	OriginalSize   string  `json:"original_size,omitempty"` // SDXL size conditioning, WxH, when not the output size
-	CropCoords     string  `json:"crop_coords,omitempty"`   // TOP,LEFT when not 0,0
-	TargetSize     string  `json:"target_size,omitempty"`   // WxH when not the output size
-	Model          string  `json:"model"`
-	VAE            string  `json:"vae,omitempty"`
-	ModelHash      string  `json:"model_hash"`
-	Line           int     `json:"line,omitempty"`
-	Seconds        float64 `json:"seconds"`
-	Skipped        bool    `json:"skipped,omitempty"` // --skip-existing: the file already held this image
+	Path           string       `json:"path"`
+	Prompt         string       `json:"prompt"`
+	NegativePrompt string       `json:"negative_prompt"`
+	Seed           int64        `json:"seed"`
+	Steps          int          `json:"steps"`
+	Sampler        string       `json:"sampler"`
+	Schedule       string       `json:"schedule"`
+	CFGScale       float64      `json:"cfg_scale"`
+	Width          int          `json:"width"`
+	Height         int          `json:"height"`
+	ClipSkip       int          `json:"clip_skip"`
+	Spacing        string       `json:"timestep_spacing,omitempty"`
+	Prediction     string       `json:"prediction,omitempty"`
+	VAETiling      string       `json:"vae_tiling,omitempty"` // "on" for a tiled decode
+	LongPrompts    string       `json:"long_prompts"`
+	Eta            float64      `json:"eta,omitempty"`
+	InitImage      string       `json:"init_image,omitempty"`
+	Mask           string       `json:"mask,omitempty"`
+	Strength       float64      `json:"denoising_strength,omitempty"`
+	OriginalSize   string       `json:"original_size,omitempty"` // SDXL size conditioning, WxH, when not the output size
+	CropCoords     string       `json:"crop_coords,omitempty"`   // TOP,LEFT when not 0,0
+	TargetSize     string       `json:"target_size,omitempty"`   // WxH when not the output size
+	LoRAs          []loraRecord `json:"loras,omitempty"`
+	Model          string       `json:"model"`
+	VAE            string       `json:"vae,omitempty"`
+	ModelHash      string       `json:"model_hash"`
+	Line           int          `json:"line,omitempty"`
+	Seconds        float64      `json:"seconds"`
+	Skipped        bool         `json:"skipped,omitempty"` // --skip-existing: the file already held this image
 }
 
 // failureRecord is the --json line for an image that failed.
@@ -170,7 +176,7 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 			continue
 		}
 		req := base
-		req.Prompt, req.Seed = j.prompt, j.seed
+		req.Prompt, req.Seed, req.LoRAs = j.prompt, j.seed, j.loras
 		if err := r.runJob(cmd.Context(), j, req); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return err
@@ -304,6 +310,10 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		}
 	} else {
 		prompts = []job{{prompt: args[0]}}
+	}
+
+	if err := a.resolveLoRAs(o, prompts); err != nil {
+		return fail(err)
 	}
 
 	if o.model == "" {
@@ -551,7 +561,7 @@ func (r *runner) record(j job, req pipeline.Request, path string, secs float64, 
 		Spacing: req.TimestepSpacing, Prediction: req.Prediction, LongPrompts: req.LongPrompts, VAETiling: req.VAETiling,
 		Eta: req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
 		InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
-		Seconds: math.Round(secs*1000) / 1000, Skipped: skipped,
+		Seconds: math.Round(secs*1000) / 1000, Skipped: skipped, LoRAs: loraRecords(req.LoRAs),
 	}
 	if ids := req.SizeIDs(); ids != [6]int{req.Height, req.Width, 0, 0, req.Height, req.Width} {
 		rec.OriginalSize = fmt.Sprintf("%dx%d", ids[1], ids[0])

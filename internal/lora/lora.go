@@ -13,6 +13,7 @@ package lora
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -54,7 +55,10 @@ type File struct {
 	Format   string
 	Modules  []*Module
 	Metadata map[string]string
-	Hash     string // first 12 hex digits of the file's SHA-256 (AUTOMATIC1111's "Lora hashes")
+	// Hash is AUTOMATIC1111's short hash for "Lora hashes": the first 12
+	// hex digits of the SHA-256 of the file's data after the header (the
+	// "addnet" hash, which metadata edits do not change).
+	Hash string
 }
 
 // maxFileBytes bounds what Open reads: a LoRA is at most a few hundred MB.
@@ -85,18 +89,25 @@ func Open(path string) (*File, error) {
 	if err := f.read(sf); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if f.Hash, err = shortHash(path); err != nil {
+	if f.Hash, err = addnetHash(path); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-func shortHash(path string) (string, error) {
+func addnetHash(path string) (string, error) {
 	r, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer r.Close()
+	var n [8]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
+	if _, err := r.Seek(8+int64(binary.LittleEndian.Uint64(n[:])), io.SeekStart); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, r); err != nil {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
@@ -131,6 +142,7 @@ func splitKey(k string) (module string, p part, format string, ok bool) {
 		{".lora_down.weight", Kohya, partDown}, {".lora_up.weight", Kohya, partUp},
 		{".lora_A.weight", PEFT, partDown}, {".lora_B.weight", PEFT, partUp},
 		{".lora.down.weight", PEFT, partDown}, {".lora.up.weight", PEFT, partUp},
+		{".lora_linear_layer.down.weight", PEFT, partDown}, {".lora_linear_layer.up.weight", PEFT, partUp},
 		{".alpha", "", partAlpha},
 	} {
 		if m, found := strings.CutSuffix(k, s.suffix); found {

@@ -41,11 +41,14 @@ type ModelInfo struct {
 // x" for DDIM with a non-zero eta, and "Denoising strength: s" for
 // image-to-image, "VAE tiling: on" for a tiled decode, and SDXL's size conditioning where it is not the
 // default ("Original size: WxH", "Crop top-left: "top,left"", "Target
-// size: WxH"). Empty fields of m are left out.
+// size: WxH"). Empty fields of m are left out. LoRAs given other than by
+// a <lora:...> tag in the prompt are recorded as tags after it, and all
+// of them in "Lora hashes: "name: hash, ..."", as AUTOMATIC1111 does.
 func (r Request) InfoText(m ModelInfo) string {
 	modelName, modelHash := m.Name, m.Hash
 	var b strings.Builder
 	b.WriteString(r.Prompt)
+	b.WriteString(r.loraTagsNotInPrompt())
 	b.WriteByte('\n')
 	if r.negativeGiven() {
 		// Even "": an SDXL model conditions on zeros when none was given.
@@ -102,6 +105,9 @@ func (r Request) InfoText(m ModelInfo) string {
 	}
 	if ids[4] != r.Height || ids[5] != r.Width {
 		params = append(params, fmt.Sprintf("Target size: %dx%d", ids[5], ids[4]))
+	}
+	if h := r.loraHashes(); h != "" {
+		params = append(params, "Lora hashes: "+a1111Quote(h))
 	}
 	b.WriteString(strings.Join(params, ", "))
 	return b.String()

@@ -178,3 +178,33 @@ func LoRATags(prompt string) (string, []LoRATag, error) {
 	})
 	return clean, tags, bad
 }
+
+// loraTagsNotInPrompt is " <lora:NAME:SCALE>" for each LoRA of r that no
+// tag of the prompt names, so that the recorded prompt says what ran.
+func (r Request) loraTagsNotInPrompt() string {
+	_, tags, _ := LoRATags(r.Prompt)
+	named := map[string]bool{}
+	for _, t := range tags {
+		named[t.Name] = true
+	}
+	var b strings.Builder
+	for _, l := range r.LoRAs {
+		if !named[l.File.Name] {
+			fmt.Fprintf(&b, " <lora:%s:%s>", l.File.Name, formatFloat(l.Scale))
+		}
+	}
+	return b.String()
+}
+
+// loraHashes is "name: hash, ..." of r's LoRAs, each file once.
+func (r Request) loraHashes() string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, l := range r.LoRAs {
+		if e := l.File.Name + ": " + l.File.Hash; !seen[e] {
+			seen[e] = true
+			parts = append(parts, e)
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imggen/imggen/internal/model"
+	"github.com/imggen/imggen/internal/pipeline"
+	"github.com/imggen/imggen/internal/pngout"
+	"github.com/imggen/imggen/internal/refcheck"
+)
+
+// runCounting runs the real command in-process and counts model loads.
+func runCounting(t *testing.T, env map[string]string, args ...string) (code, loads int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := newApp(strings.NewReader(""), &out, &errb)
+	a.getenv = func(k string) string { return env[k] }
+	a.load = func(path string, mo model.Options, po pipeline.Options) (*loaded, error) {
+		loads++
+		return loadPipeline(path, mo, po)
+	}
+	code = a.run(context.Background(), args)
+	return code, loads, out.String(), errb.String()
+}
+
+// loraRun is the sd1-tiny-lora reference runs' settings.
+func loraRun(out string, extra ...string) []string {
+	return append([]string{"-m", fixtureAbs("model-diffusers"), "-n", "", "--sampler", "euler_a", "--steps", "15",
+		"--cfg-scale", "7.5", "--seed", "1234", "-W", "128", "-H", "128", "-o", out, "--quiet"}, extra...)
+}
+
+func fixtureAbs(rel string) string {
+	p, _ := filepath.Abs(filepath.Join("..", "..", "testdata", rel))
+	return p
+}
+
+// addnetHash is AUTOMATIC1111's LoRA short hash, computed here on its own:
+// SHA-256 of the safetensors data after the header, 12 hex digits.
+func addnetHash(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b[8+binary.LittleEndian.Uint64(b):])
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+// TestLoRAReferenceImages: the sd1-tiny-lora runs through the command,
+// with --lora FILE[:SCALE], with a <lora:NAME:SCALE> tag found in
+// --lora-dir or $IMGGEN_LORA_DIR, and with a tag that sets the strength of a
+// --lora file; the PNG records the tags and the LoRA's hash.
+func TestLoRAReferenceImages(t *testing.T) {
+	file := fixture(t, "lora/sd1-tiny-lora.safetensors")
+	dir := filepath.Dir(file)
+	hash := addnetHash(t, file)
+	for _, tc := range []struct {
+		name, prompt string
+		extra        []string
+		env          map[string]string
+		ref          string
+		recorded     string // the prompt line of the PNG
+	}{
+		{"flag", "sunset, oil painting", []string{"--lora", file}, nil, "e2e_lora_s1.0_eulera15_cfg7.5",
+			"sunset, oil painting <lora:sd1-tiny-lora:1>"},
+		{"flag_scale", "sunset, oil painting", []string{"--lora", file + ":0.6"}, nil, "e2e_lora_s0.6_eulera15_cfg7.5",
+			"sunset, oil painting <lora:sd1-tiny-lora:0.6>"},
+		{"tag_dir", "sunset, oil painting <lora:sd1-tiny-lora:0.6>", []string{"--lora-dir", dir}, nil, "e2e_lora_s0.6_eulera15_cfg7.5",
+			"sunset, oil painting <lora:sd1-tiny-lora:0.6>"},
+		{"tag_env", "<lora:sd1-tiny-lora>sunset, oil painting", nil, map[string]string{envLoRADir: dir}, "e2e_lora_s1.0_eulera15_cfg7.5",
+			"<lora:sd1-tiny-lora>sunset, oil painting"},
+		{"tag_sets_flag_strength", "sunset, oil painting <lora:sd1-tiny-lora:0.6>", []string{"--lora", file}, nil, "e2e_lora_s0.6_eulera15_cfg7.5",
+			"sunset, oil painting <lora:sd1-tiny-lora:0.6>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			refcheck.SkipOnPortable(t, tc.name == "flag")
+			out := filepath.Join(t.TempDir(), "out.png")
+			code, _, _, stderr := runCounting(t, tc.env, append(loraRun(out, tc.extra...), "--", tc.prompt)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			assertMatchesReference(t, out, fixture(t, "lora/"+tc.ref+".png"), sd1Share)
+			params, err := pngout.ReadParameters(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first, _, _ := strings.Cut(params, "\n"); first != tc.recorded {
+				t.Errorf("recorded prompt %q, want %q", first, tc.recorded)
+			}
+			if want := `Lora hashes: "sd1-tiny-lora: ` + hash + `"`; !strings.Contains(params, want) {
+				t.Errorf("parameters lack %s:\n%s", want, params)
+			}
+		})
+	}
+}
+
+// TestLoRABatchLoadsOnce: a prompt file whose lines use different LoRAs
+// (and none) loads the model once and gives each line the image it gives
+// alone (the reference runs'); the JSON lines name each image's LoRAs.
+func TestLoRABatchLoadsOnce(t *testing.T) {
+	file := fixture(t, "lora/sd1-tiny-lora.safetensors")
+	dir := t.TempDir()
+	prompts := filepath.Join(dir, "prompts.txt")
+	lines := []struct{ prompt, ref string }{
+		{"sunset, oil painting <lora:sd1-tiny-lora:0.6>", "e2e_lora_s0.6_eulera15_cfg7.5"},
+		{"sunset, oil painting", "e2e_base_eulera15_cfg7.5"},
+		{"sunset, oil painting <lora:sd1-tiny-lora>", "e2e_lora_s1.0_eulera15_cfg7.5"},
+		{"sunset, oil painting <lora:sd1-tiny-lora:0.6>", "e2e_lora_s0.6_eulera15_cfg7.5"},
+	}
+	var text strings.Builder
+	for _, l := range lines {
+		text.WriteString(l.prompt + "\n")
+	}
+	if err := os.WriteFile(prompts, []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "%d.png")
+	code, loads, stdout, stderr := runCounting(t, nil, loraRun(out, "--prompts", prompts, "--lora-dir", filepath.Dir(file), "--json")...)
+	if code != exitOK || loads != 1 {
+		t.Fatalf("exit %d after %d model loads: %s", code, loads, stderr)
+	}
+	recs := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(recs) != len(lines) {
+		t.Fatalf("%d JSON lines, want %d", len(recs), len(lines))
+	}
+	for i, l := range lines {
+		assertMatchesReference(t, filepath.Join(dir, []string{"1", "2", "3", "4"}[i]+".png"), fixture(t, "lora/"+l.ref+".png"), sd1Share)
+		var rec imageRecord
+		if err := json.Unmarshal([]byte(recs[i]), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Contains(l.prompt, "<lora:"); (len(rec.LoRAs) == 1) != want || (want && rec.LoRAs[0].Hash != addnetHash(t, file)) {
+			t.Errorf("line %d: JSON LoRAs %+v", i+1, rec.LoRAs)
+		}
+	}
+}
+
+// TestLoRAErrors: a LoRA that cannot be used stops the run with a clear
+// message and writes no image: before the model loads when the file or
+// tag is wrong, at the image when the LoRA is another family's.
+func TestLoRAErrors(t *testing.T) {
+	good := fixture(t, "lora/sd1-tiny-lora.safetensors")
+	dir := t.TempDir()
+	pickle := filepath.Join(dir, "evil.ckpt")
+	if err := os.WriteFile(pickle, []byte("\x80\x02c__builtin__\neval\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		loaded bool
+		want   string
+	}{
+		{"missing file", []string{"--lora", filepath.Join(dir, "nope.safetensors"), "--", "a"}, exitUsage, false, "nope.safetensors"},
+		{"pickle", []string{"--lora", pickle, "--", "a"}, exitFailure, false, "pickle"},
+		{"tag without dir", []string{"--", "a <lora:sd1-tiny-lora>"}, exitUsage, false, "--lora-dir"},
+		{"tag not in dir", []string{"--lora-dir", dir, "--", "a <lora:other:0.5>"}, exitUsage, false, "other.safetensors"},
+		{"tag leaving dir", []string{"--lora-dir", dir, "--", "a <lora:../x>"}, exitUsage, false, "inside --lora-dir"},
+		{"bad tag strength", []string{"--lora-dir", dir, "--", "a <lora:x:strong>"}, exitUsage, false, "strength"},
+		{"bad flag strength", []string{"--lora", good + ":99", "--", "a"}, exitUsage, false, "strength"},
+		{"another family", []string{"--lora", fixture(t, "sdxl-lora/sdxl-tiny-lora.safetensors"), "--", "a"}, exitFailure, true, "SDXL LoRA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.png")
+			args := append([]string{"-m", fixtureAbs("model-fp16/sd1-tiny.fp16.safetensors"), "-W", "64", "-H", "64", "--steps", "1", "-o", out, "-q"}, tc.args...)
+			code, loads, _, stderr := runCounting(t, nil, args...)
+			if code != tc.code || (loads > 0) != tc.loaded || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "panic") {
+				t.Errorf("exit %d after %d loads, want %d: %s", code, loads, tc.code, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("an image was written")
+			}
+		})
+	}
+}
