@@ -183,3 +183,55 @@ func TestLoRAErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLCMReferenceImages: the LCM runs (testdata/lcm) through the command,
+// the LCM-LoRA one with a <lora:...> tag.
+func TestLCMReferenceImages(t *testing.T) {
+	common := []string{"-m", fixtureAbs("model-diffusers"), "--sampler", "lcm", "-W", "128", "--quiet"}
+	for _, tc := range []struct {
+		ref  string
+		args []string
+	}{
+		{"e2e_lcm4_cfg1", []string{"--steps", "4", "--cfg-scale", "1", "--seed", "11", "-H", "128", "sunset, oil painting"}},
+		{"e2e_lcm8_cfg1.5_w128h96", []string{"--steps", "8", "--cfg-scale", "1.5", "--seed", "12", "-H", "96", "-n", "blurry", "sunset, oil painting"}},
+		{"e2e_lcmlora_lcm4_cfg1", []string{"--steps", "4", "--cfg-scale", "1", "--seed", "11", "-H", "128",
+			"--lora-dir", fixtureAbs("lora"), "sunset, oil painting<lora:sd1-tiny-lora:1.0>"}},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			refcheck.SkipOnPortable(t, false)
+			out := filepath.Join(t.TempDir(), "out.png")
+			code, _, _, stderr := runCounting(t, nil, append(append(common, "-o", out), tc.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			assertMatchesReference(t, out, fixture(t, "lcm/"+tc.ref+".png"), sd1Share)
+		})
+	}
+}
+
+// TestSDXLLoRAReferenceImages: the kohya SDXL LoRA (SGM block names, both
+// text encoders) through the command from both layouts, with --lora and
+// with a tag at 0.7.
+func TestSDXLLoRAReferenceImages(t *testing.T) {
+	file := fixture(t, "sdxl-lora/sdxl-tiny-lora.safetensors")
+	for _, tc := range []struct {
+		model, ref string
+		args       []string
+	}{
+		{"sdxl/model", "e2e_lora_s1.0_euler10_cfg5", []string{"--lora", file, sdxlFox}},
+		{"sdxl/sdxl-tiny.fp16.safetensors", "e2e_lora_s1.0_euler10_cfg5", []string{"--lora", file, sdxlFox}},
+		{"sdxl/model", "e2e_lora_s0.7_euler10_cfg5", []string{"--lora-dir", filepath.Dir(file), sdxlFox + " <lora:sdxl-tiny-lora:0.7>"}},
+	} {
+		t.Run(tc.ref+"/"+filepath.Base(tc.model), func(t *testing.T) {
+			refcheck.SkipOnPortable(t, false)
+			out := filepath.Join(t.TempDir(), "out.png")
+			args := append([]string{"-m", fixtureAbs(tc.model), "--sampler", "euler", "--steps", "10", "--cfg-scale", "5",
+				"--seed", "1234", "-W", "128", "-H", "128", "-o", out, "--quiet"}, tc.args...)
+			code, _, _, stderr := runCounting(t, nil, args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			assertMatchesReference(t, out, fixture(t, "sdxl-lora/"+tc.ref+".png"), sd1Share)
+		})
+	}
+}

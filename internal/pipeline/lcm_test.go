@@ -33,6 +33,11 @@ func TestLCMReferenceRuns(t *testing.T) {
 		{"e2e_lcm8_cfg1.5_w128h96", with(func(r *Request) {
 			r.Steps, r.CFGScale, r.Seed, r.Height, r.NegativePrompt = 8, 1.5, 12, 96, "blurry"
 		}), true, false},
+		// LCM-LoRA's way: a LoRA at strength 1 with the LCM sampler.
+		{"e2e_lcmlora_lcm4_cfg1", with(func(r *Request) {
+			r.Steps, r.CFGScale, r.Seed = 4, 1, 11
+			r.LoRAs = []LoRA{{openLoRA(t, loraDir+"/sd1-tiny-lora.safetensors"), 1}}
+		}), true, false},
 	} {
 		t.Run(rr.name, func(t *testing.T) {
 			refcheck.SkipOnPortable(t, rr.portable)
