@@ -206,6 +206,8 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVar(&o.targetSize, "target-size", "", "SDXL size conditioning: the WxH the picture claims to be (default: the output size)")
 	f.StringArrayVar(&o.loras, "lora", nil, "apply the LoRA (or LoCon) FILE.safetensors at strength SCALE (default 1) to every image; repeatable, LoRAs add up")
 	f.StringVar(&o.loraDir, "lora-dir", "", "where <lora:NAME:SCALE> tags in prompts find NAME.safetensors (default $"+envLoRADir+")")
+	f.StringArrayVar(&o.embeddingFlags, "embedding", nil, "textual-inversion embedding FILE.safetensors, called in prompts by its base name, or TOKEN=FILE by TOKEN (exact, case-sensitive); repeatable")
+	f.StringVar(&o.embeddingsDir, "embeddings-dir", "", "load every .safetensors embedding in DIR, each called by its base name")
 	f.StringVar(&o.vaeTiling, "vae-tiling", "auto", "decode in overlapping tiles: auto (above 1024x1024), on (bounded memory at any size, slightly different pixels) or off (whole, as diffusers)")
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "compute threads (results are identical for any value)")
 

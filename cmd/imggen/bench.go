@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imggen/imggen/internal/bench"
+	"github.com/imggen/imggen/internal/lora"
 	"github.com/imggen/imggen/internal/pipeline"
 )
 
@@ -23,6 +24,7 @@ type benchOptions struct {
 	sampler, negative string
 	seed              int64
 	cpuProfile        string
+	loras             []string
 }
 
 const benchLong = `bench loads a model and times each stage of one text-to-image generation:
@@ -66,6 +68,7 @@ func (a *app) benchCommand(o *genOptions) *cobra.Command {
 	f.StringVar(&b.sampler, "sampler", d.Sampler, "sampler: "+strings.Join(pipeline.Samplers(), ", "))
 	f.StringVarP(&b.negative, "negative-prompt", "n", "", "negative prompt (the cost does not depend on the text)")
 	f.Int64Var(&b.seed, "seed", 0, "seed of the initial noise")
+	f.StringArrayVar(&b.loras, "lora", nil, "apply the LoRA FILE[:SCALE] (repeatable; the FLOPs counted are the model's own)")
 	f.StringVar(&b.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (read it with: go tool pprof FILE)")
 	return cmd
 }
@@ -76,6 +79,17 @@ func (a *app) bench(cmd *cobra.Command, o *genOptions, b *benchOptions) error {
 	opts.CFGScale, opts.Sampler, opts.Negative, opts.Seed = b.cfgScale, b.sampler, b.negative, b.seed
 	if err := opts.Validate(); err != nil {
 		return usageError{err}
+	}
+	for _, v := range b.loras {
+		path, scale, err := parseLoRAFlag(v)
+		if err != nil {
+			return err
+		}
+		f, err := lora.Open(path)
+		if err != nil {
+			return fmt.Errorf("--lora: %w", err)
+		}
+		opts.LoRAs = append(opts.LoRAs, pipeline.LoRA{File: f, Scale: scale})
 	}
 	if b.model == "" {
 		b.model = a.getenv(envModel)

@@ -58,6 +58,10 @@ type genOptions struct {
 	loras   []string // --lora FILE[:SCALE]
 	loraDir string   // --lora-dir, else $IMGGEN_LORA_DIR
 	lorasOf *loraSet // the opened LoRAs of the run
+
+	embeddingFlags []string             // --embedding FILE or TOKEN=FILE
+	embeddingsDir  string               // --embeddings-dir
+	embeddings     []pipeline.Embedding // opened
 }
 
 // stdoutName as -o writes the PNG to stdout.
@@ -81,35 +85,36 @@ type job struct {
 
 // imageRecord is the --json line for a written image.
 type imageRecord struct {
-	Path           string       `json:"path"`
-	Prompt         string       `json:"prompt"`
-	NegativePrompt string       `json:"negative_prompt"`
-	Seed           int64        `json:"seed"`
-	Steps          int          `json:"steps"`
-	Sampler        string       `json:"sampler"`
-	Schedule       string       `json:"schedule"`
-	CFGScale       float64      `json:"cfg_scale"`
-	Width          int          `json:"width"`
-	Height         int          `json:"height"`
-	ClipSkip       int          `json:"clip_skip"`
-	Spacing        string       `json:"timestep_spacing,omitempty"`
-	Prediction     string       `json:"prediction,omitempty"`
-	VAETiling      string       `json:"vae_tiling,omitempty"` // "on" for a tiled decode
-	LongPrompts    string       `json:"long_prompts"`
-	Eta            float64      `json:"eta,omitempty"`
-	InitImage      string       `json:"init_image,omitempty"`
-	Mask           string       `json:"mask,omitempty"`
-	Strength       float64      `json:"denoising_strength,omitempty"`
-	OriginalSize   string       `json:"original_size,omitempty"` // SDXL size conditioning, WxH, when not the output size
-	CropCoords     string       `json:"crop_coords,omitempty"`   // TOP,LEFT when not 0,0
-	TargetSize     string       `json:"target_size,omitempty"`   // WxH when not the output size
-	LoRAs          []loraRecord `json:"loras,omitempty"`
-	Model          string       `json:"model"`
-	VAE            string       `json:"vae,omitempty"`
-	ModelHash      string       `json:"model_hash"`
-	Line           int          `json:"line,omitempty"`
-	Seconds        float64      `json:"seconds"`
-	Skipped        bool         `json:"skipped,omitempty"` // --skip-existing: the file already held this image
+	Path           string            `json:"path"`
+	Prompt         string            `json:"prompt"`
+	NegativePrompt string            `json:"negative_prompt"`
+	Seed           int64             `json:"seed"`
+	Steps          int               `json:"steps"`
+	Sampler        string            `json:"sampler"`
+	Schedule       string            `json:"schedule"`
+	CFGScale       float64           `json:"cfg_scale"`
+	Width          int               `json:"width"`
+	Height         int               `json:"height"`
+	ClipSkip       int               `json:"clip_skip"`
+	Spacing        string            `json:"timestep_spacing,omitempty"`
+	Prediction     string            `json:"prediction,omitempty"`
+	VAETiling      string            `json:"vae_tiling,omitempty"` // "on" for a tiled decode
+	LongPrompts    string            `json:"long_prompts"`
+	Eta            float64           `json:"eta,omitempty"`
+	InitImage      string            `json:"init_image,omitempty"`
+	Mask           string            `json:"mask,omitempty"`
+	Strength       float64           `json:"denoising_strength,omitempty"`
+	OriginalSize   string            `json:"original_size,omitempty"` // SDXL size conditioning, WxH, when not the output size
+	CropCoords     string            `json:"crop_coords,omitempty"`   // TOP,LEFT when not 0,0
+	TargetSize     string            `json:"target_size,omitempty"`   // WxH when not the output size
+	LoRAs          []loraRecord      `json:"loras,omitempty"`
+	Embeddings     []embeddingRecord `json:"embeddings,omitempty"`
+	Model          string            `json:"model"`
+	VAE            string            `json:"vae,omitempty"`
+	ModelHash      string            `json:"model_hash"`
+	Line           int               `json:"line,omitempty"`
+	Seconds        float64           `json:"seconds"`
+	Skipped        bool              `json:"skipped,omitempty"` // --skip-existing: the file already held this image
 }
 
 // failureRecord is the --json line for an image that failed.
@@ -140,7 +145,7 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 			mine++
 		}
 	}
-	m, err := a.loadCtx(cmd.Context(), o.model, o.modelFromEnv, model.Options{VAE: o.vae}, pipeline.Options{ReleaseWeights: mine == 1})
+	m, err := a.loadCtx(cmd.Context(), o.model, o.modelFromEnv, model.Options{VAE: o.vae}, pipeline.Options{ReleaseWeights: mine == 1, Embeddings: o.embeddings})
 	if err != nil {
 		return err
 	}
@@ -313,6 +318,10 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 	}
 
 	if err := a.resolveLoRAs(o, prompts); err != nil {
+		return fail(err)
+	}
+	var err error
+	if o.embeddings, err = openEmbeddings(o.embeddingFlags, o.embeddingsDir); err != nil {
 		return fail(err)
 	}
 
@@ -495,7 +504,9 @@ func (r *runner) runJob(ctx context.Context, j job, req pipeline.Request) error 
 	path := r.out.path(j.index, r.total)
 	// The model hash is read only when needed: it is computed in the
 	// background while the first image generates.
-	info := func() pipeline.ModelInfo { return pipeline.ModelInfo{Name: r.name, Hash: r.hash(), VAE: r.vae} }
+	info := func() pipeline.ModelInfo {
+		return pipeline.ModelInfo{Name: r.name, Hash: r.hash(), VAE: r.vae, Embeddings: o.embeddings}
+	}
 	if o.skipExisting {
 		if params, err := pngout.ReadParameters(path); err == nil && params == req.InfoText(info()) {
 			if o.json {
@@ -562,6 +573,7 @@ func (r *runner) record(j job, req pipeline.Request, path string, secs float64, 
 		Eta: req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
 		InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
 		Seconds: math.Round(secs*1000) / 1000, Skipped: skipped, LoRAs: loraRecords(req.LoRAs),
+		Embeddings: embeddingRecords(req, o.embeddings),
 	}
 	if ids := req.SizeIDs(); ids != [6]int{req.Height, req.Width, 0, 0, req.Height, req.Width} {
 		rec.OriginalSize = fmt.Sprintf("%dx%d", ids[1], ids[0])

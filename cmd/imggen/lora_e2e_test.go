@@ -235,3 +235,125 @@ func TestSDXLLoRAReferenceImages(t *testing.T) {
 		})
 	}
 }
+
+// fileHash is AUTOMATIC1111's embedding short hash, computed here on its
+// own: the file's SHA-256, 12 hex digits.
+func fileHash(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+// TestEmbeddingReferenceImages: the textual-inversion runs through the
+// command with --embedding TOKEN=FILE, and with --embeddings-dir (the word
+// is the file's base name); the PNG records "TI hashes"; a LoRA tag and an
+// embedding in one prompt.
+func TestEmbeddingReferenceImages(t *testing.T) {
+	emb := fixture(t, "lora/tiny-emb.safetensors")
+	dir := t.TempDir()
+	data, err := os.ReadFile(emb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tiny-emb.safetensors"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, prompt, ref, ti string
+		extra                 []string
+	}{
+		{"token=file", "a <tiny-emb> sunset, oil painting", "e2e_ti_eulera15_cfg7.5", "<tiny-emb>", []string{"--embedding", "<tiny-emb>=" + emb}},
+		{"dir", "a tiny-emb sunset, oil painting", "e2e_ti_eulera15_cfg7.5", "tiny-emb", []string{"--embeddings-dir", dir}},
+		{"lora+ti", "a <tiny-emb> sunset, oil painting<lora:sd1-tiny-lora>", "e2e_lora_s1.0_ti_dpmpp2mkarras12_cfg6", "<tiny-emb>",
+			[]string{"--embedding", "<tiny-emb>=" + emb, "--lora-dir", fixtureAbs("lora"), "--sampler", "dpmpp_2m", "--schedule", "karras",
+				"--steps", "12", "--cfg-scale", "6", "--seed", "77", "-n", "blurry"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			refcheck.SkipOnPortable(t, false)
+			out := filepath.Join(t.TempDir(), "out.png")
+			code, _, _, stderr := runCounting(t, nil, append(loraRun(out, tc.extra...), "--", tc.prompt)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			assertMatchesReference(t, out, fixture(t, "lora/"+tc.ref+".png"), sd1Share)
+			params, err := pngout.ReadParameters(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := `TI hashes: "` + tc.ti + `: ` + fileHash(t, emb) + `"`; !strings.Contains(params, want) {
+				t.Errorf("parameters lack %s:\n%s", want, params)
+			}
+		})
+	}
+}
+
+// TestSDXLEmbeddingReferenceImage: the SDXL embedding (clip_l + clip_g)
+// through the command, pooled at the end of text (eot_pooling.json).
+func TestSDXLEmbeddingReferenceImage(t *testing.T) {
+	refcheck.SkipOnPortable(t, false)
+	out := filepath.Join(t.TempDir(), "out.png")
+	code, _, _, stderr := runCounting(t, nil, "-m", fixtureAbs("sdxl/model"), "--sampler", "euler", "--steps", "10", "--cfg-scale", "5",
+		"--seed", "1234", "-W", "128", "-H", "128", "-o", out, "-q", "--embedding", "<tiny-xl>="+fixtureAbs("sdxl-lora/sdxl-tiny-emb.safetensors"),
+		"a <tiny-xl> fox sitting in a snowy forest, morning light")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	assertMatchesReference(t, out, fixture(t, "sdxl-lora/e2e_ti_euler10_cfg5.eot.png"), sd1Share)
+}
+
+// TestEmbeddingErrors: an embedding that does not fit the model, or is no
+// embedding, stops the run with a message naming both, and no image.
+func TestEmbeddingErrors(t *testing.T) {
+	dir := t.TempDir()
+	pickle := filepath.Join(dir, "evil.pt")
+	os.WriteFile(pickle, []byte("\x80\x02c__builtin__\neval\n"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"sdxl embedding on sd1", []string{"--embedding", fixtureAbs("sdxl-lora/sdxl-tiny-emb.safetensors")}, exitFailure,
+			"SDXL embedding (clip_l 8 wide, clip_g 12 wide); the model has a text encoder 32 wide"},
+		{"a LoRA as embedding", []string{"--embedding", fixtureAbs("lora/sd1-tiny-lora.safetensors")}, exitFailure, "an embedding has one"},
+		{"pickle", []string{"--embedding", pickle}, exitFailure, "pickle"},
+		{"missing", []string{"--embedding", filepath.Join(dir, "none.safetensors")}, exitUsage, "none.safetensors"},
+		{"twice", []string{"--embedding", fixtureAbs("lora/tiny-emb.safetensors"), "--embedding", fixtureAbs("lora/tiny-emb.safetensors")}, exitUsage, "given twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.png")
+			args := append([]string{"-m", fixtureAbs("model-fp16/sd1-tiny.fp16.safetensors"), "-W", "64", "-H", "64", "--steps", "1", "-o", out, "-q"}, tc.args...)
+			code, _, _, stderr := runCounting(t, nil, append(args, "a tiny-emb")...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "panic") {
+				t.Errorf("exit %d, want %d: %s", code, tc.code, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("an image was written")
+			}
+		})
+	}
+}
+
+// TestTokenizeEmbedding: tokenize shows an embedding's vectors as tokens
+// with their ids.
+func TestTokenizeEmbedding(t *testing.T) {
+	code, _, stdout, stderr := runCounting(t, nil, "tokenize", "--json", "--embedding", "<tiny-emb>="+fixtureAbs("lora/tiny-emb.safetensors"), "a <tiny-emb> sunset")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rec tokenizeRecord
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tk := range rec.Tokens {
+		got = append(got, tk.Token)
+	}
+	if strings.Join(got, " ") != "a</w> <tiny-emb> <tiny-emb>_1 sunset</w>" || rec.Count != 4 || *rec.Tokens[1].ID != 49408 || *rec.Tokens[2].ID != 49409 {
+		t.Errorf("tokens %q, count %d: %s", got, rec.Count, stdout)
+	}
+}

@@ -36,6 +36,8 @@ type tokenizeRecord struct {
 
 func (a *app) tokenizeCommand(o *genOptions) *cobra.Command {
 	longPrompts := "truncate"
+	var embFlags []string
+	var embDir string
 	cmd := &cobra.Command{
 		Use:   "tokenize PROMPT",
 		Short: "Show how CLIP splits a prompt into tokens, and what the 75-token limit drops",
@@ -44,7 +46,8 @@ count against the text encoder's limit of 75 tokens (77 with the start and end
 tokens), and the text that is dropped when the prompt is longer, exactly as
 generation reads it: emphasis syntax such as (word:1.3) is parsed, not
 counted, and with --long-prompts chunk nothing is dropped (the chunks are
-listed instead). No model is needed.`,
+listed instead). Embedding words (--embedding, --embeddings-dir) show as
+their own tokens, one per vector. No model is needed.`,
 		Example: `  imggen tokenize "sunset, oil painting"
   imggen tokenize --json "a castle on a hill"
   imggen tokenize --long-prompts chunk "a very long prompt ... BREAK more"`,
@@ -56,15 +59,24 @@ listed instead). No model is needed.`,
 			if longPrompts != "truncate" && longPrompts != "chunk" {
 				return usagef("--long-prompts must be truncate or chunk, got %q", longPrompts)
 			}
-			return a.tokenize(o, args[0], longPrompts)
+			es, err := openEmbeddings(embFlags, embDir)
+			if err != nil {
+				return err
+			}
+			tok, err := textenc.NewCLIPTokenizer(textenc.EOT).WithWords(embeddingWords(es))
+			if err != nil {
+				return usageError{err}
+			}
+			return a.tokenize(o, tok, args[0], longPrompts)
 		},
 	}
 	cmd.Flags().StringVar(&longPrompts, "long-prompts", longPrompts, "prompts over 75 tokens: truncate or chunk, as for generation")
+	cmd.Flags().StringArrayVar(&embFlags, "embedding", nil, "embedding FILE or TOKEN=FILE, as for generation (repeatable)")
+	cmd.Flags().StringVar(&embDir, "embeddings-dir", "", "every .safetensors embedding in DIR, as for generation")
 	return cmd
 }
 
-func (a *app) tokenize(o *genOptions, prompt, longPrompts string) error {
-	tok := textenc.NewCLIPTokenizer(textenc.EOT)
+func (a *app) tokenize(o *genOptions, tok *textenc.Tokenizer, prompt, longPrompts string) error {
 	ids, weights, enc := tok.EncodeWeighted(prompt)
 	chunk := longPrompts == "chunk"
 	rec := tokenizeRecord{

@@ -27,6 +27,7 @@ type Options struct {
 	Seed          int64
 	Prompt        string
 	Negative      string
+	LoRAs         []pipeline.LoRA // applied as in a generation (low-rank side paths)
 	// CeilingTime is how long the kernel ceiling is measured before the
 	// run (0: not measured).
 	CeilingTime time.Duration
@@ -43,7 +44,8 @@ func DefaultOptions() Options {
 
 func (o Options) request() pipeline.Request {
 	return pipeline.Request{Prompt: o.Prompt, NegativePrompt: o.Negative, Width: o.Width, Height: o.Height,
-		Steps: o.Steps, CFGScale: o.CFGScale, Sampler: o.Sampler, Schedule: "default", Seed: o.Seed, ClipSkip: 1}
+		Steps: o.Steps, CFGScale: o.CFGScale, Sampler: o.Sampler, Schedule: "default", Seed: o.Seed, ClipSkip: 1,
+		LoRAs: o.LoRAs}
 }
 
 // Validate reports a bad option (sizes, steps, sampler, threads).

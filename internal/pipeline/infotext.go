@@ -27,6 +27,9 @@ type ModelInfo struct {
 	Name string // A1111's "Model:", the checkpoint's name
 	Hash string // A1111's "Model hash:"
 	VAE  string // A1111's "VAE:", the file name of a replacement VAE, or ""
+	// Embeddings are the run's textual-inversion embeddings; those a
+	// prompt uses are recorded in A1111's "TI hashes:".
+	Embeddings []Embedding
 }
 
 // InfoText formats r as AUTOMATIC1111's "parameters" text:
@@ -108,6 +111,9 @@ func (r Request) InfoText(m ModelInfo) string {
 	}
 	if h := r.loraHashes(); h != "" {
 		params = append(params, "Lora hashes: "+a1111Quote(h))
+	}
+	if h := r.tiHashes(m.Embeddings); h != "" {
+		params = append(params, "TI hashes: "+a1111Quote(h))
 	}
 	b.WriteString(strings.Join(params, ", "))
 	return b.String()

@@ -43,6 +43,8 @@ type Options struct {
 	// lowers the peak memory of one image. The next image then reads them
 	// from disk again, so a batch leaves it off.
 	ReleaseWeights bool
+	// Embeddings are textual-inversion embeddings the prompts may use.
+	Embeddings []Embedding
 	// Weights, when set, wraps each network's weight source before the
 	// network is built; component is the diffusers folder name ("unet",
 	// "vae", "text_encoder", "text_encoder_2", ...). It is the extension
@@ -106,7 +108,11 @@ func New(m *model.Model, opts Options) (*Pipeline, error) {
 	}
 	ls := &loras{layers: layers}
 	ls.targets = sync.OnceValues(func() ([]lora.Target, error) { return loraTargets(m, layers) })
-	return &Pipeline{Model: m, opts: opts, texts: texts, unet: u, vae: v, scheduler: sched, loras: ls}, nil
+	p := &Pipeline{Model: m, opts: opts, texts: texts, unet: u, vae: v, scheduler: sched, loras: ls}
+	if err := p.setEmbeddings(opts.Embeddings); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Tokenizer returns the tokenizer of the model's first text encoder.

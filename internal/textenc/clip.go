@@ -15,6 +15,7 @@ import (
 type TextModel struct {
 	cfg      Config
 	tokenEmb []float32 // [vocab, hidden]
+	added    []float32 // [added tokens, hidden]: textual-inversion rows after the vocabulary
 	posEmb   []float32 // [max positions, hidden]
 	layers   []*clipLayer
 	finalLN  *nn.LayerNorm
@@ -69,6 +70,21 @@ func LoadTextModel(cfg Config, l weights.Loader) (*TextModel, error) {
 		return nil, fmt.Errorf("text encoder: %w", err)
 	}
 	return m, nil
+}
+
+// SetAddedTokens gives the ids from the vocabulary size on the embedding
+// rows [n, hidden] (textual inversion; nil removes them). first must be
+// the vocabulary size. It must not be called while the model runs.
+func (m *TextModel) SetAddedTokens(first int, rows []float32) error {
+	d := m.cfg.HiddenSize
+	switch {
+	case len(rows) > 0 && first != m.cfg.VocabSize:
+		return fmt.Errorf("added tokens from id %d, but this text encoder's vocabulary has %d", first, m.cfg.VocabSize)
+	case len(rows)%d != 0:
+		return fmt.Errorf("added token rows of %d values are not rows of %d", len(rows), d)
+	}
+	m.added = rows
+	return nil
 }
 
 // Config returns the configuration the model was loaded with.
@@ -126,17 +142,20 @@ func (m *TextModel) HiddenStates(ids [][]int) ([]*tensor.Tensor, error) {
 }
 
 // Pooled picks, per row of last ([batch, seq, hidden], normed), the state at
-// the first EOS, found as the argmax of the ids: transformers' path for
-// configs with the legacy eos_token_id 2, which SD's carry. EOS (49407) is
-// the largest id, so the first maximum is the first EOS.
+// the first EOS. transformers finds it as the argmax of the ids (its path for
+// configs with the legacy eos_token_id 2, which SD's carry), which is the
+// same place while EOS (49407) is the largest id; with added
+// (textual-inversion) tokens it is not, and this pools at the end of text
+// as OpenCLIP, kohya's trainers and AUTOMATIC1111 do.
 func Pooled(last *tensor.Tensor, ids [][]int) *tensor.Tensor {
 	seq, d := last.Shape[1], last.Shape[2]
 	y := tensor.New(len(ids), d)
 	for b, row := range ids {
-		p := 0
+		p := len(row) - 1
 		for i, id := range row {
-			if id > row[p] {
+			if id == EOT {
 				p = i
+				break
 			}
 		}
 		copy(y.Data[b*d:(b+1)*d], last.Data[(b*seq+p)*d:])
@@ -173,9 +192,10 @@ func (m *TextModel) checkIDs(ids [][]int) (int, error) {
 		if len(row) != seq {
 			return 0, fmt.Errorf("text encoder: row %d has %d ids, row 0 has %d", b, len(row), seq)
 		}
+		n := m.cfg.VocabSize + len(m.added)/m.cfg.HiddenSize
 		for i, id := range row {
-			if id < 0 || id >= m.cfg.VocabSize {
-				return 0, fmt.Errorf("text encoder: id %d at row %d position %d outside vocabulary 0..%d", id, b, i, m.cfg.VocabSize-1)
+			if id < 0 || id >= n {
+				return 0, fmt.Errorf("text encoder: id %d at row %d position %d outside vocabulary 0..%d", id, b, i, n-1)
 			}
 		}
 	}
@@ -190,7 +210,11 @@ func (m *TextModel) embed(ids [][]int, seq int) *tensor.Tensor {
 	for b, row := range ids {
 		for p, id := range row {
 			out := x.Data[(b*seq+p)*d : (b*seq+p+1)*d]
-			tok, pos := m.tokenEmb[id*d:(id+1)*d], m.posEmb[p*d:(p+1)*d]
+			table, row := m.tokenEmb, id
+			if id >= m.cfg.VocabSize {
+				table, row = m.added, id-m.cfg.VocabSize
+			}
+			tok, pos := table[row*d:(row+1)*d], m.posEmb[p*d:(p+1)*d]
 			for j := range out {
 				out[j] = tok[j] + pos[j]
 			}

@@ -42,9 +42,15 @@ const (
 // concurrent use.
 type Tokenizer struct {
 	padID int
+	cache *bpeCache
+	words []addedWord // textual-inversion words (see WithWords)
+}
 
-	mu    sync.Mutex
-	cache map[string][]int32 // cleaned piece -> BPE ids
+// bpeCache maps cleaned pieces to BPE ids; tokenizers made from one
+// another share it.
+type bpeCache struct {
+	mu sync.Mutex
+	m  map[string][]int32
 }
 
 // Encoding is the result of Encode.
@@ -59,26 +65,14 @@ type Encoding struct {
 // NewCLIPTokenizer returns a tokenizer that pads with padID: EOT for SD 1.x,
 // 0 for SD 2.x (whose tokenizer pads with "!").
 func NewCLIPTokenizer(padID int) *Tokenizer {
-	return &Tokenizer{padID: padID, cache: make(map[string][]int32)}
+	return &Tokenizer{padID: padID, cache: &bpeCache{m: make(map[string][]int32)}}
 }
 
 // Encode cleans and tokenizes prompt and returns exactly ContextLen ids. It
 // never fails: any string, including invalid UTF-8, gives a valid encoding.
 func (t *Tokenizer) Encode(prompt string) Encoding {
 	tb := vocabTables()
-	text := openAIClean(prompt)
-
-	var ids []int32
-	splitPieces(text, func(piece string) {
-		switch piece {
-		case bosText:
-			ids = append(ids, BOS)
-		case eotText:
-			ids = append(ids, EOT)
-		default:
-			ids = append(ids, t.bpe(tb, piece)...)
-		}
-	})
+	ids := t.textIDs(tb, prompt)
 
 	enc := Encoding{
 		IDs:        make([]int, ContextLen),
@@ -87,7 +81,7 @@ func (t *Tokenizer) Encode(prompt string) Encoding {
 		Truncated:  len(ids) > maxTextTokens,
 	}
 	for i, id := range ids {
-		enc.Tokens[i] = tb.vocab[id]
+		enc.Tokens[i] = t.token(tb, id)
 	}
 	kept := ids
 	if enc.Truncated {
@@ -117,6 +111,10 @@ func (t *Tokenizer) Decode(ids []int) string {
 	tb := vocabTables()
 	var raw []byte
 	for _, id := range ids {
+		if w, ok := t.wordText(id); ok {
+			raw = append(raw, w+"</w>"...)
+			continue
+		}
 		if id < 0 || id >= len(tb.vocab) {
 			raw = append(raw, "\ufffd"...)
 			continue
@@ -132,19 +130,20 @@ func (t *Tokenizer) Decode(ids []int) string {
 
 // bpe returns the ids of one piece, through the cache.
 func (t *Tokenizer) bpe(tb *tables, piece string) []int32 {
-	t.mu.Lock()
-	ids, ok := t.cache[piece]
-	t.mu.Unlock()
+	c := t.cache
+	c.mu.Lock()
+	ids, ok := c.m[piece]
+	c.mu.Unlock()
 	if ok {
 		return ids
 	}
 	ids = tb.bpe(piece)
-	t.mu.Lock()
-	if len(t.cache) >= cacheLimit {
-		clear(t.cache)
+	c.mu.Lock()
+	if len(c.m) >= cacheLimit {
+		clear(c.m)
 	}
-	t.cache[piece] = ids
-	t.mu.Unlock()
+	c.m[piece] = ids
+	c.mu.Unlock()
 	return ids
 }
 

@@ -245,18 +245,26 @@ func mergeRuns(res []WeightedText) []WeightedText {
 }
 
 // textIDs tokenizes one run exactly as Encode tokenizes a whole prompt, so
-// a prompt that parses to a single run gets Encode's ids.
+// a prompt that parses to a single run gets Encode's ids. Added words
+// (WithWords) are split out of the raw text first and the text between
+// them is tokenized on its own, as transformers does with added tokens.
 func (t *Tokenizer) textIDs(tb *tables, s string) []int32 {
 	var ids []int32
-	splitPieces(openAIClean(s), func(piece string) {
-		switch piece {
-		case bosText:
-			ids = append(ids, BOS)
-		case eotText:
-			ids = append(ids, EOT)
-		default:
-			ids = append(ids, t.bpe(tb, piece)...)
+	t.splitWords(s, func(text string, w *addedWord) {
+		if w != nil {
+			ids = append(ids, w.ids...)
+			return
 		}
+		splitPieces(openAIClean(text), func(piece string) {
+			switch piece {
+			case bosText:
+				ids = append(ids, BOS)
+			case eotText:
+				ids = append(ids, EOT)
+			default:
+				ids = append(ids, t.bpe(tb, piece)...)
+			}
+		})
 	})
 	return ids
 }
@@ -299,7 +307,7 @@ func (t *Tokenizer) EncodeWeighted(prompt string) (ids []int, weights []float64,
 		Truncated:  len(all) > maxTextTokens,
 	}
 	for i, id := range all {
-		enc.Tokens[i] = tb.vocab[id]
+		enc.Tokens[i] = t.token(tb, id)
 	}
 	kept := all
 	if enc.Truncated {
