@@ -19,11 +19,11 @@ func TestWordsAgainstDiffusers(t *testing.T) {
 			Token   string
 			Vectors int
 			Cases   []struct {
-				Prompt          string
-				Tokens          []string
-				Tokens2         []string `json:"tokens_2"`
-				IDs             []int
-				IDs2            []int `json:"ids_2"`
+				Prompt  string
+				Tokens  []string
+				Tokens2 []string `json:"tokens_2"`
+				IDs     []int
+				IDs2    []int `json:"ids_2"`
 			}
 		}
 		b, err := os.ReadFile(file)
