@@ -25,6 +25,7 @@ type benchOptions struct {
 	seed              int64
 	cpuProfile        string
 	loras             []string
+	loraMerge         bool
 }
 
 const benchLong = `bench loads a model and times each stage of one text-to-image generation:
@@ -69,6 +70,7 @@ func (a *app) benchCommand(o *genOptions) *cobra.Command {
 	f.StringVarP(&b.negative, "negative-prompt", "n", "", "negative prompt (the cost does not depend on the text)")
 	f.Int64Var(&b.seed, "seed", 0, "seed of the initial noise")
 	f.StringArrayVar(&b.loras, "lora", nil, "apply the LoRA FILE[:SCALE] (repeatable; the FLOPs counted are the model's own)")
+	f.BoolVar(&b.loraMerge, "lora-merge", false, "merge the LoRAs into float32 copies of the matrices they touch instead of running them as side paths")
 	f.StringVar(&b.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (read it with: go tool pprof FILE)")
 	return cmd
 }
@@ -77,6 +79,7 @@ func (a *app) bench(cmd *cobra.Command, o *genOptions, b *benchOptions) error {
 	opts := bench.DefaultOptions()
 	opts.Width, opts.Height, opts.Steps, opts.Threads = b.width, b.height, b.steps, b.threads
 	opts.CFGScale, opts.Sampler, opts.Negative, opts.Seed = b.cfgScale, b.sampler, b.negative, b.seed
+	opts.MergeLoRAs = b.loraMerge
 	if err := opts.Validate(); err != nil {
 		return usageError{err}
 	}

@@ -28,6 +28,7 @@ type Options struct {
 	Prompt        string
 	Negative      string
 	LoRAs         []pipeline.LoRA // applied as in a generation (low-rank side paths)
+	MergeLoRAs    bool            // merge them into float32 copies instead (pipeline.Options.MergeLoRAs)
 	// CeilingTime is how long the kernel ceiling is measured before the
 	// run (0: not measured).
 	CeilingTime time.Duration
@@ -132,7 +133,7 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer m.Close()
-	p, err := pipeline.New(m, pipeline.Options{ReleaseWeights: true}) // one image, as imggen makes it
+	p, err := pipeline.New(m, pipeline.Options{ReleaseWeights: true, MergeLoRAs: o.MergeLoRAs}) // one image, as imggen makes it
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ type Linear struct {
 	w       weights.Matrix // [Out, In] as stored
 	b       []float32      // nil without bias
 	lowRank []LowRank      // LoRA updates added to the output
+	own     weights.Matrix // the loaded weights while w is a merged copy
 }
 
 // LoadLinear reads "weight" [out, in] and, if bias, "bias" [out].
@@ -59,7 +60,8 @@ type Conv2d struct {
 	PadT, PadL, PadB, PadR int
 	w                      weights.Matrix // [Out, In*K*K]
 	b                      []float32
-	lowRank                []LowRank // LoRA updates added to the output
+	lowRank                []LowRank      // LoRA updates added to the output
+	own                    weights.Matrix // the loaded weights while w is a merged copy
 }
 
 // LoadConv2d reads "weight" [out, in, k, k] and "bias" [out]; padding is

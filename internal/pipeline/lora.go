@@ -29,6 +29,7 @@ type loras struct {
 	touched []nn.Adaptable            // layers that carry updates now
 	layers  map[string]weights.Layers // per component, as the networks recorded them
 	targets func() ([]lora.Target, error)
+	merge   bool // Options.MergeLoRAs
 }
 
 // key identifies a set of LoRAs with their strengths.
@@ -93,11 +94,15 @@ func (s *loras) apply(ls []LoRA, key string) error {
 			}
 		}
 	}
+	set := nn.Adaptable.SetLowRank
+	if s.merge {
+		set = nn.Adaptable.SetMerged
+	}
 	for _, layer := range s.touched {
-		layer.SetLowRank(nil)
+		set(layer, nil)
 	}
 	for _, layer := range order {
-		layer.SetLowRank(updates[layer])
+		set(layer, updates[layer])
 	}
 	s.touched, s.active = order, key
 	return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/imggen/imggen/internal/lora"
+	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/safetensors"
@@ -305,4 +306,40 @@ func TestLoRAStrengthsAddUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	refcheck.ImageWithin(t, img, loraDir+"/e2e_lora_s0.6_eulera15_cfg7.5.png", pngMaxLevel, pngMaxFraction)
+}
+
+// TestMergedLoRAReferenceRuns: with MergeLoRAs the LoRA is added into
+// copies of the weights, as diffusers' fuse_lora does: the fused
+// references at 0.6 (SD 1.x) and 0.7 (SDXL), then the plain model again.
+func TestMergedLoRAReferenceRuns(t *testing.T) {
+	for _, c := range []struct {
+		model, dir, file string
+		req              Request
+		fused, base      string
+		scale            float64
+	}{
+		{"../../testdata/model-diffusers", loraDir, "sd1-tiny-lora.safetensors",
+			Request{Prompt: "sunset, oil painting", NegativeGiven: true, Width: 128, Height: 128, Sampler: "euler_a",
+				Schedule: "default", Steps: 15, CFGScale: 7.5, Seed: 1234, ClipSkip: 1},
+			"e2e_lora_fused0.6_eulera15_cfg7.5", "e2e_base_eulera15_cfg7.5", 0.6},
+		{sdxlDir + "/sdxl-tiny.fp16.safetensors", sdxlLoRADir, "sdxl-tiny-lora.safetensors",
+			Request{Prompt: sdxlFox, Width: 128, Height: 128, Sampler: "euler", Schedule: "default", Steps: 10, CFGScale: 5, Seed: 1234, ClipSkip: 1},
+			"e2e_lora_fused0.7_euler10_cfg5", "e2e_base_euler10_cfg5", 0.7},
+	} {
+		t.Run(c.fused, func(t *testing.T) {
+			m, err := model.Load(c.model, model.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			p, err := New(m, Options{MergeLoRAs: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			withLoRA := c.req
+			withLoRA.LoRAs = []LoRA{{openLoRA(t, c.dir+"/"+c.file), c.scale}}
+			checkReferenceRun(t, p, c.dir, run{c.fused, withLoRA, true, false})
+			checkReferenceRun(t, p, c.dir, run{c.base, c.req, true, false})
+		})
+	}
 }

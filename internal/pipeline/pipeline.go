@@ -45,6 +45,12 @@ type Options struct {
 	ReleaseWeights bool
 	// Embeddings are textual-inversion embeddings the prompts may use.
 	Embeddings []Embedding
+	// MergeLoRAs applies LoRAs by adding them into copies of the matrices
+	// they touch (peft's fuse_lora) instead of as low-rank side paths:
+	// the same speed as no LoRA, but each switch costs the touched
+	// matrices' size in work and memory. For measurements and for
+	// matching fused references.
+	MergeLoRAs bool
 	// Weights, when set, wraps each network's weight source before the
 	// network is built; component is the diffusers folder name ("unet",
 	// "vae", "text_encoder", "text_encoder_2", ...). It is the extension
@@ -106,7 +112,7 @@ func New(m *model.Model, opts Options) (*Pipeline, error) {
 			return nil, fmt.Errorf("scheduler config: %w", err)
 		}
 	}
-	ls := &loras{layers: layers}
+	ls := &loras{layers: layers, merge: opts.MergeLoRAs}
 	ls.targets = sync.OnceValues(func() ([]lora.Target, error) { return loraTargets(m, layers) })
 	p := &Pipeline{Model: m, opts: opts, texts: texts, unet: u, vae: v, scheduler: sched, loras: ls}
 	if err := p.setEmbeddings(opts.Embeddings); err != nil {
