@@ -179,7 +179,7 @@ func TestUsageErrors(t *testing.T) {
 		{"invalid utf8 prompt", "", nil, []string{"bad \xff"}, "not valid UTF-8"},
 		{"invalid utf8 negative", "", nil, []string{"a", "-n", "\xff"}, "not valid UTF-8"},
 		{"tokenize without prompt", "", nil, []string{"tokenize"}, "tokenize takes one prompt (quote it), got 0 argument(s)"},
-		{"inspect two paths", "", nil, []string{"inspect", "a", "b"}, "inspect takes one model path, got 2 argument(s)"},
+		{"inspect two paths", "", nil, []string{"inspect", "a", "b"}, "inspect takes one model, LoRA or embedding path, got 2 argument(s)"},
 		{"steps not a number", "", nil, []string{"a", "--steps", "abc"}, `--steps must be a whole number, got "abc"`},
 		{"cfg not a number", "", nil, []string{"a", "--cfg-scale", "x"}, `--cfg-scale must be a number, got "x"`},
 		{"bench seed not a number", "", nil, []string{"bench", "--seed", "1.5"}, `--seed must be a whole number, got "1.5"`},
@@ -921,8 +921,8 @@ func TestMistypedSubcommand(t *testing.T) {
 // exits 1.
 func TestInspectUnsupported(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "lora.safetensors")
-	header := `{"lora_unet_x.lora_down.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
+	path := filepath.Join(dir, "mystery.safetensors")
+	header := `{"model.mystery_block.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
 	data := append(binary.LittleEndian.AppendUint64(nil, uint64(len(header))), header...)
 	if err := os.WriteFile(path, append(data, 0, 0, 0, 0), 0o644); err != nil {
 		t.Fatal(err)

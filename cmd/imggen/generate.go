@@ -152,6 +152,7 @@ func (a *app) generate(cmd *cobra.Command, o *genOptions, args []string) error {
 	defer m.close()
 	a.warnf(o, "loaded %s in %.1fs\n", m.name, time.Since(start).Seconds())
 
+	checkLoRAs(m, jobs)
 	base, notes, err := pipeline.Plan(base, m.Defaults())
 	if err != nil {
 		return fmt.Errorf("with the model's defaults: %w", err)

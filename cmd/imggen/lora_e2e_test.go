@@ -168,7 +168,7 @@ func TestLoRAErrors(t *testing.T) {
 		{"tag leaving dir", []string{"--lora-dir", dir, "--", "a <lora:../x>"}, exitUsage, false, "inside --lora-dir"},
 		{"bad tag strength", []string{"--lora-dir", dir, "--", "a <lora:x:strong>"}, exitUsage, false, "strength"},
 		{"bad flag strength", []string{"--lora", good + ":99", "--", "a"}, exitUsage, false, "strength"},
-		{"another family", []string{"--lora", fixture(t, "sdxl-lora/sdxl-tiny-lora.safetensors"), "--", "a"}, exitFailure, true, "SDXL LoRA"},
+		{"another family", []string{"--lora", fixture(t, "sdxl-lora/sdxl-tiny-lora.safetensors"), "--", "a"}, exitFailure, true, "a LoRA for SDXL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.png")
@@ -355,5 +355,40 @@ func TestTokenizeEmbedding(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "a</w> <tiny-emb> <tiny-emb>_1 sunset</w>" || rec.Count != 4 || *rec.Tokens[1].ID != 49408 || *rec.Tokens[2].ID != 49409 {
 		t.Errorf("tokens %q, count %d: %s", got, rec.Count, stdout)
+	}
+}
+
+// TestInspectAddons: inspect describes a LoRA (format, rank, alpha, the
+// modules per network, the family) and an embedding, and with -m says
+// whether it fits (exit 1 when not).
+func TestInspectAddons(t *testing.T) {
+	sd1 := fixtureAbs("model-fp16/sd1-tiny.fp16.safetensors")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"sd1 lora", []string{fixtureAbs("lora/sd1-tiny-lora.safetensors")}, exitOK,
+			[]string{"LoRA (kohya format)", "modules:     301: text_encoder 24, unet 277", "conv3x3", "rank:        4", "alpha:       2"}},
+		{"sd1 lora fits", []string{fixtureAbs("lora/sd1-tiny-lora.safetensors"), "-m", sd1}, exitOK, []string{"fits", "yes (301 layers)"}},
+		{"sdxl lora", []string{fixtureAbs("sdxl-lora/sdxl-tiny-lora.safetensors")}, exitOK,
+			[]string{"trained for: SDXL (metadata: sdxl_base_v1-0)", "text_encoder_2 18"}},
+		{"sdxl lora on sd1", []string{fixtureAbs("sdxl-lora/sdxl-tiny-lora.safetensors"), "-m", sd1}, exitFailure, []string{"fits", "no: ", "a LoRA for SDXL"}},
+		{"embedding", []string{fixtureAbs("lora/tiny-emb.safetensors"), "-m", sd1}, exitOK, []string{"textual-inversion embedding", "vectors:     2", "width:       32", "yes"}},
+		{"sdxl embedding on sd1", []string{fixtureAbs("sdxl-lora/sdxl-tiny-emb.safetensors"), "-m", sd1}, exitFailure, []string{"SDXL (clip_l + clip_g)", "no: "}},
+		{"-m with a model", []string{sd1, "-m", sd1}, exitUsage, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stdout, stderr := runCounting(t, nil, append([]string{"inspect"}, tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s%s", code, tc.code, stdout, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("output lacks %q:\n%s", w, stdout)
+				}
+			}
+		})
 	}
 }

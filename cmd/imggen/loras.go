@@ -142,3 +142,28 @@ func (s *loraSet) forPrompt(prompt string, flagLoRAs []pipeline.LoRA, dir string
 	}
 	return out, nil
 }
+
+// checkLoRAs fails, before any image is made, each job with a LoRA that
+// does not fit the loaded model (another family's, say), each file checked
+// once.
+func checkLoRAs(m *loaded, jobs []job) {
+	c, ok := m.generator.(interface {
+		CheckLoRA(*lora.File) (int, error)
+	})
+	if !ok {
+		return
+	}
+	errs := map[*lora.File]error{}
+	for i := range jobs {
+		for _, l := range jobs[i].loras {
+			err, seen := errs[l.File]
+			if !seen {
+				_, err = c.CheckLoRA(l.File)
+				errs[l.File] = err
+			}
+			if err != nil && jobs[i].err == nil {
+				jobs[i].err = err
+			}
+		}
+	}
+}

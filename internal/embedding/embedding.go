@@ -169,3 +169,36 @@ func (f *File) For(widths []int) ([]*Vectors, error) {
 	}
 	return nil, fail
 }
+
+// Summary describes an embedding file for imggen inspect.
+type Summary struct {
+	Format  string `json:"format"` // "AUTOMATIC1111 (one text encoder)" or "SDXL (clip_l + clip_g)"
+	Vectors int    `json:"vectors"`
+	Widths  []int  `json:"widths"`
+	Family  string `json:"family"`
+	Hash    string `json:"hash"`
+}
+
+// Summarize describes f.
+func (f *File) Summarize() Summary {
+	if f.Single != nil {
+		fam := map[int]string{768: "SD 1.x", 1024: "SD 2.x"}[f.Single.Dim]
+		if fam == "" {
+			fam = "unknown"
+		}
+		return Summary{Format: "one text encoder (AUTOMATIC1111 emb_params)", Vectors: f.Single.N, Widths: []int{f.Single.Dim}, Family: fam, Hash: f.Hash}
+	}
+	return Summary{Format: "SDXL (clip_l + clip_g)", Vectors: f.L.N, Widths: []int{f.L.Dim, f.G.Dim}, Family: "SDXL", Hash: f.Hash}
+}
+
+// LooksLikeEmbedding reports whether tensor names are an embedding's:
+// emb_params, or clip_l and clip_g.
+func LooksLikeEmbedding(names []string) bool {
+	switch len(names) {
+	case 1:
+		return names[0] == "emb_params" || names[0] == "*" || strings.HasPrefix(names[0], "string_to_param")
+	case 2:
+		return (names[0] == "clip_g" && names[1] == "clip_l") || (names[0] == "clip_l" && names[1] == "clip_g")
+	}
+	return false
+}

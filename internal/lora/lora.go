@@ -115,13 +115,24 @@ func addnetHash(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
-// otherKinds are LyCORIS and other adapter kinds, by a key part only
-// they use.
-var otherKinds = []struct{ part, kind string }{
-	{".hada_w1_a", "LoHa"}, {".hada_w2_a", "LoHa"}, {".lokr_w1", "LoKr"}, {".lokr_w2", "LoKr"},
-	{".dora_scale", "DoRA"}, {".magnitude", "DoRA"}, {".oft_blocks", "OFT"}, {".oft_diag", "OFT"},
-	{".on_input", "IA3"}, {".diff_b", "a full-weight difference"}, {".diff", "a full-weight difference"},
-	{".lora_mid.weight", "LoCon with a CP-decomposed middle (lora_mid)"},
+// otherKinds are LyCORIS and other adapter kinds, by the last part of a
+// key that only they use.
+var otherKinds = map[string]string{
+	"hada_w1_a": "LoHa", "hada_w1_b": "LoHa", "hada_w2_a": "LoHa", "hada_w2_b": "LoHa", "hada_t1": "LoHa", "hada_t2": "LoHa",
+	"lokr_w1": "LoKr", "lokr_w2": "LoKr", "lokr_w1_a": "LoKr", "lokr_w1_b": "LoKr", "lokr_w2_a": "LoKr", "lokr_w2_b": "LoKr", "lokr_t2": "LoKr",
+	"dora_scale": "DoRA", "lora_magnitude_vector": "DoRA", "oft_blocks": "OFT", "oft_diag": "OFT", "on_input": "IA3",
+	"diff": "full-weight difference", "diff_b": "full-weight difference", "lora_mid": "LoCon with a CP-decomposed middle (lora_mid)",
+}
+
+// otherKind names the adapter kind of a key that is no LoRA's ("" if none).
+func otherKind(k string) string {
+	parts := strings.Split(k, ".")
+	for _, p := range parts[max(1, len(parts)-2):] { // the last part, or the one before ".weight"
+		if kind, ok := otherKinds[p]; ok {
+			return kind
+		}
+	}
+	return ""
 }
 
 // part names the pieces of one module in either format.
@@ -164,10 +175,8 @@ func (f *File) read(sf *safetensors.File) error {
 		return m
 	}
 	for _, k := range sf.Names() {
-		for _, o := range otherKinds {
-			if strings.Contains(k, o.part) {
-				return fmt.Errorf("this is a %s file (key %q); imggen applies LoRA and LoCon only", o.kind, k)
-			}
+		if kind := otherKind(k); kind != "" {
+			return fmt.Errorf("this is a %s file (key %q); imggen applies LoRA and LoCon only", kind, k)
 		}
 		name, p, format, ok := splitKey(k)
 		if !ok {
@@ -298,15 +307,8 @@ func (f *File) Resolve(targets []Target) ([]Binding, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
-	hint := ""
-	for _, k := range missing {
-		if strings.Contains(k, "_te1_") || strings.Contains(k, "_te2_") || strings.Contains(k, "text_encoder_2") || strings.Contains(k, "input_blocks") {
-			hint = " (the file looks like an SDXL LoRA)"
-			break
-		}
-	}
-	return nil, fmt.Errorf("%s: %d of %d modules match no layer of this model%s, e.g. %s",
-		f.Name, len(missing), len(f.Modules), hint, strings.Join(missing[:min(3, len(missing))], ", "))
+	return nil, fmt.Errorf("%s (a LoRA for %s): %d of %d modules match no layer of this model, e.g. %s",
+		f.Name, f.Summarize().Family, len(missing), len(f.Modules), strings.Join(missing[:min(3, len(missing))], ", "))
 }
 
 func contains(list []string, s string) bool {
@@ -320,3 +322,77 @@ func contains(list []string, s string) bool {
 
 // Flat is a layer name as kohya writes it: dots as underscores.
 func Flat(name string) string { return strings.ReplaceAll(name, ".", "_") }
+
+// Summary describes a LoRA file for imggen inspect.
+type Summary struct {
+	Format     string         `json:"format"`
+	Modules    int            `json:"modules"`
+	Ranks      []int          `json:"ranks"`
+	Alphas     []float64      `json:"alphas"`
+	Components map[string]int `json:"components"` // modules per network: unet, text_encoder, text_encoder_2
+	Kinds      map[string]int `json:"kinds"`      // linear, conv1x1, conv3x3, ...
+	Family     string         `json:"family"`     // what the names and widths say it was trained for
+	BaseModel  string         `json:"base_model,omitempty"`
+	Hash       string         `json:"hash"`
+}
+
+// Summarize describes f.
+func (f *File) Summarize() Summary {
+	s := Summary{Format: f.Format, Modules: len(f.Modules), Components: map[string]int{}, Kinds: map[string]int{},
+		BaseModel: f.Metadata["ss_base_model_version"], Hash: f.Hash}
+	ranks, alphas := map[int]bool{}, map[float64]bool{}
+	xl := false
+	crossWidth := 0
+	for _, m := range f.Modules {
+		ranks[m.Rank], alphas[m.Alpha] = true, true
+		comp := map[string]string{"unet": "unet", "te": "text_encoder", "te1": "text_encoder", "text_encoder": "text_encoder",
+			"te2": "text_encoder_2", "text_encoder_2": "text_encoder_2"}[m.componentH]
+		s.Components[comp]++
+		kind := "linear"
+		if len(m.DownShape) == 4 {
+			kind = fmt.Sprintf("conv%dx%d", m.DownShape[2], m.DownShape[3])
+		}
+		s.Kinds[kind]++
+		if comp == "text_encoder_2" || strings.Contains(m.name, "input_blocks") || strings.Contains(m.name, "output_blocks") || strings.Contains(m.name, "middle_block") {
+			xl = true
+		}
+		if comp == "unet" && (strings.HasSuffix(m.name, "attn2_to_k") || strings.HasSuffix(m.name, "attn2.to_k")) {
+			crossWidth = m.DownShape[1]
+		}
+	}
+	for r := range ranks {
+		s.Ranks = append(s.Ranks, r)
+	}
+	for a := range alphas {
+		s.Alphas = append(s.Alphas, a)
+	}
+	sort.Ints(s.Ranks)
+	sort.Float64s(s.Alphas)
+	switch {
+	case xl || crossWidth == 2048:
+		s.Family = "SDXL"
+	case crossWidth == 768:
+		s.Family = "SD 1.x"
+	case crossWidth == 1024:
+		s.Family = "SD 2.x"
+	case crossWidth > 0:
+		s.Family = fmt.Sprintf("SD 1.x/2.x layout (cross-attention %d wide)", crossWidth)
+	default:
+		s.Family = "SD 1.x/2.x layout (no cross-attention layer to tell the width by)"
+	}
+	return s
+}
+
+// LooksLikeLoRA reports whether tensor names are an adapter's (LoRA,
+// LoCon or another LyCORIS kind) rather than a model's or an embedding's.
+func LooksLikeLoRA(names []string) bool {
+	for _, k := range names {
+		if _, _, _, ok := splitKey(k); ok && !strings.HasSuffix(k, ".alpha") {
+			return true
+		}
+		if otherKind(k) != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -33,23 +33,29 @@ func (lin *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 	rows := x.Numel() / lin.In
 	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), lin.Out)
 	y := tensor.New(shape...)
+	lin.forwardInto(y.Data, x, rows)
+	addLowRank(y, x, lin.lowRank)
+	return y
+}
+
+// forwardInto writes the layer's output for x (rows of In) to y, which it
+// overwrites whatever it holds.
+func (lin *Linear) forwardInto(y []float32, x *tensor.Tensor, rows int) {
 	if lin.w.F16 != nil {
-		gemm.SgemmNTHalf(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F16, lin.In, y.Data, lin.Out, Threads())
+		gemm.SgemmNTHalf(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F16, lin.In, y, lin.Out, Threads())
 	} else {
-		gemm.SgemmNT(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F32, lin.In, y.Data, lin.Out, Threads())
+		gemm.SgemmNT(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F32, lin.In, y, lin.Out, Threads())
 	}
 	if lin.b != nil {
 		parallelFor(rows, 64, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
-				row := y.Data[r*lin.Out : (r+1)*lin.Out]
+				row := y[r*lin.Out : (r+1)*lin.Out]
 				for j, v := range lin.b {
 					row[j] += v
 				}
 			}
 		})
 	}
-	addLowRank(y, x, lin.lowRank)
-	return y
 }
 
 // Conv2d is a 2-D convolution computed as a matrix product over im2col

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/imggen/imggen/internal/gemm"
 	"github.com/imggen/imggen/internal/tensor"
@@ -132,15 +133,37 @@ func rank(downShape, upShape []int, in, out, k int) (int, error) {
 }
 
 // addLowRank adds each update's Scale·Up(Down(x)) to y, as peft adds
-// lora_B(lora_A(x)) * scaling to the base layer's output.
+// lora_B(lora_A(x)) * scaling to the base layer's output. A linear Up
+// writes into a pooled buffer (it is as large as y).
 func addLowRank(y, x *tensor.Tensor, updates []LowRank) {
 	for _, u := range updates {
-		v := u.up.Forward(u.down.Forward(x))
+		d := u.down.Forward(x)
+		var v []float32
+		if up, ok := u.up.(*Linear); ok {
+			buf := getScratch(len(y.Data))
+			defer scratch.Put(buf)
+			v = (*buf)[:len(y.Data)]
+			up.forwardInto(v, d, d.Numel()/up.In)
+		} else {
+			v = u.up.Forward(d).Data
+		}
 		s := u.scale
 		parallelFor(len(y.Data), 1<<15, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				y.Data[i] += float32(v.Data[i] * s) // rounded before the add, as torch
+				y.Data[i] += float32(v[i] * s) // rounded before the add, as torch
 			}
 		})
 	}
+}
+
+// scratch recycles the up products of addLowRank.
+var scratch sync.Pool
+
+func getScratch(n int) *[]float32 {
+	buf, _ := scratch.Get().(*[]float32)
+	if buf == nil || cap(*buf) < n {
+		b := make([]float32, n)
+		buf = &b
+	}
+	return buf
 }

@@ -65,34 +65,9 @@ func (s *loras) apply(ls []LoRA, key string) error {
 	if s.active == key {
 		return nil
 	}
-	updates := map[nn.Adaptable][]nn.LowRank{}
-	var order []nn.Adaptable
-	if len(ls) > 0 {
-		targets, err := s.targets()
-		if err != nil {
-			return err
-		}
-		for _, l := range ls {
-			binds, err := l.File.Resolve(targets)
-			if err != nil {
-				return err
-			}
-			for _, b := range binds {
-				layer, ok := s.layers[b.Component][b.Layer].(nn.Adaptable)
-				if !ok {
-					return fmt.Errorf("lora %s: %s: layer %s takes no LoRA", l.File.Name, b.Module.Key, b.Layer)
-				}
-				m := b.Module
-				u, err := layer.NewLowRank(m.Down, m.DownShape, m.Up, m.UpShape, float32(m.Scale()*l.Scale))
-				if err != nil {
-					return fmt.Errorf("lora %s: %s: %w", l.File.Name, m.Key, err)
-				}
-				if _, seen := updates[layer]; !seen {
-					order = append(order, layer)
-				}
-				updates[layer] = append(updates[layer], u)
-			}
-		}
+	updates, order, err := s.bind(ls)
+	if err != nil {
+		return err
 	}
 	set := nn.Adaptable.SetLowRank
 	if s.merge {
@@ -106,6 +81,50 @@ func (s *loras) apply(ls []LoRA, key string) error {
 	}
 	s.touched, s.active = order, key
 	return nil
+}
+
+// bind finds the layer of every module of ls and builds its update (all
+// or nothing), in the order the layers are first touched.
+func (s *loras) bind(ls []LoRA) (map[nn.Adaptable][]nn.LowRank, []nn.Adaptable, error) {
+	updates := map[nn.Adaptable][]nn.LowRank{}
+	var order []nn.Adaptable
+	if len(ls) == 0 {
+		return updates, nil, nil
+	}
+	targets, err := s.targets()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, l := range ls {
+		binds, err := l.File.Resolve(targets)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, b := range binds {
+			layer, ok := s.layers[b.Component][b.Layer].(nn.Adaptable)
+			if !ok {
+				return nil, nil, fmt.Errorf("lora %s: %s: layer %s takes no LoRA", l.File.Name, b.Module.Key, b.Layer)
+			}
+			m := b.Module
+			u, err := layer.NewLowRank(m.Down, m.DownShape, m.Up, m.UpShape, float32(m.Scale()*l.Scale))
+			if err != nil {
+				return nil, nil, fmt.Errorf("lora %s: %s: %w", l.File.Name, m.Key, err)
+			}
+			if _, seen := updates[layer]; !seen {
+				order = append(order, layer)
+			}
+			updates[layer] = append(updates[layer], u)
+		}
+	}
+	return updates, order, nil
+}
+
+// CheckLoRA reports whether every module of f fits a layer of the model
+// (names and shapes), without applying it; it returns how many layers it
+// updates.
+func (p *Pipeline) CheckLoRA(f *lora.File) (int, error) {
+	_, order, err := p.loras.bind([]LoRA{{f, 1}})
+	return len(order), err
 }
 
 // loraTargets names the layers of m's networks as LoRA files do.
