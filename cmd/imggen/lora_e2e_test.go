@@ -74,6 +74,8 @@ func TestLoRAReferenceImages(t *testing.T) {
 			"sunset, oil painting <lora:sd1-tiny-lora:1>"},
 		{"flag_scale", "sunset, oil painting", []string{"--lora", file + ":0.6"}, nil, "e2e_lora_s0.6_eulera15_cfg7.5",
 			"sunset, oil painting <lora:sd1-tiny-lora:0.6>"},
+		{"flag_vs_fused", "sunset, oil painting", []string{"--lora", file + ":0.6"}, nil, "e2e_lora_fused0.6_eulera15_cfg7.5",
+			"sunset, oil painting <lora:sd1-tiny-lora:0.6>"},
 		{"tag_dir", "sunset, oil painting <lora:sd1-tiny-lora:0.6>", []string{"--lora-dir", dir}, nil, "e2e_lora_s0.6_eulera15_cfg7.5",
 			"sunset, oil painting <lora:sd1-tiny-lora:0.6>"},
 		{"tag_env", "<lora:sd1-tiny-lora>sunset, oil painting", nil, map[string]string{envLoRADir: dir}, "e2e_lora_s1.0_eulera15_cfg7.5",
@@ -196,6 +198,8 @@ func TestLCMReferenceImages(t *testing.T) {
 		{"e2e_lcm8_cfg1.5_w128h96", []string{"--steps", "8", "--cfg-scale", "1.5", "--seed", "12", "-H", "96", "-n", "blurry", "sunset, oil painting"}},
 		{"e2e_lcmlora_lcm4_cfg1", []string{"--steps", "4", "--cfg-scale", "1", "--seed", "11", "-H", "128",
 			"--lora-dir", fixtureAbs("lora"), "sunset, oil painting<lora:sd1-tiny-lora:1.0>"}},
+		{"e2e_img2img_lcm6_s0.5_cfg1", []string{"--steps", "6", "--cfg-scale", "1", "--seed", "13", "-H", "128",
+			"-i", fixtureAbs("e2e/img2img_init.png"), "--strength", "0.5", "a watercolor landscape with a red sun over hills"}},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			refcheck.SkipOnPortable(t, false)
@@ -221,6 +225,8 @@ func TestSDXLLoRAReferenceImages(t *testing.T) {
 		{"sdxl/model", "e2e_lora_s1.0_euler10_cfg5", []string{"--lora", file, sdxlFox}},
 		{"sdxl/sdxl-tiny.fp16.safetensors", "e2e_lora_s1.0_euler10_cfg5", []string{"--lora", file, sdxlFox}},
 		{"sdxl/model", "e2e_lora_s0.7_euler10_cfg5", []string{"--lora-dir", filepath.Dir(file), sdxlFox + " <lora:sdxl-tiny-lora:0.7>"}},
+		{"sdxl/model", "e2e_lora_fused0.7_euler10_cfg5", []string{"--lora", file + ":0.7", sdxlFox}},
+		{"sdxl/sdxl-tiny.fp16.safetensors", "e2e_base_euler10_cfg5", []string{sdxlFox}},
 	} {
 		t.Run(tc.ref+"/"+filepath.Base(tc.model), func(t *testing.T) {
 			refcheck.SkipOnPortable(t, false)
@@ -303,6 +309,16 @@ func TestSDXLEmbeddingReferenceImage(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	assertMatchesReference(t, out, fixture(t, "sdxl-lora/e2e_ti_euler10_cfg5.eot.png"), sd1Share)
+
+	out = filepath.Join(t.TempDir(), "out.png")
+	code, _, _, stderr = runCounting(t, nil, "-m", fixtureAbs("sdxl/sdxl-tiny.fp16.safetensors"), "--sampler", "dpmpp_2m", "--schedule", "karras",
+		"--steps", "10", "--cfg-scale", "6", "--seed", "77", "-W", "128", "-H", "96", "-o", out, "-q", "-n", "blurry, low quality",
+		"--embedding", "<tiny-xl>="+fixtureAbs("sdxl-lora/sdxl-tiny-emb.safetensors"), "--lora-dir", fixtureAbs("sdxl-lora"),
+		"a <tiny-xl> fox sitting in a snowy forest, morning light<lora:sdxl-tiny-lora>")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	assertMatchesReference(t, out, fixture(t, "sdxl-lora/e2e_lora_s1.0_ti_dpmpp2mkarras10_cfg6_w128h96.eot.png"), sd1Share)
 }
 
 // TestEmbeddingErrors: an embedding that does not fit the model, or is no

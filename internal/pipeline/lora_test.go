@@ -343,3 +343,38 @@ func TestMergedLoRAReferenceRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestPEFTFormatLoRA: the fixture LoRA renamed to diffusers / PEFT keys
+// ("unet.<module>.lora_A.weight", "text_encoder.<module>.lora_B.weight",
+// "<component>.<module>.alpha") binds to the same layers and gives the
+// kohya file's reference image.
+func TestPEFTFormatLoRA(t *testing.T) {
+	refcheck.SkipOnPortable(t, false)
+	kohya := openLoRA(t, loraDir+"/sd1-tiny-lora.safetensors")
+	var ref struct {
+		ModulesList []struct{ Kohya, Component, Module string } `json:"modules_list"`
+	}
+	readJSON(t, loraDir+"/lora_keys.json", &ref)
+	byKey := map[string]*lora.Module{}
+	for _, m := range kohya.Modules {
+		byKey[m.Key] = m
+	}
+	tensors, shapes := map[string][]float32{}, map[string][]int{}
+	for _, e := range ref.ModulesList {
+		m := byKey[e.Kohya]
+		name := e.Component + "." + e.Module
+		tensors[name+".lora_A.weight"], shapes[name+".lora_A.weight"] = m.Down, m.DownShape
+		tensors[name+".lora_B.weight"], shapes[name+".lora_B.weight"] = m.Up, m.UpShape
+		tensors[name+".alpha"], shapes[name+".alpha"] = []float32{float32(m.Alpha)}, []int{}
+	}
+	path := t.TempDir() + "/peft.safetensors"
+	writeF32Safetensors(t, path, tensors, shapes)
+	peft := openLoRA(t, path)
+	if peft.Format != lora.PEFT || len(peft.Modules) != len(kohya.Modules) {
+		t.Fatalf("format %s, %d modules", peft.Format, len(peft.Modules))
+	}
+	p := loadPipeline(t, "../../testdata/model-diffusers")
+	req := Request{Prompt: "sunset, oil painting", NegativeGiven: true, Width: 128, Height: 128, Sampler: "euler_a",
+		Schedule: "default", Steps: 15, CFGScale: 7.5, Seed: 1234, ClipSkip: 1, LoRAs: []LoRA{{peft, 1}}}
+	checkReferenceRun(t, p, loraDir, run{"e2e_lora_s1.0_eulera15_cfg7.5", req, true, false})
+}
