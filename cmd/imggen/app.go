@@ -147,6 +147,9 @@ const rootExample = `  imggen "sunset, oil painting" -o out.png -m v1-5-pruned-e
   imggen "a red fox" --batch-count 4 -o fox.png          # fox-0001.png .. fox-0004.png, seeds s..s+3
   imggen "a watercolor landscape" -i photo.png --strength 0.6 -o painted.png
   imggen "a bright yellow flower" -i photo.png --mask mask.png --strength 1 -o flower.png
+  imggen "a castle <lora:ink-style:0.7>" --lora-dir ~/loras -o castle.png
+  imggen "a fox" --lora lcm-lora-sdv1-5.safetensors --sampler lcm --steps 4 --cfg-scale 1
+  imggen "a portrait of <my-cat>" --embedding '<my-cat>=my-cat.safetensors'
   imggen tokenize "sunset, oil painting"
   imggen inspect v1-5-pruned-emaonly.safetensors`
 
@@ -154,7 +157,7 @@ func (a *app) rootCommand() *cobra.Command {
 	o := &genOptions{}
 	root := &cobra.Command{
 		Use:     "imggen [flags] PROMPT",
-		Short:   "Text-to-image with Stable Diffusion 1.x and 2.x, in pure Go",
+		Short:   "Text-to-image with Stable Diffusion 1.x, 2.x and SDXL, in pure Go",
 		Long:    rootLong,
 		Example: rootExample,
 		Version: versionString(),
