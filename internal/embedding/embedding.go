@@ -7,12 +7,8 @@
 package embedding
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -45,21 +41,7 @@ const maxFileBytes = 64 << 20
 
 // Open reads an embedding file. Pickles (.pt, .bin) are refused unread.
 func Open(path string) (*File, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".safetensors":
-	case ".pt", ".pth", ".bin", ".ckpt", ".pkl":
-		return nil, fmt.Errorf("%s is a PyTorch pickle; imggen reads embeddings only as .safetensors (loading a pickle can run arbitrary code)", path)
-	default:
-		return nil, fmt.Errorf("%s: an embedding must be a .safetensors file", path)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%s: %d bytes is too large for an embedding", path, st.Size())
-	}
-	sf, err := safetensors.Open(path)
+	sf, err := safetensors.OpenAdapter(path, "embedding", maxFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -68,9 +50,11 @@ func Open(path string) (*File, error) {
 	if err := f.read(sf); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if f.Hash, err = fileHash(path); err != nil {
+	hash, err := safetensors.SHA256(path, false)
+	if err != nil {
 		return nil, err
 	}
+	f.Hash = hash[:12]
 	return f, nil
 }
 
@@ -121,19 +105,6 @@ func (f *File) read(sf *safetensors.File) error {
 		return fmt.Errorf("%d tensors (%s); an embedding has one (emb_params) or clip_l and clip_g", len(names), strings.Join(names[:min(4, len(names))], ", "))
 	}
 	return nil
-}
-
-func fileHash(path string) (string, error) {
-	r, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
 // Count is the number of vectors (token positions) the embedding takes.

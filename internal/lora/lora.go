@@ -12,15 +12,11 @@
 package lora
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,21 +62,7 @@ const maxFileBytes = 4 << 30
 
 // Open reads a LoRA file. Pickles are refused unread.
 func Open(path string) (*File, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".safetensors":
-	case ".ckpt", ".pt", ".pth", ".bin", ".pkl":
-		return nil, fmt.Errorf("%s is a PyTorch pickle; imggen reads LoRAs only as .safetensors (loading a pickle can run arbitrary code)", path)
-	default:
-		return nil, fmt.Errorf("%s: a LoRA must be a .safetensors file", path)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%s: %d bytes is too large for a LoRA", path, st.Size())
-	}
-	sf, err := safetensors.Open(path)
+	sf, err := safetensors.OpenAdapter(path, "LoRA", maxFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -89,30 +71,12 @@ func Open(path string) (*File, error) {
 	if err := f.read(sf); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if f.Hash, err = addnetHash(path); err != nil {
+	hash, err := safetensors.SHA256(path, true)
+	if err != nil {
 		return nil, err
 	}
+	f.Hash = hash[:12]
 	return f, nil
-}
-
-func addnetHash(path string) (string, error) {
-	r, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	var n [8]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	if _, err := r.Seek(8+int64(binary.LittleEndian.Uint64(n[:])), io.SeekStart); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
 // otherKinds are LyCORIS and other adapter kinds, by the last part of a
@@ -291,7 +255,7 @@ func (f *File) Resolve(targets []Target) ([]Binding, error) {
 	for _, m := range f.Modules {
 		found := false
 		for _, t := range targets {
-			if !contains(t.Prefixes, m.componentH) {
+			if !slices.Contains(t.Prefixes, m.componentH) {
 				continue
 			}
 			if l, ok := t.Names[m.name]; ok {
@@ -309,15 +273,6 @@ func (f *File) Resolve(targets []Target) ([]Binding, error) {
 	}
 	return nil, fmt.Errorf("%s (a LoRA for %s): %d of %d modules match no layer of this model, e.g. %s",
 		f.Name, f.Summarize().Family, len(missing), len(f.Modules), strings.Join(missing[:min(3, len(missing))], ", "))
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Flat is a layer name as kohya writes it: dots as underscores.

@@ -9,14 +9,10 @@
 package model
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	builtin "github.com/imggen/imggen/weights"
-	"io"
 	"io/fs"
-	"os"
 	"sort"
 	"sync"
 
@@ -202,19 +198,6 @@ func (m *Model) Hash() (string, error) {
 		}
 	})
 	return m.hash, m.hashErr
-}
-
-func fileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Close unmaps the weight files. Tensors already returned by Float32 are

@@ -131,7 +131,7 @@ func open(path string) (*opened, error) {
 		layout:      SingleFile,
 		files:       []*safetensors.File{f},
 		weightFiles: []string{path},
-		hash:        func() (string, error) { return fileHash(path) },
+		hash:        func() (string, error) { return safetensors.SHA256(path, false) },
 		metadata:    f.Metadata(),
 		padID:       sd1PadID,
 	}
