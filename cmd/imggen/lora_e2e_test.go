@@ -408,3 +408,28 @@ func TestInspectAddons(t *testing.T) {
 		})
 	}
 }
+
+// TestReproduceLoRA: a picture made with --lora FILE:0.6 records the tag
+// and the hash; reproduce with the file given again makes the same bytes
+// (the recorded tag sets the strength), and without it says what to give.
+func TestReproduceLoRA(t *testing.T) {
+	file := fixture(t, "lora/sd1-tiny-lora.safetensors")
+	dir := t.TempDir()
+	first, again := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
+	common := []string{"-m", fixtureAbs("model-diffusers"), "-W", "64", "-H", "64", "--steps", "3", "-q"}
+	if code, _, _, stderr := runCounting(t, nil, append(common, "--seed", "5", "--lora", file+":0.6", "-o", first, "sunset, oil painting")...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, _, _, stderr := runCounting(t, nil, append([]string{"reproduce", first, "--lora", file, "-o", again}, common...)...); code != exitOK {
+		t.Fatalf("reproduce: exit %d: %s", code, stderr)
+	}
+	a, _ := os.ReadFile(first)
+	b, _ := os.ReadFile(again)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("reproduce made different bytes")
+	}
+	code, _, _, stderr := runCounting(t, nil, append([]string{"reproduce", first, "-o", filepath.Join(dir, "c.png")}, common...)...)
+	if code != exitUsage || !strings.Contains(stderr, "--lora-dir") {
+		t.Errorf("reproduce without the LoRA: exit %d: %s", code, stderr)
+	}
+}
