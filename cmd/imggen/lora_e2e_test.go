@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,6 +157,10 @@ func TestLoRAErrors(t *testing.T) {
 	if err := os.WriteFile(pickle, []byte("\x80\x02c__builtin__\neval\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	const mod = "lora_unet_down_blocks_0_attentions_0_proj_in"
+	wrongShape := writeF32File(t, dir, "wrong-shape.safetensors", map[string][]int{mod + ".lora_down.weight": {2, 5}, mod + ".lora_up.weight": {32, 2}}, 0.1)
+	nan := writeF32File(t, dir, "nan.safetensors", map[string][]int{mod + ".lora_down.weight": {2, 32}, mod + ".lora_up.weight": {32, 2}}, float32(math.NaN()))
+	loha := writeF32File(t, dir, "loha.safetensors", map[string][]int{mod + ".hada_w1_a": {32, 2}, mod + ".hada_w1_b": {2, 32}}, 0.1)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -171,6 +176,9 @@ func TestLoRAErrors(t *testing.T) {
 		{"bad tag strength", []string{"--lora-dir", dir, "--", "a <lora:x:strong>"}, exitUsage, false, "strength"},
 		{"bad flag strength", []string{"--lora", good + ":99", "--", "a"}, exitUsage, false, "strength"},
 		{"another family", []string{"--lora", fixture(t, "sdxl-lora/sdxl-tiny-lora.safetensors"), "--", "a"}, exitFailure, true, "a LoRA for SDXL"},
+		{"wrong shape", []string{"--lora", wrongShape, "--", "a"}, exitFailure, true, "do not fit a layer of 32 -> 32"},
+		{"nan", []string{"--lora", nan, "--", "a"}, exitFailure, false, "non-finite"},
+		{"loha", []string{"--lora", loha, "--", "a"}, exitFailure, false, "LoHa"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.png")
@@ -432,4 +440,31 @@ func TestReproduceLoRA(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "--lora-dir") {
 		t.Errorf("reproduce without the LoRA: exit %d: %s", code, stderr)
 	}
+}
+
+// writeF32File writes F32 tensors (name -> shape, every value v) as a
+// safetensors file in dir.
+func writeF32File(t *testing.T, dir, name string, shapes map[string][]int, v float32) string {
+	t.Helper()
+	header := map[string]any{}
+	var data []byte
+	for k, shape := range shapes {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		header[k] = map[string]any{"dtype": "F32", "shape": shape, "data_offsets": []int{len(data), len(data) + 4*n}}
+		for range n {
+			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
+		}
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, append(append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...), data...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
