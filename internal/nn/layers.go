@@ -189,21 +189,12 @@ func (c *Conv2d) forwardShifted(out, img []float32, wp *gemm.PackedB, h, w int) 
 	pw := w + 2
 	plane := (h + 2) * pw
 	// Two floats of slack: the last row read of the last channel runs two
-	// past its plane. The buffer is recycled, so the border is zeroed here
-	// and the inside overwritten.
-	pbuf := getScratch(c.In*plane + 2)
-	defer scratch.Put(pbuf)
-	padded := (*pbuf)[:c.In*plane+2]
-	clear(padded[c.In*plane:])
+	// past its plane.
+	padded := make([]float32, c.In*plane+2)
 	parallelFor(c.In, 8, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			p := padded[ch*plane : (ch+1)*plane]
-			clear(p[:pw+1])       // top row, left of row 1
-			clear(p[(h+1)*pw-1:]) // right of row h, bottom row
 			for iy := 0; iy < h; iy++ {
-				row := p[(iy+1)*pw:]
-				copy(row[1:], img[(ch*h+iy)*w:(ch*h+iy+1)*w])
-				row[w+1], row[w+2] = 0, 0 // right of this row, left of the next
+				copy(padded[ch*plane+(iy+1)*pw+1:], img[(ch*h+iy)*w:(ch*h+iy+1)*w])
 			}
 		}
 	})
@@ -217,9 +208,7 @@ func (c *Conv2d) forwardShifted(out, img []float32, wp *gemm.PackedB, h, w int) 
 		}
 	}
 	band := max(1, min(h, maxIm2colFloats/(c.Out*pw)))
-	wbuf := getScratch(band * pw * c.Out)
-	defer scratch.Put(wbuf)
-	wide := (*wbuf)[:band*pw*c.Out] // overwritten by each product
+	wide := make([]float32, band*pw*c.Out)
 	for y0 := 0; y0 < h; y0 += band {
 		rows := min(band, h-y0)
 		n := rows * pw
