@@ -59,13 +59,9 @@ func (d *ddim) Step(eps, x []float32, i int, noise Noise) []float32 {
 
 	out := make([]float32, len(x))
 	for j := range x {
-		var x0, pe float32
+		x0, pe := d.s.predictedX0(x[j], eps[j], sqrtAT, sqrtBT), eps[j]
 		if d.s.v {
-			x0 = float32(sqrtAT*x[j]) - float32(sqrtBT*eps[j])
 			pe = float32(sqrtAT*eps[j]) + float32(sqrtBT*x[j])
-		} else {
-			x0 = (x[j] - float32(sqrtBT*eps[j])) / sqrtAT
-			pe = eps[j]
 		}
 		if d.clip {
 			x0 = clamp32(x0, -d.clipRange, d.clipRange)

@@ -42,12 +42,7 @@ func (d *ddpm) Step(eps, x []float32, i int, noise Noise) []float32 {
 
 	out := make([]float32, len(x))
 	for j := range x {
-		var x0 float32
-		if d.s.v {
-			x0 = float32(sqrtAT*x[j]) - float32(sqrtBT*eps[j])
-		} else {
-			x0 = (x[j] - float32(sqrtBT*eps[j])) / sqrtAT
-		}
+		x0 := d.s.predictedX0(x[j], eps[j], sqrtAT, sqrtBT)
 		if d.clip {
 			x0 = clamp32(x0, -d.clipRange, d.clipRange)
 		}

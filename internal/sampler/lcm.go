@@ -87,12 +87,7 @@ func (l *lcm) Step(out, x []float32, i int, noise Noise) []float32 {
 	cSkip, cOut := l.cSkip[i], l.cOut[i]
 	den := make([]float32, len(x))
 	for j := range x {
-		var x0 float32
-		if l.s.v {
-			x0 = float32(sqrtAT*x[j]) - float32(sqrtBT*out[j])
-		} else {
-			x0 = (x[j] - float32(sqrtBT*out[j])) / sqrtAT
-		}
+		x0 := l.s.predictedX0(x[j], out[j], sqrtAT, sqrtBT)
 		if l.clip {
 			x0 = clamp32(x0, -l.clipRange, l.clipRange)
 		}

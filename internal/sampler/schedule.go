@@ -8,7 +8,17 @@ import "math"
 // separate element-wise kernels never do.
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
-func log32(x float32) float32  { return float32(math.Log(float64(x))) }
+
+// predictedX0 is the clean sample that the model output out (noise, or v)
+// implies for x at a timestep with sqrt(alpha_bar) sqrtA and
+// sqrt(1-alpha_bar) sqrtB, in float32 as diffusers computes it.
+func (s *schedule) predictedX0(x, out, sqrtA, sqrtB float32) float32 {
+	if s.v {
+		return float32(sqrtA*x) - float32(sqrtB*out)
+	}
+	return (x - float32(sqrtB*out)) / sqrtA
+}
+func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
 // fma32 is a float32 fused multiply-add rounded once: the exact float64
 // product plus c is summed with round-to-odd so that the final float32
