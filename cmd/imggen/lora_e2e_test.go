@@ -17,6 +17,7 @@ import (
 	"github.com/imggen/imggen/internal/pipeline"
 	"github.com/imggen/imggen/internal/pngout"
 	"github.com/imggen/imggen/internal/refcheck"
+	"github.com/imggen/imggen/internal/safetensors/sttest"
 )
 
 // runCounting runs the real command in-process and counts model loads.
@@ -446,25 +447,11 @@ func TestReproduceLoRA(t *testing.T) {
 // safetensors file in dir.
 func writeF32File(t *testing.T, dir, name string, shapes map[string][]int, v float32) string {
 	t.Helper()
-	header := map[string]any{}
-	var data []byte
+	ts := map[string]sttest.Tensor{}
 	for k, shape := range shapes {
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		header[k] = map[string]any{"dtype": "F32", "shape": shape, "data_offsets": []int{len(data), len(data) + 4*n}}
-		for range n {
-			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
-		}
-	}
-	h, err := json.Marshal(header)
-	if err != nil {
-		t.Fatal(err)
+		ts[k] = sttest.Filled(v, shape...)
 	}
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, append(append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...), data...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sttest.WriteF32(t, path, ts)
 	return path
 }

@@ -1,36 +1,24 @@
 package embedding
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imggen/imggen/internal/safetensors/sttest"
 )
 
 // write writes F32 tensors (name -> shape, all values v) as a safetensors file.
 func write(t *testing.T, name string, shapes map[string][]int, v float32) string {
 	t.Helper()
-	header := map[string]any{}
-	var data []byte
+	ts := map[string]sttest.Tensor{}
 	for k, shape := range shapes {
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		header[k] = map[string]any{"dtype": "F32", "shape": shape, "data_offsets": []int{len(data), len(data) + 4*n}}
-		for range n {
-			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
-		}
+		ts[k] = sttest.Filled(v, shape...)
 	}
-	h, _ := json.Marshal(header)
 	path := filepath.Join(t.TempDir(), name)
-	buf := append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...)
-	if err := os.WriteFile(path, append(buf, data...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sttest.WriteF32(t, path, ts)
 	return path
 }
 

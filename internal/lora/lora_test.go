@@ -1,53 +1,24 @@
 package lora
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imggen/imggen/internal/safetensors/sttest"
 )
 
-// tensor is one tensor of a test file: F32 values and a shape.
-type tensor struct {
-	shape []int
-	data  []float32
-}
+type tensor = sttest.Tensor
 
-func filled(v float32, shape ...int) tensor {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = v
-	}
-	return tensor{append([]int{}, shape...), data} // [] for a 0-d alpha, not null
-}
+var filled = sttest.Filled
 
 // write writes ts as a safetensors file named name in a fresh folder.
 func write(t *testing.T, name string, ts map[string]tensor) string {
 	t.Helper()
-	header := map[string]any{}
-	var data []byte
-	for k, v := range ts {
-		header[k] = map[string]any{"dtype": "F32", "shape": v.shape, "data_offsets": []int{len(data), len(data) + 4*len(v.data)}}
-		for _, x := range v.data {
-			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(x))
-		}
-	}
-	h, err := json.Marshal(header)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), name)
-	buf := append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...)
-	if err := os.WriteFile(path, append(buf, data...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sttest.WriteF32(t, path, ts)
 	return path
 }
 
@@ -88,7 +59,7 @@ func TestOpen(t *testing.T) {
 func TestHostileFiles(t *testing.T) {
 	down, up := filled(0.5, 2, 4), filled(0.5, 3, 2)
 	nan := filled(0.5, 2, 4)
-	nan.data[3] = float32(math.NaN())
+	nan.Data[3] = float32(math.NaN())
 	for _, tc := range []struct {
 		name string
 		ts   map[string]tensor

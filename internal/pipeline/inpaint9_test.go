@@ -3,18 +3,17 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"testing"
 
 	"github.com/imggen/imggen/internal/model"
 	"github.com/imggen/imggen/internal/refcheck"
 	"github.com/imggen/imggen/internal/safetensors"
+	"github.com/imggen/imggen/internal/safetensors/sttest"
 	"github.com/imggen/imggen/internal/torchrng"
 	"github.com/imggen/imggen/internal/vae"
 )
@@ -102,34 +101,11 @@ func inpaintModel(t *testing.T, extra func() float32) string {
 
 func writeF32Safetensors(t *testing.T, path string, tensors map[string][]float32, shapes map[string][]int) {
 	t.Helper()
-	names := make([]string, 0, len(tensors))
-	for n := range tensors {
-		names = append(names, n)
+	ts := map[string]sttest.Tensor{}
+	for n, d := range tensors {
+		ts[n] = sttest.Tensor{Shape: shapes[n], Data: d}
 	}
-	sort.Strings(names)
-	header := map[string]any{}
-	var data bytes.Buffer
-	for _, n := range names {
-		start := data.Len()
-		if err := binary.Write(&data, binary.LittleEndian, tensors[n]); err != nil {
-			t.Fatal(err)
-		}
-		header[n] = map[string]any{"dtype": "F32", "shape": shapes[n], "data_offsets": []int{start, data.Len()}}
-	}
-	h, err := json.Marshal(header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for len(h)%8 != 0 {
-		h = append(h, ' ')
-	}
-	var out bytes.Buffer
-	out.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(h))))
-	out.Write(h)
-	out.Write(data.Bytes())
-	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sttest.WriteF32(t, path, ts)
 }
 
 func generate(t *testing.T, p *Pipeline, req Request, tr *Trace) []byte {
