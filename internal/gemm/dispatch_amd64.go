@@ -16,6 +16,9 @@ func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, 
 func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
 
 //go:noescape
+func kern6x32AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int)
+
+//go:noescape
 func kern6x16AVX2NOff(tiles int, kc int, a *float32, off *int, b *float32, c *float32, ldc int, flags int)
 
 // fmaPeak runs n rounds of 12 register-only AVX2 FMAs (BenchmarkFMAPeak).
@@ -79,19 +82,32 @@ func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []floa
 }
 
 // offsetKernel reports whether kernel set im reads an offset A (SgemmOffA)
-// in place; the others get it packed.
-func offsetKernel(im Impl) bool { return im == ImplAVX2 }
+// in place on a panel of nq strips; otherwise the tiles are packed. The
+// AVX-512 kernel covers two strips per call, so it needs an even count.
+func offsetKernel(im Impl, nq int) bool {
+	return im == ImplAVX2 || (im == ImplAVX512 && nq%2 == 0)
+}
 
-// microKernelColOff is microKernelCol for the 16-column AVX2 kernel with
-// A(i, p) = a[off[p]+i] read in place. The caller guarantees that
-// off[p] + 6*tiles <= len(a) for every p < kc (SgemmOffA checks it).
-func microKernelColOff(tiles, kc int, a []float32, off []int, b []float32, c []float32, ldc int, load bool) {
+// microKernelColOff runs tiles 6-row tiles down one column of C with
+// A(i, p) = a[off[p]+i] read in place: the 16-column AVX2 kernel (w = 16)
+// or the 32-column AVX-512 one (w = 32, its second strip at b[bn]). The
+// caller guarantees that off[p] + 6*tiles <= len(a) for every p < kc
+// (SgemmOffA checks it).
+func microKernelColOff(im Impl, w, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
 	flags := 0
 	if load {
 		flags = 1
 	}
 	_ = off[kc-1]
+	_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+w-1]
+	if im == ImplAVX512 && w == 32 {
+		_ = b[bn+(kc-1)*sw+sw-1]
+		kern6x32AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)
+		return
+	}
+	if im != ImplAVX2 || w != sw {
+		panic("gemm: no offset kernel for this width and kernel set")
+	}
 	_ = b[(kc-1)*sw+sw-1]
-	_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+sw-1]
 	kern6x16AVX2NOff(tiles, kc, &a[0], &off[0], &b[0], &c[0], ldc, flags)
 }

@@ -19,8 +19,8 @@ func microKernelCol(_ Impl, w, tiles, kc int, a []float32, rs, cs int, b []float
 }
 
 // offsetKernel: without assembly an offset A is always packed.
-func offsetKernel(Impl) bool { return false }
+func offsetKernel(Impl, int) bool { return false }
 
-func microKernelColOff(tiles, kc int, a []float32, off []int, b []float32, c []float32, ldc int, load bool) {
+func microKernelColOff(_ Impl, w, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
 	panic("gemm: no offset kernel in this build")
 }

@@ -511,15 +511,16 @@ func (bp *panel) strip(g *problem, jc, nq, q, step int) (cw, j, v int, b []float
 	return cw, j, min(cw, g.n-j), bp.data[bp.off+q*bp.sstride+bp.row*sw:]
 }
 
-// blockOff is block for an offset A (SgemmOffA). The AVX2 kernel reads
-// full tiles in place; a last tile of fewer than 6 rows, and every tile
-// for the other kernel sets or when B has a narrow last strip, is packed
-// first (as dst[p*6+r], zero past row m) and run through tile.
+// blockOff is block for an offset A (SgemmOffA). The AVX2 and AVX-512
+// kernels read full tiles in place; a last tile of fewer than 6 rows, and
+// every tile for the Go kernels, when B has a narrow last strip or (for
+// AVX-512) an odd number of strips, is packed first (as dst[p*6+r], zero
+// past row m) and run through tile.
 func (w *worker) blockOff(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel, load bool) {
 	off := g.aOff[pc : pc+kw]
 	ts := (iw + mr - 1) / mr
 	full := min(ts, (g.m-ic)/mr)
-	inPlace := offsetKernel(g.im) && jc+nq*sw <= g.n
+	inPlace := offsetKernel(g.im, nq) && jc+nq*sw <= g.n
 	first := 0 // tiles [first, ts) are packed
 	if inPlace {
 		first = full
@@ -532,7 +533,7 @@ func (w *worker) blockOff(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel, loa
 	for q := 0; q < nq; q += step {
 		cw, j, v, b := bp.strip(g, jc, nq, q, step)
 		if inPlace && full > 0 {
-			microKernelColOff(full, kw, g.a[ic:], off, b, g.c[ic*g.ldc+j:], g.ldc, load)
+			microKernelColOff(g.im, cw, full, kw, g.a[ic:], off, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
 		}
 		for t := first; t < ts; t++ {
 			at := w.ablock[(t-first)*mr*kw:]

@@ -110,6 +110,51 @@
 	ADDQ         R9, SI;           \
 	ADDQ         R9, R12
 
+// ZERO_C32Z, LOAD_C32Z and STORE_C32Z set, load and store the 6x32
+// tile's accumulators Z0..Z11 (row i in Z(2i), Z(2i+1); rows at DI and
+// R13, R10 bytes apart).
+#define ZERO_C32Z \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11
+
+#define LOAD_C32Z \
+	VMOVUPS (DI), Z0; \
+	VMOVUPS 64(DI), Z1; \
+	VMOVUPS (DI)(R10*1), Z2; \
+	VMOVUPS 64(DI)(R10*1), Z3; \
+	VMOVUPS (DI)(R10*2), Z4; \
+	VMOVUPS 64(DI)(R10*2), Z5; \
+	VMOVUPS (R13), Z6; \
+	VMOVUPS 64(R13), Z7; \
+	VMOVUPS (R13)(R10*1), Z8; \
+	VMOVUPS 64(R13)(R10*1), Z9; \
+	VMOVUPS (R13)(R10*2), Z10; \
+	VMOVUPS 64(R13)(R10*2), Z11
+
+#define STORE_C32Z \
+	VMOVUPS Z0, (DI); \
+	VMOVUPS Z1, 64(DI); \
+	VMOVUPS Z2, (DI)(R10*1); \
+	VMOVUPS Z3, 64(DI)(R10*1); \
+	VMOVUPS Z4, (DI)(R10*2); \
+	VMOVUPS Z5, 64(DI)(R10*2); \
+	VMOVUPS Z6, (R13); \
+	VMOVUPS Z7, 64(R13); \
+	VMOVUPS Z8, (R13)(R10*1); \
+	VMOVUPS Z9, 64(R13)(R10*1); \
+	VMOVUPS Z10, (R13)(R10*2); \
+	VMOVUPS Z11, 64(R13)(R10*2)
+
 // func kern6x32AVX512(kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int)
 TEXT ·kern6x32AVX512(SB), NOSPLIT, $0-72
 	SETUP
@@ -122,33 +167,11 @@ TEXT ·kern6x32AVX512(SB), NOSPLIT, $0-72
 
 	TESTQ R11, R11
 	JNZ   load32
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
+	ZERO_C32Z
 	JMP    start32
 
 load32:
-	VMOVUPS (DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS (DI)(R10*1), Z2
-	VMOVUPS 64(DI)(R10*1), Z3
-	VMOVUPS (DI)(R10*2), Z4
-	VMOVUPS 64(DI)(R10*2), Z5
-	VMOVUPS (R13), Z6
-	VMOVUPS 64(R13), Z7
-	VMOVUPS (R13)(R10*1), Z8
-	VMOVUPS 64(R13)(R10*1), Z9
-	VMOVUPS (R13)(R10*2), Z10
-	VMOVUPS 64(R13)(R10*2), Z11
+	LOAD_C32Z
 
 start32:
 	PREFETCH_NEXT_C
@@ -186,18 +209,7 @@ loop32t:
 	JNZ  loop32t
 
 store32:
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, (DI)(R10*1)
-	VMOVUPS Z3, 64(DI)(R10*1)
-	VMOVUPS Z4, (DI)(R10*2)
-	VMOVUPS Z5, 64(DI)(R10*2)
-	VMOVUPS Z6, (R13)
-	VMOVUPS Z7, 64(R13)
-	VMOVUPS Z8, (R13)(R10*1)
-	VMOVUPS Z9, 64(R13)(R10*1)
-	VMOVUPS Z10, (R13)(R10*2)
-	VMOVUPS Z11, 64(R13)(R10*2)
+	STORE_C32Z
 	VZEROUPPER
 	RET
 
@@ -576,6 +588,120 @@ ostore16y:
 	MOVQ DI, c+40(FP)
 	DECQ BX
 	JNZ  otile16y
+	VZEROUPPER
+	RET
+
+// STEP6x32O is STEP6x32 with A read through an offset table: A(r, p) is
+// the float at SI + 4*(off[p] + r), off[p] being the int at R14 + toff
+// (loaded into R15).
+#define STEP6x32O(boff, toff) \
+	MOVQ         toff(R14), R15;     \
+	VMOVUPS      boff(DX), Z12;      \
+	VMOVUPS      boff(BX), Z13;      \
+	VBROADCASTSS (SI)(R15*4), Z14;   \
+	VBROADCASTSS 4(SI)(R15*4), Z15;  \
+	VBROADCASTSS 8(SI)(R15*4), Z16;  \
+	VBROADCASTSS 12(SI)(R15*4), Z17; \
+	VBROADCASTSS 16(SI)(R15*4), Z18; \
+	VBROADCASTSS 20(SI)(R15*4), Z19; \
+	VFMADD231PS  Z14, Z12, Z0;       \
+	VFMADD231PS  Z14, Z13, Z1;       \
+	VFMADD231PS  Z15, Z12, Z2;       \
+	VFMADD231PS  Z15, Z13, Z3;       \
+	VFMADD231PS  Z16, Z12, Z4;       \
+	VFMADD231PS  Z16, Z13, Z5;       \
+	VFMADD231PS  Z17, Z12, Z6;       \
+	VFMADD231PS  Z17, Z13, Z7;       \
+	VFMADD231PS  Z18, Z12, Z8;       \
+	VFMADD231PS  Z18, Z13, Z9;       \
+	VFMADD231PS  Z19, Z12, Z10;      \
+	VFMADD231PS  Z19, Z13, Z11
+
+// func kern6x32AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int)
+//
+// kern6x32AVX512 on tiles 6-row tiles down the same two B strips (the
+// second at b + 4*bn), with A(i, p) = a[off[p] + i] read in place, as
+// kern6x16AVX2NOff. Packing each tile of such an A first (six floats per
+// k step, one copy each) cost more than a tenth of a 3x3 convolution.
+TEXT ·kern6x32AVX512NOff(SB), NOSPLIT, $0-72
+	MOVQ tiles+0(FP), AX
+	MOVQ ldc+56(FP), R10
+	SHLQ $2, R10
+	MOVQ a+16(FP), SI
+	MOVQ c+48(FP), DI
+
+otile32:
+	MOVQ kc+8(FP), CX
+	MOVQ off+24(FP), R14
+	MOVQ b+32(FP), DX
+	MOVQ bn+40(FP), BX
+	LEAQ (DX)(BX*4), BX
+	MOVQ flags+64(FP), R11
+	LEAQ (DI)(R10*2), R13
+	ADDQ R10, R13
+
+	TESTQ R11, R11
+	JNZ   oload32
+	ZERO_C32Z
+	JMP    ostart32
+
+oload32:
+	LOAD_C32Z
+
+ostart32:
+	// Both lines of each row of the next tile's C (PREFETCH_NEXT_C
+	// would take AX, the tile count).
+	LEAQ       (R13)(R10*2), R11
+	ADDQ       R10, R11
+	LEAQ       (R11)(R10*2), R15
+	ADDQ       R10, R15
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	PREFETCHT0 (R11)(R10*1)
+	PREFETCHT0 64(R11)(R10*1)
+	PREFETCHT0 (R11)(R10*2)
+	PREFETCHT0 64(R11)(R10*2)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R15)
+	PREFETCHT0 (R15)(R10*1)
+	PREFETCHT0 64(R15)(R10*1)
+	PREFETCHT0 (R15)(R10*2)
+	PREFETCHT0 64(R15)(R10*2)
+	CMPQ CX, $4
+	JLT  otail32
+
+oloop32:
+	STEP6x32O(0, 0)
+	STEP6x32O(64, 8)
+	STEP6x32O(128, 16)
+	STEP6x32O(192, 24)
+	ADDQ $256, DX
+	ADDQ $256, BX
+	ADDQ $32, R14
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  oloop32
+
+otail32:
+	TESTQ CX, CX
+	JZ    ostore32
+
+oloop32t:
+	STEP6x32O(0, 0)
+	ADDQ $64, DX
+	ADDQ $64, BX
+	ADDQ $8, R14
+	DECQ CX
+	JNZ  oloop32t
+
+ostore32:
+	STORE_C32Z
+
+	ADDQ $24, SI
+	LEAQ (DI)(R10*4), DI
+	LEAQ (DI)(R10*2), DI
+	DECQ AX
+	JNZ  otile32
 	VZEROUPPER
 	RET
 
