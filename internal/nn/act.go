@@ -80,25 +80,66 @@ func ConcatChannels(a, b *tensor.Tensor) *tensor.Tensor {
 func UpsampleNearest(x *tensor.Tensor, oh, ow int) *tensor.Tensor {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	y := tensor.New(n, c, oh, ow)
-	sy, sx := float32(h)/float32(oh), float32(w)/float32(ow)
-	srcX := make([]int, ow)
-	for j := range srcX {
-		srcX[j] = min(int(float32(j)*sx), w-1)
-	}
-	parallelFor(n*c, 4, func(p0, p1 int) { upsamplePlanes(x.Data, y.Data, p0, p1, h, w, oh, ow, sy, srcX) })
+	up := newUpsampler(h, w, oh, ow)
+	parallelFor(n*c, 4, func(p0, p1 int) {
+		for p := p0; p < p1; p++ {
+			up.plane(x.Data[p*h*w:(p+1)*h*w], func(i int) []float32 { return y.Data[(p*oh+i)*ow:][:ow] })
+		}
+	})
 	return y
 }
 
-func upsamplePlanes(x, y []float32, p0, p1, h, w, oh, ow int, sy float32, srcX []int) {
-	for p := p0; p < p1; p++ {
-		in := x[p*h*w : (p+1)*h*w]
-		out := y[p*oh*ow : (p+1)*oh*ow]
-		for i := 0; i < oh; i++ {
-			row := in[min(int(float32(i)*sy), h-1)*w:]
-			dst := out[i*ow : (i+1)*ow]
-			for j, sj := range srcX {
-				dst[j] = row[sj]
+// UpsampleConv is conv.Forward(UpsampleNearest(x, oh, ow)), the same bits.
+// Where the convolution pads the image itself (3x3, forwardShifted), the
+// resized image is written straight into its padded image, which saves
+// the largest tensor of the step and two passes over it.
+func UpsampleConv(conv *Conv2d, x *tensor.Tensor, oh, ow int) *tensor.Tensor {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	if !conv.shifted(ow) || len(conv.lowRank) > 0 || c != conv.In {
+		return conv.Forward(UpsampleNearest(x, oh, ow))
+	}
+	y := tensor.New(n, conv.Out, oh, ow)
+	wp := packedWeights(conv.w)
+	defer wp.release()
+	padded := newPadded(c, oh, ow)
+	up := newUpsampler(h, w, oh, ow)
+	for i := 0; i < n; i++ {
+		parallelFor(c, 4, func(c0, c1 int) {
+			for ch := c0; ch < c1; ch++ {
+				up.plane(x.Data[(i*c+ch)*h*w:(i*c+ch+1)*h*w], func(r int) []float32 {
+					return padded[paddedRow(ch, r, oh, ow):][:ow]
+				})
 			}
+		})
+		conv.shiftedProduct(y.Data[i*conv.Out*oh*ow:(i+1)*conv.Out*oh*ow], padded, wp.pb, oh, ow)
+	}
+	return y
+}
+
+// upsampler maps the rows and columns of an oh x ow image to those of its
+// h x w source.
+type upsampler struct {
+	h, w, oh int
+	sy       float32
+	srcX     []int
+}
+
+func newUpsampler(h, w, oh, ow int) *upsampler {
+	u := &upsampler{h: h, w: w, oh: oh, sy: float32(h) / float32(oh), srcX: make([]int, ow)}
+	sx := float32(w) / float32(ow)
+	for j := range u.srcX {
+		u.srcX[j] = min(int(float32(j)*sx), w-1)
+	}
+	return u
+}
+
+// plane writes the resized plane in, row i to dst(i).
+func (u *upsampler) plane(in []float32, dst func(i int) []float32) {
+	for i := 0; i < u.oh; i++ {
+		row := in[min(int(float32(i)*u.sy), u.h-1)*u.w:]
+		out := dst(i)
+		for j, sj := range u.srcX {
+			out[j] = row[sj]
 		}
 	}
 }

@@ -65,3 +65,32 @@ func BenchmarkLinear4096_320x1280(b *testing.B) {
 	}
 	b.ReportMetric(2*float64(4096*320*1280)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
+
+// benchNormConv runs GroupNorm+SiLU then a 3x3 convolution on a batch of
+// 2, as two layers (split) or through NormConv (fused).
+func benchNormConv(b *testing.B, ch, hw int) {
+	r := rand.New(rand.NewPCG(5, 5))
+	c := &Conv2d{In: ch, Out: ch, K: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1,
+		w: weights.Matrix{Rows: ch, Cols: ch * 9, F32: randSlice(r, ch*ch*9)}, b: randSlice(r, ch)}
+	g := &GroupNorm{Groups: 32, Channels: ch, Eps: 1e-5, gamma: randSlice(r, ch), beta: randSlice(r, ch)}
+	x := tensor.From(randSlice(r, 2*ch*hw*hw), 2, ch, hw, hw)
+	for _, fused := range []bool{false, true} {
+		name := "split"
+		if fused {
+			name = "fused"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if fused {
+					NormConv(g, c, x)
+				} else {
+					c.Forward(g.Forward(x, true))
+				}
+			}
+			b.ReportMetric(2*2*float64(ch*ch*9*hw*hw)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}
+
+func BenchmarkNormConv_320_64x64(b *testing.B)   { benchNormConv(b, 320, 64) }
+func BenchmarkNormConv_128_256x256(b *testing.B) { benchNormConv(b, 128, 256) }

@@ -234,3 +234,90 @@ func TestShiftedConvSameBitsAsIm2col(t *testing.T) {
 		}
 	}
 }
+
+// TestNormConvSameBits: GroupNorm+SiLU written straight into the padded
+// image of a 3x3 convolution gives the bits of the two layers run one
+// after the other, for widths that are and are not a multiple of the
+// vector width, on the shifted and the fallback paths, on any thread
+// count.
+func TestNormConvSameBits(t *testing.T) {
+	defer SetThreads(Threads())
+	defer func(w int) { shiftedMinWidth = w }(shiftedMinWidth)
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct {
+		name       string
+		in, out    int
+		h, w       int
+		minShifted int
+		f16        bool
+	}{
+		{"shifted", 32, 20, 9, 16, 1, false},
+		{"shifted odd width", 64, 40, 7, 13, 1, true},
+		{"shifted wide", 32, 64, 5, 40, 1, false},
+		{"fallback", 32, 20, 9, 16, 1 << 20, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shiftedMinWidth = tc.minShifted
+			c := &Conv2d{In: tc.in, Out: tc.out, K: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1,
+				w: weights.Matrix{Rows: tc.out, Cols: tc.in * 9}, b: randSlice(r, tc.out)}
+			if tc.f16 {
+				c.w.F16 = make([]uint16, tc.out*tc.in*9)
+				for i := range c.w.F16 {
+					c.w.F16[i] = uint16(r.IntN(2))<<15 | uint16(10+r.IntN(6))<<10 | uint16(r.IntN(1024))
+				}
+			} else {
+				c.w.F32 = randSlice(r, tc.out*tc.in*9)
+			}
+			g := &GroupNorm{Groups: 8, Channels: tc.in, Eps: 1e-5, gamma: randSlice(r, tc.in), beta: randSlice(r, tc.in)}
+			x := tensor.From(randSlice(r, 2*tc.in*tc.h*tc.w), 2, tc.in, tc.h, tc.w)
+			SetThreads(1)
+			want := c.Forward(g.Forward(x, true))
+			for _, th := range []int{1, 2, 3} {
+				SetThreads(th)
+				got := NormConv(g, c, x)
+				for i := range want.Data {
+					if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
+						t.Fatalf("%d threads: element %d is %g, want %g", th, i, got.Data[i], want.Data[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestUpsampleConvSameBits: the resized image written straight into the
+// padded image of a 3x3 convolution gives the bits of UpsampleNearest then
+// the convolution, for doubling and for the odd sizes a U-Net meets at its
+// skip connections, on the shifted and the fallback paths, any threads.
+func TestUpsampleConvSameBits(t *testing.T) {
+	defer SetThreads(Threads())
+	defer func(w int) { shiftedMinWidth = w }(shiftedMinWidth)
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct {
+		name         string
+		h, w, oh, ow int
+		minShifted   int
+	}{
+		{"double", 5, 8, 10, 16, 1},
+		{"odd skip size", 5, 7, 9, 13, 1},
+		{"fallback", 5, 8, 10, 16, 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shiftedMinWidth = tc.minShifted
+			c := &Conv2d{In: 24, Out: 40, K: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1,
+				w: weights.Matrix{Rows: 40, Cols: 24 * 9, F32: randSlice(r, 40*24*9)}, b: randSlice(r, 40)}
+			x := tensor.From(randSlice(r, 2*24*tc.h*tc.w), 2, 24, tc.h, tc.w)
+			SetThreads(1)
+			want := c.Forward(UpsampleNearest(x, tc.oh, tc.ow))
+			for _, th := range []int{1, 2, 3} {
+				SetThreads(th)
+				got := UpsampleConv(c, x, tc.oh, tc.ow)
+				for i := range want.Data {
+					if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
+						t.Fatalf("%d threads: element %d is %g, want %g", th, i, got.Data[i], want.Data[i])
+					}
+				}
+			}
+		})
+	}
+}

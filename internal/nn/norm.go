@@ -49,6 +49,49 @@ func (g *GroupNorm) Forward(x *tensor.Tensor, silu bool) *tensor.Tensor {
 	return y
 }
 
+// NormConv is conv.Forward(norm.Forward(x, true)), the GroupNorm, SiLU,
+// convolution step of a residual block, the same bits. Where the
+// convolution pads the image itself (3x3, forwardShifted), the normalised
+// values are written straight into its padded image, which saves a tensor
+// and two passes over it.
+func NormConv(norm *GroupNorm, conv *Conv2d, x *tensor.Tensor) *tensor.Tensor {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	if !conv.shifted(w) || len(conv.lowRank) > 0 || c != norm.Channels || c != conv.In {
+		return conv.Forward(norm.Forward(x, true))
+	}
+	y := tensor.New(n, conv.Out, h, w)
+	wp := packedWeights(conv.w)
+	defer wp.release()
+	padded := newPadded(c, h, w)
+	for i := 0; i < n; i++ {
+		norm.forwardPadded(padded, x.Data[i*c*h*w:(i+1)*c*h*w], h, w)
+		conv.shiftedProduct(y.Data[i*conv.Out*h*w:(i+1)*conv.Out*h*w], padded, wp.pb, h, w)
+	}
+	return y
+}
+
+// forwardPadded writes GroupNorm and SiLU of one image img (h x w) into the inside of a padded image (see newPadded), row by
+// row; the border is left as it is.
+func (g *GroupNorm) forwardPadded(padded, img []float32, h, w int) {
+	pixels := h * w
+	per := g.Channels / g.Groups
+	parallelFor(g.Groups, 1, func(lo, hi int) {
+		for gr := lo; gr < hi; gr++ {
+			src := img[gr*per*pixels : (gr+1)*per*pixels]
+			mean, rstd := moments(src, g.Eps)
+			for ci := 0; ci < per; ci++ {
+				ch := gr*per + ci
+				scale := float32(rstd) * g.gamma[ch]
+				shift := g.beta[ch] - float32(mean)*scale
+				for iy := 0; iy < h; iy++ {
+					at := paddedRow(ch, iy, h, w)
+					vmath.ScaleShift(padded[at:at+w], src[(ci*h+iy)*w:(ci*h+iy+1)*w], scale, shift, true)
+				}
+			}
+		}
+	})
+}
+
 // moments returns the mean and 1/sqrt(var+eps) (biased variance), from
 // float64 sums so the result does not depend on the length of the group.
 func moments(v []float32, eps float64) (mean, rstd float64) {

@@ -33,10 +33,10 @@ func loadResnet(l weights.Loader, cfg Config, in, out, tembDim int) *resnetBlock
 // forward takes x [N, in, H, W] and the SiLU-activated time embedding
 // [N, tembDim].
 func (r *resnetBlock) forward(x, tembAct *tensor.Tensor) *tensor.Tensor {
-	h := r.conv1.Forward(r.norm1.Forward(x, true))
+	h := nn.NormConv(r.norm1, r.conv1, x)
 	t := r.timeEmbProj.Forward(tembAct)
 	nn.AddPerChannel(h, t)
-	h = r.conv2.Forward(r.norm2.Forward(h, true))
+	h = nn.NormConv(r.norm2, r.conv2, h)
 	skip := x
 	if r.shortcut != nil {
 		skip = r.shortcut.Forward(x)

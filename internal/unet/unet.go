@@ -252,7 +252,7 @@ func (u *UNet) Forward(x *tensor.Tensor, t []float64, cond Conditioning, hook Ho
 		}
 		if lv.upsampleConv != nil {
 			next := skips[len(skips)-1]
-			h = lv.upsampleConv.Forward(nn.UpsampleNearest(h, next.Shape[2], next.Shape[3]))
+			h = nn.UpsampleConv(lv.upsampleConv, h, next.Shape[2], next.Shape[3])
 		}
 		hook(fmt.Sprintf("up_blocks.%d", i), h)
 	}

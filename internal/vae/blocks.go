@@ -34,8 +34,8 @@ func loadResnet(l weights.Loader, groups, in, out int) *resnetBlock {
 }
 
 func (r *resnetBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
-	h := r.conv1.Forward(r.norm1.Forward(x, true))
-	h = r.conv2.Forward(r.norm2.Forward(h, true))
+	h := nn.NormConv(r.norm1, r.conv1, x)
+	h = nn.NormConv(r.norm2, r.conv2, h)
 	skip := x
 	if r.shortcut != nil {
 		skip = r.shortcut.Forward(x)
@@ -159,7 +159,7 @@ func (b *upBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
 	if b.up != nil {
 		// The decoder always doubles (no skip tensors to match, unlike the
 		// UNet), so sizes need not be multiples of anything.
-		x = b.up.Forward(nn.UpsampleNearest(x, 2*x.Shape[2], 2*x.Shape[3]))
+		x = nn.UpsampleConv(b.up, x, 2*x.Shape[2], 2*x.Shape[3])
 	}
 	return x
 }

@@ -172,7 +172,7 @@ func (e *encoder) Forward(x *tensor.Tensor, trace tracer) *tensor.Tensor {
 	}
 	x = e.mid.Forward(x)
 	trace.emit("encoder.mid_block", x)
-	x = e.convOut.Forward(e.normOut.Forward(x, true))
+	x = nn.NormConv(e.normOut, e.convOut, x)
 	trace.emit("encoder", x)
 	return x
 }
@@ -214,5 +214,5 @@ func (d *decoder) Forward(z *tensor.Tensor, trace tracer) *tensor.Tensor {
 		x = b.Forward(x)
 		trace.emit(fmt.Sprintf("decoder.up_blocks.%d", i), x)
 	}
-	return d.convOut.Forward(d.normOut.Forward(x, true))
+	return nn.NormConv(d.normOut, d.convOut, x)
 }
