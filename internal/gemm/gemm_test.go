@@ -363,3 +363,22 @@ func TestCeiling(t *testing.T) {
 		t.Errorf("ceiling %.2f / %.2f GFLOPS", one, two)
 	}
 }
+
+// TestHalfASplit: a float16 A that every goroutine would widen in full
+// moves to an M split only where the estimate clearly favours it.
+func TestHalfASplit(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		workM, workN int
+		m, n, k, t   int
+		want         bool
+	}{
+		{"1280-channel 8x8 conv, batch 2", 856, 856, 1280, 128, 11520, 2, true},
+		{"640-channel 16x16 conv, batch 2", 1728, 1712, 640, 512, 5760, 2, false},
+		{"test shape 60x64x500", 20, 20, 60, 64, 500, 2, true},
+	} {
+		if got := halfASplitM(tc.workM, tc.workN, tc.m, tc.n, tc.k, tc.t); got != tc.want {
+			t.Errorf("%s: split M %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -106,7 +106,7 @@ func TestHalfOperands(t *testing.T) {
 func testHalfOperands(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, im := range impls() {
-		for _, sz := range [][3]int{{1, 1, 1}, {7, 33, 9}, {13, 100, 27}, {64, 48, 300}, {25, 70, 800}, {100, 32, 1000}} {
+		for _, sz := range [][3]int{{1, 1, 1}, {7, 33, 9}, {13, 100, 27}, {64, 48, 300}, {25, 70, 800}, {100, 32, 1000}, {60, 64, 500}} {
 			m, n, k := sz[0], sz[1], sz[2]
 			t.Run(fmt.Sprintf("%v/%dx%dx%d", im, m, n, k), func(t *testing.T) {
 				withImpl(t, im)
