@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/imggen/imggen/internal/vmath"
 )
 
 // The AVX-512 kernels cannot run on a CPU without AVX-512, and the
@@ -76,7 +74,6 @@ type simMachine struct {
 	vec    [32][16]float32
 	mem    map[int64]float32 // 4-byte cells of the mapped arrays
 	ints   map[int64]int64   // 8-byte cells of the mapped int arrays
-	halves map[int64]uint16  // 2-byte cells of the mapped float16 arrays
 	args   map[string]int64
 	writes map[int64]bool
 }
@@ -212,17 +209,6 @@ func (m *simMachine) run(prog []simInst) {
 					m.vec[n][j] = m.load(base + 4*int64(j))
 				}
 			}
-		case "VCVTPH2PS": // float16 memory to float32 lanes, exact
-			n, lanes, _ := vreg(a[1])
-			base := m.addr(a[0])
-			m.vec[n] = [16]float32{}
-			for j := 0; j < lanes; j++ {
-				h, ok := m.halves[base+2*int64(j)]
-				if !ok {
-					panic(fmt.Sprintf("float16 load from unmapped address %#x", base+2*int64(j)))
-				}
-				m.vec[n][j] = vmath.F16ToF32(h)
-			}
 		case "VBROADCASTSS":
 			n, lanes, _ := vreg(a[1])
 			x := m.load(m.addr(a[0]))
@@ -250,12 +236,6 @@ type simTile struct {
 	kc, rs, cs, bn, ldc int
 	load                bool
 	a, b, c             []float32
-	bh                  []uint16 // B as float16 for the H kernels (b is its widening)
-}
-
-// halve makes the tile's B float16: random finite halves, b their widening.
-func (t *simTile) halve(r *rand.Rand) {
-	t.bh, t.b = randHalf(r, len(t.b))
 }
 
 func newSimTile(r *rand.Rand, w int) simTile {
@@ -325,15 +305,7 @@ func (t simTile) simulate(prog []simInst) []float32 {
 			m.vec[i][j] = float32(math.NaN()) // registers start as garbage
 		}
 	}
-	arrays := map[int64][]float32{abase: t.a, bbase: t.b, cbase: t.c}
-	if t.bh != nil {
-		delete(arrays, bbase)
-		m.halves = map[int64]uint16{}
-		for i, h := range t.bh {
-			m.halves[bbase+2*int64(i)] = h
-		}
-	}
-	for base, arr := range arrays {
+	for base, arr := range map[int64][]float32{abase: t.a, bbase: t.b, cbase: t.c} {
 		for i, v := range arr {
 			m.mem[base+4*int64(i)] = v
 		}
@@ -352,9 +324,7 @@ func TestKernelsSimulated(t *testing.T) {
 		name string
 		w    int
 		im   Impl
-		half bool
-	}{{"kern6x16AVX2", 16, ImplAVX2, false}, {"kern6x16AVX512", 16, ImplAVX512, false}, {"kern6x32AVX512", 32, ImplAVX512, false},
-		{"kern6x16AVX512H", 16, ImplAVX512, true}, {"kern6x32AVX512H", 32, ImplAVX512, true}} {
+	}{{"kern6x16AVX2", 16, ImplAVX2}, {"kern6x16AVX512", 16, ImplAVX512}, {"kern6x32AVX512", 32, ImplAVX512}} {
 		t.Run(k.name, func(t *testing.T) {
 			prog := funcs[k.name]
 			if len(prog) == 0 {
@@ -364,9 +334,6 @@ func TestKernelsSimulated(t *testing.T) {
 			hw := 0
 			for trial := 0; trial < 100; trial++ {
 				tile := newSimTile(r, k.w)
-				if k.half {
-					tile.halve(r)
-				}
 				want := tile.want(k.w)
 				got := tile.simulate(prog)
 				// want leaves C outside the tile as it was, so this also
@@ -375,11 +342,7 @@ func TestKernelsSimulated(t *testing.T) {
 					k.name, trial, tile.kc, tile.rs, tile.cs, tile.ldc, tile.load), got, want)
 				if Supported(k.im) {
 					c := append([]float32(nil), tile.c...)
-					if k.half {
-						microKernelH(k.w, tile.kc, tile.a, tile.rs, tile.cs, tile.bh, tile.bn, c, tile.ldc, tile.load)
-					} else {
-						microKernel(k.im, k.w, tile.kc, tile.a, tile.rs, tile.cs, tile.b, tile.bn, c, tile.ldc, tile.load)
-					}
+					microKernel(k.im, k.w, tile.kc, tile.a, tile.rs, tile.cs, tile.b, tile.bn, c, tile.ldc, tile.load)
 					sameBits(t, fmt.Sprintf("%s on this CPU vs simulated, trial %d", k.name, trial), c, got)
 					hw++
 				}
@@ -389,25 +352,15 @@ func TestKernelsSimulated(t *testing.T) {
 	}
 }
 
-// TestOffsetKernelSimulated checks kern6x32AVX512NOff and its float16 twin
-// the same way: a
+// TestOffsetKernelSimulated checks kern6x32AVX512NOff the same way: a
 // column of tiles whose A rows are six consecutive floats at a per-step
 // offset, against the FMA chain, in simulation and (where it runs) on this
 // CPU.
 func TestOffsetKernelSimulated(t *testing.T) {
-	funcs := asmListing(t)
-	for _, name := range []string{"kern6x32AVX512NOff", "kern6x32AVX512NOffH"} {
-		t.Run(name, func(t *testing.T) {
-			prog := funcs[name]
-			if len(prog) == 0 {
-				t.Fatalf("%s not in the listing", name)
-			}
-			simOffsetKernel(t, prog, strings.HasSuffix(name, "H"))
-		})
+	prog := asmListing(t)["kern6x32AVX512NOff"]
+	if len(prog) == 0 {
+		t.Fatal("kern6x32AVX512NOff not in the listing")
 	}
-}
-
-func simOffsetKernel(t *testing.T, prog []simInst, half bool) {
 	r := rand.New(rand.NewPCG(32, 6))
 	gen := func(n int) []float32 {
 		x := make([]float32, n)
@@ -428,10 +381,6 @@ func simOffsetKernel(t *testing.T, prog []simInst, half bool) {
 		}
 		bn := sw*kc + sw*r.IntN(3)
 		b := gen(bn + sw*kc)
-		var bh []uint16
-		if half {
-			bh, b = randHalf(r, len(b))
-		}
 		ldc := 32 + r.IntN(5)
 		c := gen((6*tiles-1)*ldc + 32)
 		want := append([]float32(nil), c...)
@@ -459,15 +408,7 @@ func simOffsetKernel(t *testing.T, prog []simInst, half bool) {
 		m := &simMachine{gpr: map[string]int64{}, mem: map[int64]float32{}, ints: map[int64]int64{}, writes: map[int64]bool{},
 			args: map[string]int64{"tiles": int64(tiles), "kc": int64(kc), "a": abase, "off": obase, "b": bbase,
 				"bn": int64(bn), "c": cbase, "ldc": int64(ldc), "flags": flags}}
-		arrays := map[int64][]float32{abase: a, bbase: b, cbase: c}
-		if half {
-			delete(arrays, bbase)
-			m.halves = map[int64]uint16{}
-			for i, h := range bh {
-				m.halves[bbase+2*int64(i)] = h
-			}
-		}
-		for base, arr := range arrays {
+		for base, arr := range map[int64][]float32{abase: a, bbase: b, cbase: c} {
 			for i, v := range arr {
 				m.mem[base+4*int64(i)] = v
 			}
@@ -484,11 +425,7 @@ func simOffsetKernel(t *testing.T, prog []simInst, half bool) {
 		sameBits(t, "simulated "+name, got, want)
 		if Supported(ImplAVX512) {
 			hwc := append([]float32(nil), c...)
-			if half {
-				microKernelColOffH(tiles, kc, a, off, bh, bn, hwc, ldc, load)
-			} else {
-				microKernelColOff(ImplAVX512, 32, tiles, kc, a, off, b, bn, hwc, ldc, load)
-			}
+			microKernelColOff(ImplAVX512, 32, tiles, kc, a, off, b, bn, hwc, ldc, load)
 			sameBits(t, "this CPU, "+name, hwc, got)
 			hw++
 		}

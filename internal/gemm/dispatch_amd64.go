@@ -19,15 +19,6 @@ func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ld
 func kern6x32AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int)
 
 //go:noescape
-func kern6x32AVX512H(kc int, a *float32, rs int, cs int, b *uint16, bn int, c *float32, ldc int, flags int)
-
-//go:noescape
-func kern6x16AVX512H(kc int, a *float32, rs int, cs int, b *uint16, c *float32, ldc int, flags int)
-
-//go:noescape
-func kern6x32AVX512NOffH(tiles int, kc int, a *float32, off *int, b *uint16, bn int, c *float32, ldc int, flags int)
-
-//go:noescape
 func kern6x16AVX2NOff(tiles int, kc int, a *float32, off *int, b *float32, c *float32, ldc int, flags int)
 
 // fmaPeak runs n rounds of 12 register-only AVX2 FMAs (BenchmarkFMAPeak).
@@ -119,36 +110,4 @@ func microKernelColOff(im Impl, w, tiles, kc int, a []float32, off []int, b []fl
 	}
 	_ = b[(kc-1)*sw+sw-1]
 	kern6x16AVX2NOff(tiles, kc, &a[0], &off[0], &b[0], &c[0], ldc, flags)
-}
-
-// halfKernels reports whether kernel set im reads a B packed as float16
-// (PackBTHalf) itself, widening as it loads; for the other sets each panel
-// of such a B is widened into float32 first.
-func halfKernels(im Impl) bool { return im == ImplAVX512 }
-
-// microKernelH is the AVX-512 microKernel on a float16 B (w = 16 or 32;
-// the second strip at b[bn]). Same bits as microKernel on the widened B.
-func microKernelH(w, kc int, a []float32, rs, cs int, b []uint16, bn int, c []float32, ldc int, load bool) {
-	flags := 0
-	if load {
-		flags = 1
-	}
-	if w == nr {
-		kern6x32AVX512H(kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags)
-		return
-	}
-	kern6x16AVX512H(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags)
-}
-
-// microKernelColOffH is microKernelColOff for the AVX-512 set on a float16
-// B, 32 columns wide.
-func microKernelColOffH(tiles, kc int, a []float32, off []int, b []uint16, bn int, c []float32, ldc int, load bool) {
-	flags := 0
-	if load {
-		flags = 1
-	}
-	_ = off[kc-1]
-	_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+nr-1]
-	_ = b[bn+(kc-1)*sw+sw-1]
-	kern6x32AVX512NOffH(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)
 }

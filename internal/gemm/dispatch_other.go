@@ -24,14 +24,3 @@ func offsetKernel(Impl, int) bool { return false }
 func microKernelColOff(_ Impl, w, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
 	panic("gemm: no offset kernel in this build")
 }
-
-// halfKernels: without assembly a float16 B is widened panel by panel.
-func halfKernels(Impl) bool { return false }
-
-func microKernelH(w, kc int, a []float32, rs, cs int, b []uint16, bn int, c []float32, ldc int, load bool) {
-	panic("gemm: no float16 kernel in this build")
-}
-
-func microKernelColOffH(tiles, kc int, a []float32, off []int, b []uint16, bn int, c []float32, ldc int, load bool) {
-	panic("gemm: no float16 kernel in this build")
-}

@@ -408,7 +408,6 @@ func grow(s []float32, n int) []float32 {
 // (relative to the block) starts at data[off + q*sstride + row*sw].
 type panel struct {
 	data         []float32
-	half         []uint16 // instead of data: a float16 PackedB read by the kernels
 	off, sstride int
 	row          int
 }
@@ -436,17 +435,6 @@ func (w *worker) run(g *problem, m0, m1, n0, n1 int) {
 			kw := min(kc, g.k-pc)
 			var bp panel
 			switch {
-			case g.pb != nil && g.pb.half != nil && halfKernels(g.im):
-				bp = panel{half: g.pb.half, off: jc * g.k, sstride: sw * g.k, row: pc}
-			case g.pb != nil && g.pb.half != nil:
-				// Strip by strip, rows [pc, pc+kw) are contiguous in
-				// both layouts.
-				w.bpanel = grow(w.bpanel, nq*sw*kw)
-				for q := 0; q < nq; q++ {
-					src := g.pb.half[(jc/sw+q)*sw*g.k+pc*sw:][:kw*sw]
-					vmath.WidenF16(w.bpanel[q*sw*kw:(q+1)*sw*kw], src)
-				}
-				bp = panel{data: w.bpanel, sstride: sw * kw}
 			case g.pb != nil:
 				bp = panel{data: g.pb.data, off: jc * g.k, sstride: sw * g.k, row: pc}
 			case g.bt16 != nil:
@@ -503,9 +491,9 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 	}
 	step := stripStep(g.im)
 	for q := 0; q < nq; q += step {
-		cw, j, v, b, bh := bp.strip(g, jc, nq, q, step)
+		cw, j, v, b := bp.strip(g, jc, nq, q, step)
 		t := 0
-		if v == cw && bh == nil {
+		if v == cw {
 			// The tiles wholly inside C, in one call.
 			full := min(ts, (g.m-ic)/mr)
 			if full > 0 {
@@ -515,9 +503,9 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel) {
 		}
 		for ; t < ts; t++ {
 			if i := ic + t*mr; i+mr <= g.m {
-				w.tile(g, i, j, cw, v, kw, a[(i-r0)*lda+pc-c0:], lda, 1, b, bh, bp.sstride, load)
+				w.tile(g, i, j, cw, v, kw, a[(i-r0)*lda+pc-c0:], lda, 1, b, bp.sstride, load)
 			} else {
-				w.tile(g, i, j, cw, v, kw, w.aedge, 1, mr, b, bh, bp.sstride, load)
+				w.tile(g, i, j, cw, v, kw, w.aedge, 1, mr, b, bp.sstride, load)
 			}
 		}
 	}
@@ -535,15 +523,11 @@ func stripStep(im Impl) int {
 
 // strip locates the kernel call at strip q of the panel (of nq strips from
 // column jc): its width cw, first column j, the v of its columns inside C,
-// and its packed B (b, or bh for a float16 panel).
-func (bp *panel) strip(g *problem, jc, nq, q, step int) (cw, j, v int, b []float32, bh []uint16) {
+// and its packed B.
+func (bp *panel) strip(g *problem, jc, nq, q, step int) (cw, j, v int, b []float32) {
 	cw = min(step, nq-q) * sw
 	j = jc + q*sw
-	at := bp.off + q*bp.sstride + bp.row*sw
-	if bp.half != nil {
-		return cw, j, min(cw, g.n-j), nil, bp.half[at:]
-	}
-	return cw, j, min(cw, g.n-j), bp.data[at:], nil
+	return cw, j, min(cw, g.n-j), bp.data[bp.off+q*bp.sstride+bp.row*sw:]
 }
 
 // blockOff is block for an offset A (SgemmOffA). The AVX2 and AVX-512
@@ -566,38 +550,26 @@ func (w *worker) blockOff(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel, loa
 	}
 	step := stripStep(g.im)
 	for q := 0; q < nq; q += step {
-		cw, j, v, b, bh := bp.strip(g, jc, nq, q, step)
+		cw, j, v, b := bp.strip(g, jc, nq, q, step)
 		if inPlace && full > 0 {
-			if bh != nil {
-				microKernelColOffH(full, kw, g.a[ic:], off, bh, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
-			} else {
-				microKernelColOff(g.im, cw, full, kw, g.a[ic:], off, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
-			}
+			microKernelColOff(g.im, cw, full, kw, g.a[ic:], off, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
 		}
 		for t := first; t < ts; t++ {
 			at := w.ablock[(t-first)*mr*kw:]
-			w.tile(g, ic+t*mr, j, cw, v, kw, at, 1, mr, b, bh, bp.sstride, load)
+			w.tile(g, ic+t*mr, j, cw, v, kw, at, 1, mr, b, bp.sstride, load)
 		}
 	}
 }
 
 // tile runs the kernel for C[i:i+6, j:j+cw] (valid of the cw columns
 // inside C) with A(i+r, pc+p) at a[r*rs+p*cs] and B(pc+p, j+jj) at
-// b[p*16+jj], or b[bn+p*16+jj-16] for the second strip (bh instead of b
-// for a float16 B). A tile that
+// b[p*16+jj], or b[bn+p*16+jj-16] for the second strip. A tile that
 // overhangs C (last rows or columns) goes through w.tmp, so the kernel, and
 // with it the order of operations, is the same for every tile.
-func (w *worker) tile(g *problem, i, j, cw, valid, kw int, a []float32, rs, cs int, b []float32, bh []uint16, bn int, load bool) {
-	kernel := func(c []float32, ldc int) {
-		if bh != nil {
-			microKernelH(cw, kw, a, rs, cs, bh, bn, c, ldc, load)
-		} else {
-			microKernel(g.im, cw, kw, a, rs, cs, b, bn, c, ldc, load)
-		}
-	}
+func (w *worker) tile(g *problem, i, j, cw, valid, kw int, a []float32, rs, cs int, b []float32, bn int, load bool) {
 	rows := min(mr, g.m-i)
 	if rows == mr && valid == cw {
-		kernel(g.c[i*g.ldc+j:], g.ldc)
+		microKernel(g.im, cw, kw, a, rs, cs, b, bn, g.c[i*g.ldc+j:], g.ldc, load)
 		return
 	}
 	t := w.tmp[:]
@@ -606,7 +578,7 @@ func (w *worker) tile(g *problem, i, j, cw, valid, kw int, a []float32, rs, cs i
 			copy(t[r*nr:r*nr+valid], g.c[(i+r)*g.ldc+j:])
 		}
 	}
-	kernel(t, nr)
+	microKernel(g.im, cw, kw, a, rs, cs, b, bn, t, nr, load)
 	for r := 0; r < rows; r++ {
 		copy(g.c[(i+r)*g.ldc+j:(i+r)*g.ldc+j+valid], t[r*nr:])
 	}

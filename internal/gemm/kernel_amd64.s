@@ -86,13 +86,9 @@
 // ---------------------------------------------------------------------
 // AVX-512, 6x32: Z0..Z11 accumulate (row i in Z(2i), Z(2i+1)), Z12/Z13
 // hold a row of the two B strips, Z14..Z19 the broadcast A values.
-#define STEP6x32(off) STEP6x32L(VMOVUPS, off)
-
-// STEP6x32L is one k step loading the row of B with LD: VMOVUPS for
-// float32 strips, VCVTPH2PS for float16 ones (widened exactly).
-#define STEP6x32L(LD, off) \
-	LD           off(DX), Z12;     \
-	LD           off(BX), Z13;     \
+#define STEP6x32(off) \
+	VMOVUPS      off(DX), Z12;     \
+	VMOVUPS      off(BX), Z13;     \
 	VBROADCASTSS (SI), Z14;        \
 	VBROADCASTSS (SI)(R8*1), Z15;  \
 	VBROADCASTSS (SI)(R8*2), Z16;  \
@@ -220,10 +216,8 @@ store32:
 // ---------------------------------------------------------------------
 // AVX-512, 6x16: Z0..Z5 accumulate, Z6 holds a row of the B strip,
 // Z7..Z12 the broadcast A values. Runs a last odd strip.
-#define STEP6x16Z(off) STEP6x16ZL(VMOVUPS, off)
-
-#define STEP6x16ZL(LD, off) \
-	LD           off(DX), Z6;      \
+#define STEP6x16Z(off) \
+	VMOVUPS      off(DX), Z6;      \
 	VBROADCASTSS (SI), Z7;         \
 	VBROADCASTSS (SI)(R8*1), Z8;   \
 	VBROADCASTSS (SI)(R8*2), Z9;   \
@@ -600,12 +594,10 @@ ostore16y:
 // STEP6x32O is STEP6x32 with A read through an offset table: A(r, p) is
 // the float at SI + 4*(off[p] + r), off[p] being the int at R14 + toff
 // (loaded into R15).
-#define STEP6x32O(boff, toff) STEP6x32OL(VMOVUPS, boff, toff)
-
-#define STEP6x32OL(LD, boff, toff) \
+#define STEP6x32O(boff, toff) \
 	MOVQ         toff(R14), R15;     \
-	LD           boff(DX), Z12;      \
-	LD           boff(BX), Z13;      \
+	VMOVUPS      boff(DX), Z12;      \
+	VMOVUPS      boff(BX), Z13;      \
 	VBROADCASTSS (SI)(R15*4), Z14;   \
 	VBROADCASTSS 4(SI)(R15*4), Z15;  \
 	VBROADCASTSS 8(SI)(R15*4), Z16;  \
@@ -710,215 +702,6 @@ ostore32:
 	LEAQ (DI)(R10*2), DI
 	DECQ AX
 	JNZ  otile32
-	VZEROUPPER
-	RET
-
-// ---------------------------------------------------------------------
-// The same AVX-512 kernels with B packed as float16 (PackBTHalf): a strip
-// row is 32 bytes, widened exactly by VCVTPH2PS as it is loaded, so each
-// C element gets the chain of the float32 kernel on the widened B. The
-// conversion issues beside the FMAs: on Zen 5 the kernel runs at the
-// float32 kernel's rate.
-
-// func kern6x32AVX512H(kc int, a *float32, rs int, cs int, b *uint16, bn int, c *float32, ldc int, flags int)
-TEXT ·kern6x32AVX512H(SB), NOSPLIT, $0-72
-	SETUP
-	MOVQ bn+40(FP), BX
-	LEAQ (DX)(BX*2), BX
-	MOVQ c+48(FP), DI
-	MOVQ ldc+56(FP), R10
-	MOVQ flags+64(FP), R11
-	CROWS
-
-	TESTQ R11, R11
-	JNZ   hload32
-	ZERO_C32Z
-	JMP    hstart32
-
-hload32:
-	LOAD_C32Z
-
-hstart32:
-	PREFETCH_NEXT_C
-	PREFETCHT0 64(AX)
-	PREFETCHT0 64(AX)(R10*1)
-	PREFETCHT0 64(AX)(R10*2)
-	PREFETCHT0 64(R11)
-	PREFETCHT0 64(R11)(R10*1)
-	PREFETCHT0 64(R11)(R10*2)
-	NEXT_A
-	CMPQ       CX, $4
-	JLT        htail32
-
-hloop32:
-	PREFETCH_NEXT_A
-	STEP6x32L(VCVTPH2PS, 0)
-	STEP6x32L(VCVTPH2PS, 32)
-	STEP6x32L(VCVTPH2PS, 64)
-	STEP6x32L(VCVTPH2PS, 96)
-	ADDQ $128, DX
-	ADDQ $128, BX
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  hloop32
-
-htail32:
-	TESTQ CX, CX
-	JZ    hstore32
-
-hloop32t:
-	STEP6x32L(VCVTPH2PS, 0)
-	ADDQ $32, DX
-	ADDQ $32, BX
-	DECQ CX
-	JNZ  hloop32t
-
-hstore32:
-	STORE_C32Z
-	VZEROUPPER
-	RET
-
-// func kern6x16AVX512H(kc int, a *float32, rs int, cs int, b *uint16, c *float32, ldc int, flags int)
-TEXT ·kern6x16AVX512H(SB), NOSPLIT, $0-64
-	SETUP
-	MOVQ c+40(FP), DI
-	MOVQ ldc+48(FP), R10
-	MOVQ flags+56(FP), R11
-	CROWS
-
-	TESTQ R11, R11
-	JNZ   hload16z
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	JMP    hstart16z
-
-hload16z:
-	VMOVUPS (DI), Z0
-	VMOVUPS (DI)(R10*1), Z1
-	VMOVUPS (DI)(R10*2), Z2
-	VMOVUPS (R13), Z3
-	VMOVUPS (R13)(R10*1), Z4
-	VMOVUPS (R13)(R10*2), Z5
-
-hstart16z:
-	PREFETCH_NEXT_C
-	NEXT_A
-	CMPQ CX, $4
-	JLT  htail16z
-
-hloop16z:
-	PREFETCH_NEXT_A
-	STEP6x16ZL(VCVTPH2PS, 0)
-	STEP6x16ZL(VCVTPH2PS, 32)
-	STEP6x16ZL(VCVTPH2PS, 64)
-	STEP6x16ZL(VCVTPH2PS, 96)
-	ADDQ $128, DX
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  hloop16z
-
-htail16z:
-	TESTQ CX, CX
-	JZ    hstore16z
-
-hloop16zt:
-	STEP6x16ZL(VCVTPH2PS, 0)
-	ADDQ $32, DX
-	DECQ CX
-	JNZ  hloop16zt
-
-hstore16z:
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, (DI)(R10*1)
-	VMOVUPS Z2, (DI)(R10*2)
-	VMOVUPS Z3, (R13)
-	VMOVUPS Z4, (R13)(R10*1)
-	VMOVUPS Z5, (R13)(R10*2)
-	VZEROUPPER
-	RET
-
-// func kern6x32AVX512NOffH(tiles int, kc int, a *float32, off *int, b *uint16, bn int, c *float32, ldc int, flags int)
-TEXT ·kern6x32AVX512NOffH(SB), NOSPLIT, $0-72
-	MOVQ tiles+0(FP), AX
-	MOVQ ldc+56(FP), R10
-	SHLQ $2, R10
-	MOVQ a+16(FP), SI
-	MOVQ c+48(FP), DI
-
-hotile32:
-	MOVQ kc+8(FP), CX
-	MOVQ off+24(FP), R14
-	MOVQ b+32(FP), DX
-	MOVQ bn+40(FP), BX
-	LEAQ (DX)(BX*2), BX
-	MOVQ flags+64(FP), R11
-	LEAQ (DI)(R10*2), R13
-	ADDQ R10, R13
-
-	TESTQ R11, R11
-	JNZ   hoload32
-	ZERO_C32Z
-	JMP    hostart32
-
-hoload32:
-	LOAD_C32Z
-
-hostart32:
-	LEAQ       (R13)(R10*2), R11
-	ADDQ       R10, R11
-	LEAQ       (R11)(R10*2), R15
-	ADDQ       R10, R15
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	PREFETCHT0 (R11)(R10*1)
-	PREFETCHT0 64(R11)(R10*1)
-	PREFETCHT0 (R11)(R10*2)
-	PREFETCHT0 64(R11)(R10*2)
-	PREFETCHT0 (R15)
-	PREFETCHT0 64(R15)
-	PREFETCHT0 (R15)(R10*1)
-	PREFETCHT0 64(R15)(R10*1)
-	PREFETCHT0 (R15)(R10*2)
-	PREFETCHT0 64(R15)(R10*2)
-	CMPQ CX, $4
-	JLT  hotail32
-
-holoop32:
-	STEP6x32OL(VCVTPH2PS, 0, 0)
-	STEP6x32OL(VCVTPH2PS, 32, 8)
-	STEP6x32OL(VCVTPH2PS, 64, 16)
-	STEP6x32OL(VCVTPH2PS, 96, 24)
-	ADDQ $128, DX
-	ADDQ $128, BX
-	ADDQ $32, R14
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  holoop32
-
-hotail32:
-	TESTQ CX, CX
-	JZ    hostore32
-
-holoop32t:
-	STEP6x32OL(VCVTPH2PS, 0, 0)
-	ADDQ $32, DX
-	ADDQ $32, BX
-	ADDQ $8, R14
-	DECQ CX
-	JNZ  holoop32t
-
-hostore32:
-	STORE_C32Z
-
-	ADDQ $24, SI
-	LEAQ (DI)(R10*4), DI
-	LEAQ (DI)(R10*2), DI
-	DECQ AX
-	JNZ  hotile32
 	VZEROUPPER
 	RET
 

@@ -20,7 +20,6 @@ const sw = 16
 type PackedB struct {
 	k, n int
 	data []float32 // strip q at q*sw*k
-	half []uint16  // instead of data, the same layout as float16 bits (PackBTHalf)
 }
 
 // K and N report the shape of the packed B[k,n].
@@ -63,34 +62,6 @@ func RepackBTHalf(pb *PackedB, bt []uint16, ldbt, k, n, threads int) *PackedB {
 	checkMat("bt", bt, ldbt, n, k)
 	return packWholeHalfT(pb.buf(), bt, ldbt, k, n, threads)
 }
-
-// PackBTHalf packs Bᵀ given as IEEE float16 bits (a float16 weight
-// matrix) and keeps the values float16: half the memory of RepackBTHalf,
-// for weights packed once and kept. The AVX-512 kernels widen B as they
-// load it; the other sets widen each panel as it is used. Products with it
-// give the bits of products with RepackBTHalf's B. Up to threads
-// goroutines share the strips.
-func PackBTHalf(bt []uint16, ldbt, k, n, threads int) *PackedB {
-	checkMat("bt", bt, ldbt, n, k)
-	nq := (n + sw - 1) / sw
-	pb := &PackedB{k: k, n: n, half: make([]uint16, packedLen(k, n))}
-	parallel(nq, threads, func(q0, q1 int) {
-		for q := q0; q < q1; q++ {
-			valid := min(sw, n-q*sw)
-			out := pb.half[q*sw*k : (q+1)*sw*k]
-			for jj := 0; jj < valid; jj++ {
-				col := bt[(q*sw+jj)*ldbt:][:k]
-				for p, v := range col {
-					out[p*sw+jj] = v
-				}
-			}
-		}
-	})
-	return pb
-}
-
-// Bytes is the memory the packed values take.
-func (p *PackedB) Bytes() int { return 4*len(p.data) + 2*len(p.half) }
 
 func (p *PackedB) buf() []float32 {
 	if p == nil {

@@ -90,8 +90,7 @@ func randHalf(r *rand.Rand, n int) ([]uint16, []float32) {
 }
 
 // TestHalfOperands: a float16 A (SgemmHalfA), a float16 Bᵀ (SgemmNTHalf,
-// RepackBTHalf, PackBTHalf kept as float16, also under an offset A) give
-// the bits of the float32 products on the widened
+// RepackBTHalf) give the bits of the float32 products on the widened
 // values, on every kernel set and thread count.
 func TestHalfOperands(t *testing.T) {
 	splitTiny(t)
@@ -107,7 +106,7 @@ func TestHalfOperands(t *testing.T) {
 func testHalfOperands(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, im := range impls() {
-		for _, sz := range [][3]int{{1, 1, 1}, {7, 33, 9}, {13, 100, 27}, {64, 48, 300}, {25, 70, 800}, {100, 32, 1000}, {60, 64, 500}, {30, 128, 200}} {
+		for _, sz := range [][3]int{{1, 1, 1}, {7, 33, 9}, {13, 100, 27}, {64, 48, 300}, {25, 70, 800}, {100, 32, 1000}, {60, 64, 500}} {
 			m, n, k := sz[0], sz[1], sz[2]
 			t.Run(fmt.Sprintf("%v/%dx%dx%d", im, m, n, k), func(t *testing.T) {
 				withImpl(t, im)
@@ -121,15 +120,6 @@ func testHalfOperands(t *testing.T) {
 				SgemmNT(m, n, k, x, k, bt, k, wantB, n, 1)
 				wantP := make([]float32, m*n)
 				SgemmPacked(m, x, k, PackBT(bt, k, k, n), wantP, n, 1)
-				// x again as an offset A: column p at off[p] of xOff.
-				xOff := make([]float32, m*k)
-				off := make([]int, k)
-				for p := range off {
-					off[p] = p * m
-					for i := 0; i < m; i++ {
-						xOff[p*m+i] = x[i*k+p]
-					}
-				}
 				for _, threads := range []int{1, 2, 3} {
 					got := make([]float32, m*n)
 					SgemmHalfA(m, n, k, a16, k, b, n, got, n, threads)
@@ -138,11 +128,6 @@ func testHalfOperands(t *testing.T) {
 					sameBits(t, fmt.Sprintf("SgemmNTHalf, %d threads", threads), got, wantB)
 					SgemmPacked(m, x, k, RepackBTHalf(nil, bt16, k, k, n, threads), got, n, threads)
 					sameBits(t, fmt.Sprintf("RepackBTHalf, %d threads", threads), got, wantP)
-					kept := PackBTHalf(bt16, k, k, n, threads)
-					SgemmPacked(m, x, k, kept, got, n, threads)
-					sameBits(t, fmt.Sprintf("PackBTHalf, %d threads", threads), got, wantP)
-					SgemmOffA(m, xOff, off, kept, got, n, threads)
-					sameBits(t, fmt.Sprintf("SgemmOffA on PackBTHalf, %d threads", threads), got, wantP)
 				}
 			})
 		}
