@@ -94,3 +94,67 @@ func benchNormConv(b *testing.B, ch, hw int) {
 
 func BenchmarkNormConv_320_64x64(b *testing.B)   { benchNormConv(b, 320, 64) }
 func BenchmarkNormConv_128_256x256(b *testing.B) { benchNormConv(b, 128, 256) }
+
+// benchConvHalf runs a 3x3 convolution with float16 weights (as a
+// float16 checkpoint stores them) on a batch of 2, cycling through enough
+// copies of the layer that the weights come from memory, as in a network.
+func benchConvHalf(b *testing.B, in, out, hw int) {
+	r := rand.New(rand.NewPCG(6, 6))
+	layers := make([]*Conv2d, max(1, (256<<20)/(2*out*in*9)))
+	for i := range layers {
+		h := make([]uint16, out*in*9)
+		for j := range h {
+			h[j] = uint16(r.IntN(2))<<15 | uint16(10+r.IntN(6))<<10 | uint16(r.IntN(1024))
+		}
+		layers[i] = &Conv2d{In: in, Out: out, K: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1,
+			w: weights.Matrix{Rows: out, Cols: in * 9, F16: h}, b: randSlice(r, out)}
+	}
+	x := tensor.From(randSlice(r, 2*in*hw*hw), 2, in, hw, hw)
+	for _, c := range layers {
+		c.Forward(x)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		layers[i%len(layers)].Forward(x)
+	}
+	b.ReportMetric(2*2*float64(out*in*9*hw*hw)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}
+
+// The U-Net's small-image levels at 256 px (latents 32x32), and its top
+// level at 512 px.
+func BenchmarkConvHalf_640_16x16(b *testing.B) { benchConvHalf(b, 640, 640, 16) }
+func BenchmarkConvHalf_1280_8x8(b *testing.B)  { benchConvHalf(b, 1280, 1280, 8) }
+func BenchmarkConvHalf_1280_4x4(b *testing.B)  { benchConvHalf(b, 1280, 1280, 4) }
+func BenchmarkConvHalf_320_64x64(b *testing.B) { benchConvHalf(b, 320, 320, 64) }
+
+// benchLinearHalf runs a linear layer with float16 weights on rows
+// tokens, cycling through copies of the layer so that the weights come
+// from memory.
+func benchLinearHalf(b *testing.B, rows, in, out int) {
+	r := rand.New(rand.NewPCG(7, 7))
+	layers := make([]*Linear, max(1, (256<<20)/(2*out*in)))
+	for i := range layers {
+		h := make([]uint16, out*in)
+		for j := range h {
+			h[j] = uint16(r.IntN(2))<<15 | uint16(10+r.IntN(6))<<10 | uint16(r.IntN(1024))
+		}
+		layers[i] = &Linear{In: in, Out: out, w: weights.Matrix{Rows: out, Cols: in, F16: h}, b: randSlice(r, out)}
+	}
+	x := tensor.From(randSlice(r, rows*in), rows, in)
+	for _, l := range layers {
+		l.Forward(x)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		layers[i%len(layers)].Forward(x)
+	}
+	b.ReportMetric(2*float64(rows*in*out)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}
+
+// Self-attention and feed-forward layers of a guided batch at the U-Net's
+// 64x64, 16x16 and 8x8 levels (512 px), and a cross-attention key layer.
+func BenchmarkLinearHalf_8192_320x320(b *testing.B)   { benchLinearHalf(b, 8192, 320, 320) }
+func BenchmarkLinearHalf_8192_320x2560(b *testing.B)  { benchLinearHalf(b, 8192, 320, 2560) }
+func BenchmarkLinearHalf_512_1280x10240(b *testing.B) { benchLinearHalf(b, 512, 1280, 10240) }
+func BenchmarkLinearHalf_128_5120x1280(b *testing.B)  { benchLinearHalf(b, 128, 5120, 1280) }
+func BenchmarkLinearHalf_154_768x1280(b *testing.B)   { benchLinearHalf(b, 154, 768, 1280) }
