@@ -158,3 +158,20 @@ func BenchmarkLinearHalf_8192_320x2560(b *testing.B)  { benchLinearHalf(b, 8192,
 func BenchmarkLinearHalf_512_1280x10240(b *testing.B) { benchLinearHalf(b, 512, 1280, 10240) }
 func BenchmarkLinearHalf_128_5120x1280(b *testing.B)  { benchLinearHalf(b, 128, 5120, 1280) }
 func BenchmarkLinearHalf_154_768x1280(b *testing.B)   { benchLinearHalf(b, 154, 768, 1280) }
+
+// benchTransposeBias moves a 3x3 convolution's pixels-first product (on
+// its grid two columns wider than the image) back to channels first.
+func benchTransposeBias(b *testing.B, ch, hw int) {
+	r := rand.New(rand.NewPCG(8, 8))
+	pw := hw + 2
+	wide := randSlice(r, hw*pw*ch)
+	bias := randSlice(r, ch)
+	out := make([]float32, ch*hw*hw)
+	b.SetBytes(int64(4 * len(out)))
+	for b.Loop() {
+		transposeBias(out, wide, bias, hw*hw, 0, hw, hw, pw, ch)
+	}
+}
+
+func BenchmarkTransposeBias_320_64x64(b *testing.B)   { benchTransposeBias(b, 320, 64) }
+func BenchmarkTransposeBias_128_256x256(b *testing.B) { benchTransposeBias(b, 128, 256) }

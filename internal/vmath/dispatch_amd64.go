@@ -172,3 +172,10 @@ func sumSqDiffAsm(im Impl, src *float32, n int, c float64, acc *[32]float64) {
 		sumSqDiffAVX2(src, n, c, acc)
 	}
 }
+
+//go:noescape
+func transposeAddBias16AVX512(dst *float32, ldd int, src *float32, lds int, bias *float32)
+
+func transposeAddBias16Asm(dst *float32, ldd int, src *float32, lds int, bias *float32) {
+	transposeAddBias16AVX512(dst, ldd, src, lds, bias)
+}

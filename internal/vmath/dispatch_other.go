@@ -24,3 +24,5 @@ func expSumAsm(Impl, *float32, int, float32, float32, *[16]float32)      { panic
 func mulAsm(Impl, *float32, int, float32)                                { panic("vmath: no assembly") }
 func sumAsm(Impl, *float32, int, *[32]float64)                           { panic("vmath: no assembly") }
 func sumSqDiffAsm(Impl, *float32, int, float64, *[32]float64)            { panic("vmath: no assembly") }
+
+func transposeAddBias16Asm(*float32, int, *float32, int, *float32) { panic("vmath: no assembly") }

@@ -682,3 +682,55 @@ func TestImplSelect(t *testing.T) {
 	}
 	t.Logf("current %v, supported %v", CurrentImpl(), impls())
 }
+
+// TestTransposeAddBias16: every kernel set moves each value to its
+// transposed place with its channel's bias added, the same bits, and
+// touches nothing outside the block.
+func TestTransposeAddBias16(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 16))
+	for _, im := range []Impl{ImplGo, ImplAVX2, ImplAVX512} {
+		if !Supported(im) {
+			continue
+		}
+		t.Run(im.String(), func(t *testing.T) {
+			prev := CurrentImpl()
+			if err := SetImpl(im); err != nil {
+				t.Fatal(err)
+			}
+			defer SetImpl(prev)
+			for _, ld := range [][2]int{{16, 16}, {37, 20}, {4096, 320}} {
+				ldd, lds := ld[0], ld[1]
+				src := make([]float32, 15*lds+16)
+				for i := range src {
+					src[i] = float32(r.NormFloat64())
+				}
+				bias := []float32{}
+				for range 16 {
+					bias = append(bias, float32(r.NormFloat64()))
+				}
+				dst := make([]float32, 15*ldd+16+3)
+				for i := range dst {
+					dst[i] = 7
+				}
+				TransposeAddBias16(dst, ldd, src, lds, bias)
+				for i := 0; i < 16; i++ {
+					for c := 0; c < 16; c++ {
+						want := src[c*lds+i] + bias[i]
+						if got := dst[i*ldd+c]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("ld %v: dst[%d][%d] = %g, want %g", ld, i, c, got, want)
+						}
+					}
+				}
+				written := 0
+				for _, v := range dst {
+					if v != 7 {
+						written++
+					}
+				}
+				if written != 256 {
+					t.Fatalf("ld %v: %d values written, want 256", ld, written)
+				}
+			}
+		})
+	}
+}
