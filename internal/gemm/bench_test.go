@@ -106,3 +106,16 @@ func init() {
 		setBlocking(&blocking{kc, mc, nc})
 	}
 }
+
+// BenchmarkRepackBTHalf widens and packs a float16 weight matrix (the
+// 1280-to-5120 feed-forward projection, W[5120, 1280] as Bᵀ), what every
+// call of a float16 linear layer does before its product.
+func BenchmarkRepackBTHalf(b *testing.B) {
+	const k, n = 1280, 5120
+	bt, _ := randHalf(rand.New(rand.NewPCG(3, 4)), n*k)
+	var pb *PackedB
+	b.SetBytes(int64(2 * n * k))
+	for b.Loop() {
+		pb = RepackBTHalf(pb, bt, k, k, n, 1)
+	}
+}

@@ -145,15 +145,25 @@ func packStrips(dst []float32, sstride int, b []float32, ld int, trans bool, row
 // columns of it stay in L1 between widening and packing.
 const halfChunk = 256
 
-// packStripsHalfT is packStrips with trans for Bᵀ held as float16 bits:
-// each strip's source rows are widened a chunk at a time into tmp (grown
-// as needed, returned for reuse) and packed from there.
+// packStripsHalfT is packStrips with trans for Bᵀ held as float16 bits.
+// Where vmath transposes in registers (AVX-512), each full strip goes
+// 16 x 16 blocks at a time, widened and transposed in one pass
+// (vmath.WidenTranspose16). Otherwise, and for what is left, each strip's
+// source rows are widened a chunk at a time into tmp (grown as needed,
+// returned for reuse) and packed from there. Both give the same values.
 func packStripsHalfT(dst []float32, sstride int, bt []uint16, ld, p0, kw, j0, cols, q0, q1 int, tmp []float32) []float32 {
 	tmp = grow(tmp, sw*min(kw, halfChunk))
+	inRegisters := vmath.CurrentImpl() == vmath.ImplAVX512
 	for q := q0; q < q1; q++ {
 		valid := min(sw, cols-q*sw)
 		j := j0 + q*sw
-		for c0 := 0; c0 < kw; c0 += halfChunk {
+		c0 := 0
+		if inRegisters && valid == sw {
+			for ; c0+sw <= kw; c0 += sw {
+				vmath.WidenTranspose16(dst[q*sstride+c0*sw:], bt[j*ld+p0+c0:], ld)
+			}
+		}
+		for ; c0 < kw; c0 += halfChunk {
 			cn := min(halfChunk, kw-c0)
 			for jj := 0; jj < valid; jj++ {
 				src := bt[(j+jj)*ld+p0+c0:][:cn]

@@ -126,6 +126,8 @@ func BenchmarkConvHalf_640_16x16(b *testing.B) { benchConvHalf(b, 640, 640, 16) 
 func BenchmarkConvHalf_1280_8x8(b *testing.B)  { benchConvHalf(b, 1280, 1280, 8) }
 func BenchmarkConvHalf_1280_4x4(b *testing.B)  { benchConvHalf(b, 1280, 1280, 4) }
 func BenchmarkConvHalf_320_64x64(b *testing.B) { benchConvHalf(b, 320, 320, 64) }
+func BenchmarkConvHalf_640_32x32(b *testing.B) { benchConvHalf(b, 640, 640, 32) }
+func BenchmarkConvHalf_320_32x32(b *testing.B) { benchConvHalf(b, 320, 320, 32) }
 
 // benchLinearHalf runs a linear layer with float16 weights on rows
 // tokens, cycling through copies of the layer so that the weights come

@@ -179,3 +179,8 @@ func transposeAddBias16AVX512(dst *float32, ldd int, src *float32, lds int, bias
 func transposeAddBias16Asm(dst *float32, ldd int, src *float32, lds int, bias *float32) {
 	transposeAddBias16AVX512(dst, ldd, src, lds, bias)
 }
+
+//go:noescape
+func widenTranspose16AVX512(dst *float32, src *uint16, lds int)
+
+func widenTranspose16Asm(dst *float32, src *uint16, lds int) { widenTranspose16AVX512(dst, src, lds) }

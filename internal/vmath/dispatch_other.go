@@ -26,3 +26,5 @@ func sumAsm(Impl, *float32, int, *[32]float64)                           { panic
 func sumSqDiffAsm(Impl, *float32, int, float64, *[32]float64)            { panic("vmath: no assembly") }
 
 func transposeAddBias16Asm(*float32, int, *float32, int, *float32) { panic("vmath: no assembly") }
+
+func widenTranspose16Asm(*float32, *uint16, int) { panic("vmath: no assembly") }

@@ -21,3 +21,22 @@ func TransposeAddBias16(dst []float32, ldd int, src []float32, lds int, bias []f
 		}
 	}
 }
+
+// WidenTranspose16 writes dst[p*16+j] = src[j*lds+p] widened from IEEE
+// float16 bits, exactly as WidenF16 widens (NaNs stay NaN), for j, p < 16: 16 rows of a
+// float16 matrix become 16 rows of one packed 16-column strip of its
+// transpose, as a float16 weight is packed for a product. The AVX-512 set
+// widens and transposes in registers; the others run the loop.
+func WidenTranspose16(dst []float32, src []uint16, lds int) {
+	_ = dst[255]
+	_ = src[15*lds+15]
+	if CurrentImpl() == ImplAVX512 {
+		widenTranspose16Asm(&dst[0], &src[0], lds)
+		return
+	}
+	for j := 0; j < 16; j++ {
+		for p, h := range src[j*lds : j*lds+16] {
+			dst[p*16+j] = F16ToF32(h)
+		}
+	}
+}
