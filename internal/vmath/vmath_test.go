@@ -688,51 +688,41 @@ func TestImplSelect(t *testing.T) {
 // touches nothing outside the block.
 func TestTransposeAddBias16(t *testing.T) {
 	r := rand.New(rand.NewPCG(16, 16))
-	for _, im := range []Impl{ImplGo, ImplAVX2, ImplAVX512} {
-		if !Supported(im) {
-			continue
+	forEachImpl(t, func(t *testing.T, _ Impl) {
+		for _, ld := range [][2]int{{16, 16}, {37, 20}, {4096, 320}} {
+			ldd, lds := ld[0], ld[1]
+			src := make([]float32, 15*lds+16)
+			for i := range src {
+				src[i] = float32(r.NormFloat64())
+			}
+			bias := []float32{}
+			for range 16 {
+				bias = append(bias, float32(r.NormFloat64()))
+			}
+			dst := make([]float32, 15*ldd+16+3)
+			for i := range dst {
+				dst[i] = 7
+			}
+			TransposeAddBias16(dst, ldd, src, lds, bias)
+			for i := 0; i < 16; i++ {
+				for c := 0; c < 16; c++ {
+					want := src[c*lds+i] + bias[i]
+					if got := dst[i*ldd+c]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("ld %v: dst[%d][%d] = %g, want %g", ld, i, c, got, want)
+					}
+				}
+			}
+			written := 0
+			for _, v := range dst {
+				if v != 7 {
+					written++
+				}
+			}
+			if written != 256 {
+				t.Fatalf("ld %v: %d values written, want 256", ld, written)
+			}
 		}
-		t.Run(im.String(), func(t *testing.T) {
-			prev := CurrentImpl()
-			if err := SetImpl(im); err != nil {
-				t.Fatal(err)
-			}
-			defer SetImpl(prev)
-			for _, ld := range [][2]int{{16, 16}, {37, 20}, {4096, 320}} {
-				ldd, lds := ld[0], ld[1]
-				src := make([]float32, 15*lds+16)
-				for i := range src {
-					src[i] = float32(r.NormFloat64())
-				}
-				bias := []float32{}
-				for range 16 {
-					bias = append(bias, float32(r.NormFloat64()))
-				}
-				dst := make([]float32, 15*ldd+16+3)
-				for i := range dst {
-					dst[i] = 7
-				}
-				TransposeAddBias16(dst, ldd, src, lds, bias)
-				for i := 0; i < 16; i++ {
-					for c := 0; c < 16; c++ {
-						want := src[c*lds+i] + bias[i]
-						if got := dst[i*ldd+c]; math.Float32bits(got) != math.Float32bits(want) {
-							t.Fatalf("ld %v: dst[%d][%d] = %g, want %g", ld, i, c, got, want)
-						}
-					}
-				}
-				written := 0
-				for _, v := range dst {
-					if v != 7 {
-						written++
-					}
-				}
-				if written != 256 {
-					t.Fatalf("ld %v: %d values written, want 256", ld, written)
-				}
-			}
-		})
-	}
+	})
 }
 
 // TestWidenTranspose16: every kernel set widens each float16 value
@@ -740,39 +730,29 @@ func TestTransposeAddBias16(t *testing.T) {
 // WidenF16) into its transposed place.
 func TestWidenTranspose16(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 17))
-	for _, im := range []Impl{ImplGo, ImplAVX2, ImplAVX512} {
-		if !Supported(im) {
-			continue
-		}
-		t.Run(im.String(), func(t *testing.T) {
-			prev := CurrentImpl()
-			if err := SetImpl(im); err != nil {
-				t.Fatal(err)
+	forEachImpl(t, func(t *testing.T, _ Impl) {
+		for _, lds := range []int{16, 23, 2880} {
+			src := make([]uint16, 15*lds+16)
+			for i := range src {
+				src[i] = uint16(r.IntN(1 << 16))
 			}
-			defer SetImpl(prev)
-			for _, lds := range []int{16, 23, 2880} {
-				src := make([]uint16, 15*lds+16)
-				for i := range src {
-					src[i] = uint16(r.IntN(1 << 16))
-				}
-				dst := make([]float32, 256)
-				WidenTranspose16(dst, src, lds)
-				for p := 0; p < 16; p++ {
-					for j := 0; j < 16; j++ {
-						want := F16ToF32(src[j*lds+p])
-						got := dst[p*16+j]
-						if want != want { // NaN: F16C quiets a signalling one, as WidenF16 does
-							if got == got {
-								t.Fatalf("lds %d: dst[%d][%d] = %g, want NaN", lds, p, j, got)
-							}
-							continue
+			dst := make([]float32, 256)
+			WidenTranspose16(dst, src, lds)
+			for p := 0; p < 16; p++ {
+				for j := 0; j < 16; j++ {
+					want := F16ToF32(src[j*lds+p])
+					got := dst[p*16+j]
+					if want != want { // NaN: F16C quiets a signalling one, as WidenF16 does
+						if got == got {
+							t.Fatalf("lds %d: dst[%d][%d] = %g, want NaN", lds, p, j, got)
 						}
-						if math.Float32bits(got) != math.Float32bits(want) {
-							t.Fatalf("lds %d: dst[%d][%d] bits %#x, want %#x", lds, p, j, math.Float32bits(got), math.Float32bits(want))
-						}
+						continue
+					}
+					if math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("lds %d: dst[%d][%d] bits %#x, want %#x", lds, p, j, math.Float32bits(got), math.Float32bits(want))
 					}
 				}
 			}
-		})
-	}
+		}
+	})
 }
