@@ -31,22 +31,31 @@ func (g *GroupNorm) Forward(x *tensor.Tensor, silu bool) *tensor.Tensor {
 		panic(fmt.Sprintf("groupnorm: %d channels, want %d", c, g.Channels))
 	}
 	pixels := x.Numel() / (n * c)
-	per := c / g.Groups
 	y := tensor.New(x.Shape...)
+	g.eachChannel(x.Data, n, pixels, func(i, ch int, src []float32, scale, shift float32) {
+		at := (i*c + ch) * pixels
+		vmath.ScaleShift(y.Data[at:at+pixels], src, scale, shift, silu)
+	})
+	return y
+}
+
+// eachChannel computes each group's statistics over the images x (n of
+// them, pixels per channel) and calls f with every channel's values and
+// the scale and shift that normalise them, the work split by groups.
+func (g *GroupNorm) eachChannel(x []float32, n, pixels int, f func(i, ch int, src []float32, scale, shift float32)) {
+	per := g.Channels / g.Groups
 	parallelFor(n*g.Groups, 1, func(lo, hi int) {
 		for ng := lo; ng < hi; ng++ {
-			off := ng * per * pixels
-			src := x.Data[off : off+per*pixels]
+			src := x[ng*per*pixels : (ng+1)*per*pixels]
 			mean, rstd := moments(src, g.Eps)
 			for ci := 0; ci < per; ci++ {
 				ch := (ng%g.Groups)*per + ci
 				scale := float32(rstd) * g.gamma[ch]
 				shift := g.beta[ch] - float32(mean)*scale
-				vmath.ScaleShift(y.Data[off+ci*pixels:off+(ci+1)*pixels], src[ci*pixels:(ci+1)*pixels], scale, shift, silu)
+				f(ng/g.Groups, ch, src[ci*pixels:(ci+1)*pixels], scale, shift)
 			}
 		}
 	})
-	return y
 }
 
 // NormConv is conv.Forward(norm.Forward(x, true)), the GroupNorm, SiLU,
@@ -70,24 +79,14 @@ func NormConv(norm *GroupNorm, conv *Conv2d, x *tensor.Tensor) *tensor.Tensor {
 	return y
 }
 
-// forwardPadded writes GroupNorm and SiLU of one image img (h x w) into the inside of a padded image (see newPadded), row by
-// row; the border is left as it is.
+// forwardPadded writes GroupNorm and SiLU of one image img (h x w) into
+// the inside of a padded image (see newPadded), row by row; the border is
+// left as it is.
 func (g *GroupNorm) forwardPadded(padded, img []float32, h, w int) {
-	pixels := h * w
-	per := g.Channels / g.Groups
-	parallelFor(g.Groups, 1, func(lo, hi int) {
-		for gr := lo; gr < hi; gr++ {
-			src := img[gr*per*pixels : (gr+1)*per*pixels]
-			mean, rstd := moments(src, g.Eps)
-			for ci := 0; ci < per; ci++ {
-				ch := gr*per + ci
-				scale := float32(rstd) * g.gamma[ch]
-				shift := g.beta[ch] - float32(mean)*scale
-				for iy := 0; iy < h; iy++ {
-					at := paddedRow(ch, iy, h, w)
-					vmath.ScaleShift(padded[at:at+w], src[(ci*h+iy)*w:(ci*h+iy+1)*w], scale, shift, true)
-				}
-			}
+	g.eachChannel(img, 1, h*w, func(_, ch int, src []float32, scale, shift float32) {
+		for iy := 0; iy < h; iy++ {
+			at := paddedRow(ch, iy, h, w)
+			vmath.ScaleShift(padded[at:at+w], src[iy*w:(iy+1)*w], scale, shift, true)
 		}
 	})
 }
