@@ -44,7 +44,10 @@
 // portable Go 6x16/6x32 otherwise and with the purego build tag.
 // The AVX2 kernel also comes as kern6x16AVX2N, which runs a whole column
 // of full tiles in one call (same chain per tile), so short-K products
-// (attention's k = 40) do not pay a Go call per 6x16 tile.
+// (attention's k = 40) do not pay a Go call per 6x16 tile. For an offset
+// A (SgemmOffA: the 3x3 convolution's shifted image runs) the AVX2 6x16
+// and AVX-512 6x32 kernels read A in place through the offset table
+// (kern6x16AVX2NOff, kern6x32AVX512NOff); the Go set packs its tiles.
 // IMGGEN_GEMM=avx512|avx2|go caps the choice at start-up; SetImpl changes
 // it (tests, benchmarks).
 //
