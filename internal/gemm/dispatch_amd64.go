@@ -111,3 +111,22 @@ func microKernelColOff(im Impl, w, tiles, kc int, a []float32, off []int, b []fl
 	_ = b[(kc-1)*sw+sw-1]
 	kern6x16AVX2NOff(tiles, kc, &a[0], &off[0], &b[0], &c[0], ldc, flags)
 }
+
+//go:noescape
+func kern6x32BF16NOff(tiles int, kc int, a *uint32, off *int, b *uint32, bn int, c *float32, ldc int, flags int)
+
+// hasBF16 says whether this CPU runs the bfloat16 kernel (VDPBF16PS).
+var hasBF16 = hasAVX512 && cpu.X86.HasAVX512BF16
+
+// bf16Kernel reports whether SgemmBF16 uses the assembly kernel: the CPU
+// has it and the kernel set is not capped below AVX-512.
+func bf16Kernel() bool { return hasBF16 && CurrentImpl() == ImplAVX512 }
+
+// kernBF16Asm runs kern6x32BF16NOff; the caller has checked the bounds.
+func kernBF16Asm(tiles, kc int, a []uint32, off []int, b []uint32, bn int, c []float32, ldc int, load bool) {
+	flags := 0
+	if load {
+		flags = 1
+	}
+	kern6x32BF16NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)
+}

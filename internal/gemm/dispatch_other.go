@@ -24,3 +24,11 @@ func offsetKernel(Impl, int) bool { return false }
 func microKernelColOff(_ Impl, w, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
 	panic("gemm: no offset kernel in this build")
 }
+
+const hasBF16 = false
+
+func bf16Kernel() bool { return false }
+
+func kernBF16Asm(tiles, kc int, a []uint32, off []int, b []uint32, bn int, c []float32, ldc int, load bool) {
+	panic("gemm: no bfloat16 kernel in this build")
+}

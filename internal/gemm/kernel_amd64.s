@@ -733,3 +733,115 @@ peak:
 	JNZ         peak
 	VZEROUPPER
 	RET
+
+// VDPBF16PS Zdst, Zb, Za (Zdst += the pairs of Za times those of Zb), for
+// the registers STEP6x32BF16 uses. The Go assembler does not know the
+// AVX-512 BF16 instructions, so they are spelled as bytes, as GNU as
+// encodes "vdpbf16ps %zmmB, %zmmA, %zmmDST".
+#define DPBF16_Z0_Z12_Z14 BYTE $0x62; BYTE $0xd2; BYTE $0x0e; BYTE $0x48; BYTE $0x52; BYTE $0xc4
+#define DPBF16_Z1_Z13_Z14 BYTE $0x62; BYTE $0xd2; BYTE $0x0e; BYTE $0x48; BYTE $0x52; BYTE $0xcd
+#define DPBF16_Z2_Z12_Z15 BYTE $0x62; BYTE $0xd2; BYTE $0x06; BYTE $0x48; BYTE $0x52; BYTE $0xd4
+#define DPBF16_Z3_Z13_Z15 BYTE $0x62; BYTE $0xd2; BYTE $0x06; BYTE $0x48; BYTE $0x52; BYTE $0xdd
+#define DPBF16_Z4_Z12_Z16 BYTE $0x62; BYTE $0xd2; BYTE $0x7e; BYTE $0x40; BYTE $0x52; BYTE $0xe4
+#define DPBF16_Z5_Z13_Z16 BYTE $0x62; BYTE $0xd2; BYTE $0x7e; BYTE $0x40; BYTE $0x52; BYTE $0xed
+#define DPBF16_Z6_Z12_Z17 BYTE $0x62; BYTE $0xd2; BYTE $0x76; BYTE $0x40; BYTE $0x52; BYTE $0xf4
+#define DPBF16_Z7_Z13_Z17 BYTE $0x62; BYTE $0xd2; BYTE $0x76; BYTE $0x40; BYTE $0x52; BYTE $0xfd
+#define DPBF16_Z8_Z12_Z18 BYTE $0x62; BYTE $0x52; BYTE $0x6e; BYTE $0x40; BYTE $0x52; BYTE $0xc4
+#define DPBF16_Z9_Z13_Z18 BYTE $0x62; BYTE $0x52; BYTE $0x6e; BYTE $0x40; BYTE $0x52; BYTE $0xcd
+#define DPBF16_Z10_Z12_Z19 BYTE $0x62; BYTE $0x52; BYTE $0x66; BYTE $0x40; BYTE $0x52; BYTE $0xd4
+#define DPBF16_Z11_Z13_Z19 BYTE $0x62; BYTE $0x52; BYTE $0x66; BYTE $0x40; BYTE $0x52; BYTE $0xdd
+
+// STEP6x32BF16 is STEP6x32O on bfloat16 pairs: each 32-bit word of A
+// (two values of one row) is broadcast and multiplied pairwise into the
+// float32 accumulators with VDPBF16PS; one step covers two rows of K.
+#define STEP6x32BF16(boff, toff) \
+	MOVQ         toff(R14), R15;     \
+	VMOVUPS      boff(DX), Z12;      \
+	VMOVUPS      boff(BX), Z13;      \
+	VBROADCASTSS (SI)(R15*4), Z14;   \
+	VBROADCASTSS 4(SI)(R15*4), Z15;  \
+	VBROADCASTSS 8(SI)(R15*4), Z16;  \
+	VBROADCASTSS 12(SI)(R15*4), Z17; \
+	VBROADCASTSS 16(SI)(R15*4), Z18; \
+	VBROADCASTSS 20(SI)(R15*4), Z19; \
+	DPBF16_Z0_Z12_Z14;               \
+	DPBF16_Z1_Z13_Z14;               \
+	DPBF16_Z2_Z12_Z15;               \
+	DPBF16_Z3_Z13_Z15;               \
+	DPBF16_Z4_Z12_Z16;               \
+	DPBF16_Z5_Z13_Z16;               \
+	DPBF16_Z6_Z12_Z17;               \
+	DPBF16_Z7_Z13_Z17;               \
+	DPBF16_Z8_Z12_Z18;               \
+	DPBF16_Z9_Z13_Z18;               \
+	DPBF16_Z10_Z12_Z19;              \
+	DPBF16_Z11_Z13_Z19
+
+// func kern6x32BF16NOff(tiles int, kc int, a *uint32, off *int, b *uint32, bn int, c *float32, ldc int, flags int)
+//
+// kern6x32AVX512NOff on bfloat16 pairs (see bf16.go): kc pair steps, A's
+// pair (i, q) at a[off[q] + i], B's two strips of 16 pairs per step at b
+// and b + 4*bn, C float32. Needs AVX-512 BF16.
+TEXT ·kern6x32BF16NOff(SB), NOSPLIT, $0-72
+	MOVQ tiles+0(FP), AX
+	MOVQ ldc+56(FP), R10
+	SHLQ $2, R10
+	MOVQ a+16(FP), SI
+	MOVQ c+48(FP), DI
+
+btile32:
+	MOVQ kc+8(FP), CX
+	MOVQ off+24(FP), R14
+	MOVQ b+32(FP), DX
+	MOVQ bn+40(FP), BX
+	LEAQ (DX)(BX*4), BX
+	MOVQ flags+64(FP), R11
+	LEAQ (DI)(R10*2), R13
+	ADDQ R10, R13
+
+	TESTQ R11, R11
+	JNZ   bload32
+	ZERO_C32Z
+	JMP    bstart32
+
+bload32:
+	LOAD_C32Z
+
+bstart32:
+	CMPQ CX, $4
+	JLT  btail32
+
+bloop32:
+	STEP6x32BF16(0, 0)
+	STEP6x32BF16(64, 8)
+	STEP6x32BF16(128, 16)
+	STEP6x32BF16(192, 24)
+	ADDQ $256, DX
+	ADDQ $256, BX
+	ADDQ $32, R14
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  bloop32
+
+btail32:
+	TESTQ CX, CX
+	JZ    bstore32
+
+bloop32t:
+	STEP6x32BF16(0, 0)
+	ADDQ $64, DX
+	ADDQ $64, BX
+	ADDQ $8, R14
+	DECQ CX
+	JNZ  bloop32t
+
+bstore32:
+	STORE_C32Z
+
+	ADDQ $24, SI
+	LEAQ (DI)(R10*4), DI
+	LEAQ (DI)(R10*2), DI
+	DECQ AX
+	JNZ  btile32
+	VZEROUPPER
+	RET

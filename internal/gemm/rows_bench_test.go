@@ -44,14 +44,35 @@ func benchRows(b *testing.B, name string, ch, out, h, rows int) {
 		}
 	}
 	c := make([]float32, out*n)
+	// bfloat16 (SgemmBF16): channel pairs interleaved in one padded image
+	// of words, the weights rounded and packed per call.
+	cp := (ch + 1) / 2
+	img2 := make([]uint32, cp*plane+2)
+	for i := range img2 {
+		img2[i] = PairBF16(r.Float32()-0.5, r.Float32()-0.5)
+	}
+	off2 := make([]int, 9*cp)
+	for q := range off2 {
+		tap := q % 9
+		off2[q] = q/9*plane + tap/3*pw + tap%3
+	}
+	var pb2 *PackedBF16
 	// The same product transposed, pixels as rows: the weights packed
 	// (once per call, as the layer does) and the image read through
 	// column offsets.
-	for _, form := range []string{"rows", "offA"} {
+	for _, form := range []string{"rows", "offA", "bf16"} {
+		if form == "bf16" && !bf16Kernel() {
+			continue
+		}
 		for _, th := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/%s/%s/t%d", name, form, CurrentImpl(), th), func(b *testing.B) {
 				cpu0 := cpuSeconds()
 				for b.Loop() {
+					if form == "bf16" {
+						pb2 = PackBF16T(pb2, nil, a, out, k, 9, th)
+						SgemmBF16(n, img2, off2, pb2, c, out, th)
+						continue
+					}
 					if form == "rows" {
 						SgemmRows(out, n, k, a, k, img, off, c, n, th)
 						continue
