@@ -26,6 +26,7 @@ type benchOptions struct {
 	cpuProfile        string
 	loras             []string
 	loraMerge         bool
+	precision         string
 }
 
 const benchLong = `bench loads a model and times each stage of one text-to-image generation:
@@ -71,6 +72,7 @@ func (a *app) benchCommand(o *genOptions) *cobra.Command {
 	f.Int64Var(&b.seed, "seed", 0, "seed of the initial noise")
 	f.StringArrayVar(&b.loras, "lora", nil, "apply the LoRA FILE[:SCALE] (repeatable; the FLOPs counted are the model's own)")
 	f.BoolVar(&b.loraMerge, "lora-merge", false, "merge the LoRAs into float32 copies of the matrices they touch instead of running them as side paths")
+	f.StringVar(&b.precision, "precision", "fp32", "arithmetic of the U-Net and VAE decoder: fp32 or bf16 (needs AVX-512 BF16)")
 	f.StringVar(&b.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (read it with: go tool pprof FILE)")
 	return cmd
 }
@@ -79,9 +81,12 @@ func (a *app) bench(cmd *cobra.Command, o *genOptions, b *benchOptions) error {
 	opts := bench.DefaultOptions()
 	opts.Width, opts.Height, opts.Steps, opts.Threads = b.width, b.height, b.steps, b.threads
 	opts.CFGScale, opts.Sampler, opts.Negative, opts.Seed = b.cfgScale, b.sampler, b.negative, b.seed
-	opts.MergeLoRAs = b.loraMerge
+	opts.MergeLoRAs, opts.Precision = b.loraMerge, b.precision
 	if err := opts.Validate(); err != nil {
 		return usageError{err}
+	}
+	if b.precision == "bf16" && !pipeline.NativeBF16() {
+		return usagef("--precision bf16 needs a CPU with AVX-512 BF16, which this one lacks")
 	}
 	for _, v := range b.loras {
 		path, scale, err := parseLoRAFlag(v)

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type genOptions struct {
 	longPrompts             string // "truncate" or "chunk"
 	spacing, prediction     string // overrides of the model's scheduler config
 	vaeTiling               string // auto, on or off
+	precision               string // fp32 or bf16
 	json, quiet             bool
 
 	shard           string  // "I/N": make only the images with index ≡ I (mod N)
@@ -99,6 +101,7 @@ type imageRecord struct {
 	Spacing        string            `json:"timestep_spacing,omitempty"`
 	Prediction     string            `json:"prediction,omitempty"`
 	VAETiling      string            `json:"vae_tiling,omitempty"` // "on" for a tiled decode
+	Precision      string            `json:"precision,omitempty"`  // "bf16" for a bfloat16 run
 	LongPrompts    string            `json:"long_prompts"`
 	Eta            float64           `json:"eta,omitempty"`
 	InitImage      string            `json:"init_image,omitempty"`
@@ -233,6 +236,10 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		return fail(usagef("negative prompt is not valid UTF-8"))
 	case o.threads < 1:
 		return fail(usagef("--threads must be at least 1, got %d", o.threads))
+	case !slices.Contains(pipeline.Precisions, o.precision):
+		return fail(usagef("--precision must be one of %s, got %q", strings.Join(pipeline.Precisions, ", "), o.precision))
+	case o.precision == "bf16" && !pipeline.NativeBF16():
+		return fail(usagef("--precision bf16 needs a CPU with AVX-512 BF16 (Zen 4 or later, Cooper Lake, Sapphire Rapids or later), which this one lacks; use --precision fp32"))
 	case o.progressFlag != progressAuto && o.progressFlag != progressBar && o.progressFlag != progressPlain && o.progressFlag != progressNone:
 		return fail(usagef("--progress must be auto, bar, plain or none, got %q", o.progressFlag))
 	case o.batchCount < 1 || o.batchCount > maxBatchCount:
@@ -286,6 +293,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		TimestepSpacing: o.spacing,
 		Prediction:      o.prediction,
 		VAETiling:       o.vaeTiling,
+		Precision:       o.precision,
 	}
 	// The native size is only known after loading: check given sizes on
 	// their own, the rest planned with a stand-in model that always passes.
@@ -571,7 +579,8 @@ func (r *runner) record(j job, req pipeline.Request, path string, secs float64, 
 		Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
 		CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
 		Spacing: req.TimestepSpacing, Prediction: req.Prediction, LongPrompts: req.LongPrompts, VAETiling: req.VAETiling,
-		Eta: req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
+		Precision: precisionRecord(req.Precision),
+		Eta:       req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
 		InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
 		Seconds: math.Round(secs*1000) / 1000, Skipped: skipped, LoRAs: loraRecords(req.LoRAs),
 		Embeddings: embeddingRecords(req, o.embeddings),
@@ -731,4 +740,12 @@ func (o *genOptions) sizeConditioning(req *pipeline.Request) error {
 		*f.a, *f.b = x, y
 	}
 	return nil
+}
+
+// precisionRecord is the JSON record's precision: empty for the default.
+func precisionRecord(p string) string {
+	if p == "fp32" {
+		return ""
+	}
+	return p
 }

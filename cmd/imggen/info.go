@@ -138,6 +138,7 @@ func reproduceArgs(p pipeline.Parameters, user []string) ([]string, error) {
 		"Eta DDIM": "--eta", "Timestep spacing": "--timestep-spacing", "Prediction": "--prediction",
 		"Long prompts": "--long-prompts", "Denoising strength": "--strength", "Model hash": "--expect-model-hash",
 		"VAE tiling": "--vae-tiling", "Original size": "--original-size", "Crop top-left": "--crop-coords", "Target size": "--target-size",
+		"Precision": "--precision",
 	}
 	for _, kv := range p.Settings {
 		if f, ok := flagOf[kv[0]]; ok {

@@ -29,6 +29,7 @@ type Options struct {
 	Negative      string
 	LoRAs         []pipeline.LoRA // applied as in a generation (low-rank side paths)
 	MergeLoRAs    bool            // merge them into float32 copies instead (pipeline.Options.MergeLoRAs)
+	Precision     string          // pipeline.Request.Precision: "" or "fp32", or "bf16"
 	// CeilingTime is how long the kernel ceiling is measured before the
 	// run (0: not measured).
 	CeilingTime time.Duration
@@ -46,7 +47,7 @@ func DefaultOptions() Options {
 func (o Options) request() pipeline.Request {
 	return pipeline.Request{Prompt: o.Prompt, NegativePrompt: o.Negative, Width: o.Width, Height: o.Height,
 		Steps: o.Steps, CFGScale: o.CFGScale, Sampler: o.Sampler, Schedule: "default", Seed: o.Seed, ClipSkip: 1,
-		LoRAs: o.LoRAs}
+		LoRAs: o.LoRAs, Precision: o.Precision}
 }
 
 // Validate reports a bad option (sizes, steps, sampler, threads).
@@ -104,11 +105,15 @@ type Report struct {
 	// on cache-resident data on every thread, measured before the run; the
 	// ratios read the steady U-Net call (the median of the calls after the
 	// first) and the VAE decode against it.
-	Kernels          string  `json:"kernels"`
-	CeilingGFLOPS    float64 `json:"ceiling_gflops,omitempty"`
-	UNetSteadyGFLOPS float64 `json:"unet_steady_gflops,omitempty"`
-	UNetCeilingRatio float64 `json:"unet_ceiling_ratio,omitempty"`
-	VAECeilingRatio  float64 `json:"vae_ceiling_ratio,omitempty"`
+	// A bfloat16 run (Precision "bf16") reads against the bfloat16
+	// kernel's ceiling and also reports the float32 one.
+	Kernels           string  `json:"kernels"`
+	Precision         string  `json:"precision"`
+	CeilingGFLOPS     float64 `json:"ceiling_gflops,omitempty"`
+	CeilingFP32GFLOPS float64 `json:"ceiling_fp32_gflops,omitempty"`
+	UNetSteadyGFLOPS  float64 `json:"unet_steady_gflops,omitempty"`
+	UNetCeilingRatio  float64 `json:"unet_ceiling_ratio,omitempty"`
+	VAECeilingRatio   float64 `json:"vae_ceiling_ratio,omitempty"`
 	// Finite is false when a U-Net output or the decoded image held NaN or
 	// infinity (a broken model or kernel, not a slow one).
 	Finite bool `json:"finite"`
@@ -123,9 +128,12 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 		return nil, err
 	}
 	nn.SetThreads(o.Threads)
-	var ceiling float64
+	var ceiling, ceilingBF16 float64
 	if o.CeilingTime > 0 {
 		ceiling = gemm.Ceiling(o.Threads, o.CeilingTime)
+		if o.Precision == "bf16" {
+			ceilingBF16 = gemm.CeilingBF16(o.Threads, o.CeilingTime)
+		}
 	}
 	start := time.Now()
 	m, err := model.Load(path, model.Options{})
@@ -146,7 +154,14 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 		return nil, err
 	}
 	r.TotalSeconds = time.Since(start).Seconds()
-	r.Kernels = gemm.CurrentImpl().String()
+	r.Kernels, r.Precision = gemm.CurrentImpl().String(), "fp32"
+	if o.Precision == "bf16" {
+		r.Kernels, r.Precision, r.CeilingFP32GFLOPS = r.Kernels+"+bf16", "bf16", ceiling
+		if !gemm.HasBF16() {
+			r.Kernels = "go+bf16"
+		}
+		ceiling = ceilingBF16
+	}
 	r.readAgainst(ceiling)
 	return r, nil
 }
@@ -301,6 +316,9 @@ func (r *Report) Table() string {
 		fmt.Fprintf(&b, "\nkernel ceiling (%s micro-kernel, cache-resident, %d threads): %.1f GFLOPS\n", r.Kernels, r.Threads, r.CeilingGFLOPS)
 		fmt.Fprintf(&b, "steady U-Net call: %.1f GFLOPS, %.0f%% of it; VAE decode %.0f%%\n",
 			r.UNetSteadyGFLOPS, 100*r.UNetCeilingRatio, 100*r.VAECeilingRatio)
+		if r.CeilingFP32GFLOPS > 0 {
+			fmt.Fprintf(&b, "float32 kernel ceiling: %.1f GFLOPS\n", r.CeilingFP32GFLOPS)
+		}
 	}
 	if !r.Finite {
 		b.WriteString("\nwarning: non-finite values in the U-Net output or the decoded image\n")

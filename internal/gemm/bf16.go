@@ -72,15 +72,17 @@ func PackBF16T(pb *PackedBF16, w16 []uint16, w32 []float32, n, k, group, threads
 	pb.data = pb.data[:strips*pairs*sw]
 	channels := k / group
 	parallel(strips, threads, func(s0, s1 int) {
-		row := make([]float32, k) // one weight row, as float32
+		// Per strip: its 16 weight rows widened and paired into rows of
+		// pair words (tmp), then transposed 16x16 at a time into the
+		// strip's [pair][column] layout.
+		row := make([]float32, k)
+		lo, hi := make([]float32, pairs), make([]float32, pairs)
+		tmp := make([]uint32, sw*pairs)
 		for s := s0; s < s1; s++ {
-			dst := pb.data[s*pairs*sw : (s+1)*pairs*sw]
 			for jj := 0; jj < sw; jj++ {
-				j := s*sw + jj
+				t, j := tmp[jj*pairs:(jj+1)*pairs], s*sw+jj
 				if j >= n {
-					for q := 0; q < pairs; q++ {
-						dst[q*sw+jj] = 0
-					}
+					clear(t)
 					continue
 				}
 				if w16 != nil {
@@ -88,14 +90,31 @@ func PackBF16T(pb *PackedBF16, w16 []uint16, w32 []float32, n, k, group, threads
 				} else {
 					copy(row, w32[j*k:(j+1)*k])
 				}
-				for q := 0; q < pairs; q++ {
-					cp, t := q/group, q%group
-					k0 := 2*cp*group + t
-					var hi float32
-					if 2*cp+1 < channels {
-						hi = row[k0+group]
+				if group == 1 && k%2 == 0 {
+					vmath.PairAdjacentBF16(t, row)
+					continue
+				}
+				clear(hi[(channels/2)*group:])
+				// Element by element: copy's call costs more than a run of 9.
+				for cp := 0; cp < channels/2; cp++ {
+					l, h, src := lo[cp*group:(cp+1)*group], hi[cp*group:(cp+1)*group], row[2*cp*group:(2*cp+2)*group]
+					for t := range l {
+						l[t], h[t] = src[t], src[group+t]
 					}
-					dst[q*sw+jj] = PairBF16(row[k0], hi)
+				}
+				if channels%2 == 1 {
+					copy(lo[(channels/2)*group:], row[(channels-1)*group:])
+				}
+				vmath.PairBF16(t, lo, hi)
+			}
+			dst := pb.data[s*pairs*sw : (s+1)*pairs*sw]
+			q := 0
+			for ; q+sw <= pairs; q += sw {
+				vmath.Transpose16(dst[q*sw:], sw, tmp[q:], pairs)
+			}
+			for ; q < pairs; q++ {
+				for jj := 0; jj < sw; jj++ {
+					dst[q*sw+jj] = tmp[jj*pairs+q]
 				}
 			}
 		}
@@ -105,13 +124,7 @@ func PackBF16T(pb *PackedBF16, w16 []uint16, w32 []float32, n, k, group, threads
 
 // ToBF16 rounds f to the nearest bfloat16, ties to even (NaN stays NaN),
 // as VCVTNEPS2BF16 does for normal numbers.
-func ToBF16(f float32) uint16 {
-	u := math.Float32bits(f)
-	if u&0x7fffffff > 0x7f800000 {
-		return uint16(u>>16) | 0x40 // quiet NaN
-	}
-	return uint16((u + 0x7fff + (u>>16)&1) >> 16)
-}
+func ToBF16(f float32) uint16 { return vmath.ToBF16(f) }
 
 // FromBF16 widens a bfloat16 value exactly.
 func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
@@ -325,3 +338,13 @@ func flushBF16(f float32) float32 {
 // HasBF16 reports whether this CPU has the AVX-512 BF16 kernel, without
 // which SgemmBF16 runs (the same bits) in Go, far slower.
 func HasBF16() bool { return hasBF16 }
+
+// PackedBF16Words is how many words PackBF16T needs for w [n, k] paired by
+// group, so that a caller can provide the memory (PackedBF16On).
+func PackedBF16Words(n, k, group int) int {
+	return (n + 2*sw - 1) / (2 * sw) * 2 * BF16Pairs(k, group) * sw
+}
+
+// PackedBF16On returns an empty pack whose PackBF16T uses data (if it is
+// large enough, PackedBF16Words) instead of allocating.
+func PackedBF16On(data []uint32) *PackedBF16 { return &PackedBF16{data: data[:0]} }

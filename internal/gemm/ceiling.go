@@ -54,3 +54,44 @@ func kernelOperands(kc int) (a, b, c []float32) {
 	}
 	return a, b, c
 }
+
+// CeilingBF16 is Ceiling for the bfloat16 kernel (SgemmBF16), 0 where it
+// runs in Go: each pair step is two multiply-adds per element.
+func CeilingBF16(threads int, d time.Duration) float64 {
+	if !bf16Kernel() {
+		return 0
+	}
+	const kc = 128 // pairs: B's 32 KiB stay in L1
+	threads = max(threads, 1)
+	calls := make([]int, threads)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for t := range threads {
+		wg.Go(func() {
+			a, b, c := make([]uint32, mr*kc), make([]uint32, 2*sw*kc), make([]float32, mr*nr)
+			off := make([]int, kc)
+			for q := range off {
+				off[q] = q * mr
+			}
+			for i := range a {
+				a[i] = PairBF16(1e-3, 1e-3)
+			}
+			for i := range b {
+				b[i] = PairBF16(1e-3, 1e-3)
+			}
+			for time.Since(start) < d {
+				for range 256 {
+					kernBF16Asm(1, kc, a, off, b, sw*kc, c, nr, true)
+				}
+				calls[t] += 256
+			}
+		})
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	total := 0
+	for _, n := range calls {
+		total += n
+	}
+	return 2 * float64(mr*nr*2*kc) * float64(total) / secs / 1e9
+}

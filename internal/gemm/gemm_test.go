@@ -362,6 +362,11 @@ func TestCeiling(t *testing.T) {
 	if !(one > 0.5) || !(two > 0.5) {
 		t.Errorf("ceiling %.2f / %.2f GFLOPS", one, two)
 	}
+	bf := CeilingBF16(1, 50*time.Millisecond)
+	t.Logf("bfloat16 kernel: %.1f GFLOPS on 1 thread", bf)
+	if hasBF16 != (bf > 0.5) {
+		t.Errorf("bfloat16 ceiling %.2f GFLOPS with the kernel present: %v", bf, hasBF16)
+	}
 }
 
 // TestHalfASplit: a float16 A that every goroutine would widen in full

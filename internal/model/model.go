@@ -350,6 +350,14 @@ func (c *Component) Raw(name string) ([]byte, string, error) {
 	return b, e.dtype, err
 }
 
+// ReleaseTensor implements weights.TensorReleaser: Release for one tensor
+// (the whole stored tensor where the name is a slice of it).
+func (c *Component) ReleaseTensor(name string) {
+	if e, ok := c.entries[name]; ok && e.file != nil {
+		e.file.Release(e.stored)
+	}
+}
+
 // Release lets the operating system drop the component's mapped weights
 // from memory until they are next used: the pipeline calls it for a stage
 // it has finished (the U-Net before the VAE decode), which lowers the peak

@@ -42,7 +42,9 @@ func (lin *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 // forwardInto writes the layer's output for x (rows of In) to y, which it
 // overwrites whatever it holds.
 func (lin *Linear) forwardInto(y []float32, x *tensor.Tensor, rows int) {
-	if lin.w.F16 != nil {
+	if bf16() {
+		lin.forwardBF16(y, x, rows)
+	} else if lin.w.F16 != nil {
 		gemm.SgemmNTHalf(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F16, lin.In, y, lin.Out, Threads())
 	} else {
 		gemm.SgemmNT(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F32, lin.In, y, lin.Out, Threads())
@@ -97,6 +99,9 @@ func (c *Conv2d) convolve(x *tensor.Tensor) *tensor.Tensor {
 	n, ch, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	if ch != c.In {
 		panic(fmt.Sprintf("conv2d: %d input channels, want %d", ch, c.In))
+	}
+	if c.bf16Conv() {
+		return c.convolveBF16(x)
 	}
 	oh, ow := c.OutSize(h, w)
 	y := tensor.New(n, c.Out, oh, ow)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imggen/imggen/internal/lora"
 	"github.com/imggen/imggen/internal/model"
+	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/sampler"
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/textenc"
@@ -215,10 +216,24 @@ func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step
 	if err != nil {
 		return nil, err
 	}
+	// The U-Net and the decoder at the request's precision; the prompt
+	// and an init image are encoded in float32 above. In bfloat16 each
+	// stage keeps its layers' packed weights while it runs.
+	defer nn.SetPrecision(nn.CurrentPrecision())
+	nn.SetPrecision(req.precision())
+	holdPacks := func() (release func()) {
+		if req.precision() == nn.BFloat16 {
+			return nn.HoldBF16Packs()
+		}
+		return func() {}
+	}
+	release := holdPacks()
 	x, err := p.denoise(ctx, l, cond, float32(req.CFGScale), progress, tr)
+	release()
 	if err != nil {
 		return nil, err
 	}
+	defer holdPacks()()
 	return p.decode(x, l, req.tiled(), tr)
 }
 

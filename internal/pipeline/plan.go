@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/imggen/imggen/internal/gemm"
 	"github.com/imggen/imggen/internal/nn"
 	"github.com/imggen/imggen/internal/sampler"
 	"github.com/imggen/imggen/internal/textenc"
@@ -26,6 +27,11 @@ func Samplers() []string { return sampler.Names() }
 // process-wide, like the kernels' choice: results are the same bits for
 // any value.
 func SetThreads(n int) { nn.SetThreads(n) }
+
+// NativeBF16 reports whether this CPU has the bfloat16 kernel (AVX-512
+// BF16) that makes Precision "bf16" fast; without it such a request gives
+// the same pixels from Go code, many times slower.
+func NativeBF16() bool { return gemm.HasBF16() }
 
 // ModelDefaults is what a loaded model says about how it runs.
 type ModelDefaults struct {

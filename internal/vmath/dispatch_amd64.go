@@ -184,3 +184,18 @@ func transposeAddBias16Asm(dst *float32, ldd int, src *float32, lds int, bias *f
 func widenTranspose16AVX512(dst *float32, src *uint16, lds int)
 
 func widenTranspose16Asm(dst *float32, src *uint16, lds int) { widenTranspose16AVX512(dst, src, lds) }
+
+//go:noescape
+func pairBF16AVX512(dst *uint32, lo, hi *float32, n int)
+
+//go:noescape
+func roundBF16AVX512(dst *uint16, src *float32, n int)
+
+//go:noescape
+func transpose16AVX512(dst *uint32, ldd int, src *uint32, lds int)
+
+func pairBF16Asm(dst *uint32, lo, hi *float32, n int) { pairBF16AVX512(dst, lo, hi, n) }
+func roundBF16Asm(dst *uint16, src *float32, n int)   { roundBF16AVX512(dst, src, n) }
+func transpose16Asm(dst *uint32, ldd int, src *uint32, lds int) {
+	transpose16AVX512(dst, ldd, src, lds)
+}

@@ -28,3 +28,7 @@ func sumSqDiffAsm(Impl, *float32, int, float64, *[32]float64)            { panic
 func transposeAddBias16Asm(*float32, int, *float32, int, *float32) { panic("vmath: no assembly") }
 
 func widenTranspose16Asm(*float32, *uint16, int) { panic("vmath: no assembly") }
+
+func pairBF16Asm(*uint32, *float32, *float32, int) { panic("vmath: no assembly") }
+func roundBF16Asm(*uint16, *float32, int)          { panic("vmath: no assembly") }
+func transpose16Asm(*uint32, int, *uint32, int)    { panic("vmath: no assembly") }

@@ -968,3 +968,156 @@ TEXT ·widenTranspose16AVX512(SB), NOSPLIT, $0-24
 	VMOVUPS Z15, 960(DI)
 	VZEROUPPER
 	RET
+
+// The bfloat16 rounding constants: Z27 = quiet-NaN bit, Z28 = 0x7fff,
+// Z29 = 1, Z30 = 0x7fffffff (magnitude), Z31 = 0x7f800000 (infinity).
+#define BF16_CONSTANTS \
+	MOVL         $0x00400000, AX; \
+	VPBROADCASTD AX, Z27;         \
+	MOVL         $0x7fff, AX;     \
+	VPBROADCASTD AX, Z28;         \
+	MOVL         $1, AX;          \
+	VPBROADCASTD AX, Z29;         \
+	MOVL         $0x7fffffff, AX; \
+	VPBROADCASTD AX, Z30;         \
+	MOVL         $0x7f800000, AX; \
+	VPBROADCASTD AX, Z31
+
+// ROUND_BF16(x, t): t = the float32 bits x rounded to bfloat16 in its
+// high half, to nearest even (x + 0x7fff + the kept lowest bit); a NaN
+// keeps its bits with the quiet bit set, as ToBF16. Uses Z26 and K1.
+#define ROUND_BF16(x, t) \
+	VPSRLD  $16, x, t;          \
+	VPANDD  Z29, t, t;          \
+	VPADDD  Z28, t, t;          \
+	VPADDD  x, t, t;            \
+	VPANDD  Z30, x, Z26;        \
+	VPCMPUD $6, Z31, Z26, K1;   \
+	VPORD   Z27, x, K1, t
+
+// func pairBF16AVX512(dst *uint32, lo, hi *float32, n int)
+//
+// dst[j] = bf16(lo[j]) | bf16(hi[j])<<16 for j < n, n a multiple of 16.
+TEXT ·pairBF16AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ lo+8(FP), SI
+	MOVQ hi+16(FP), DX
+	MOVQ n+24(FP), CX
+	BF16_CONSTANTS
+	MOVL         $0xffff0000, AX
+	VPBROADCASTD AX, Z25
+
+pairloop:
+	VMOVDQU32 (SI), Z0
+	VMOVDQU32 (DX), Z1
+	ROUND_BF16(Z0, Z2)
+	ROUND_BF16(Z1, Z3)
+	VPSRLD    $16, Z2, Z2
+	VPANDD    Z25, Z3, Z3
+	VPORD     Z2, Z3, Z3
+	VMOVDQU32 Z3, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JNZ       pairloop
+	VZEROUPPER
+	RET
+
+// func roundBF16AVX512(dst *uint16, src *float32, n int)
+//
+// dst[j] = bf16(src[j]) for j < n, n a multiple of 16.
+TEXT ·roundBF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	BF16_CONSTANTS
+
+roundloop:
+	VMOVDQU32 (SI), Z0
+	ROUND_BF16(Z0, Z2)
+	VPSRLD    $16, Z2, Z2
+	VPMOVDW   Z2, Y3
+	VMOVDQU   Y3, (DI)
+	ADDQ      $64, SI
+	ADDQ      $32, DI
+	SUBQ      $16, CX
+	JNZ       roundloop
+	VZEROUPPER
+	RET
+
+// func transpose16AVX512(dst *uint32, ldd int, src *uint32, lds int)
+//
+// dst[i*ldd + r] = src[r*lds + i] for i, r < 16, bits moved as they are.
+TEXT ·transpose16AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $2, R9
+	VMOVUPS (SI), Z0
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z1
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z2
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z3
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z4
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z5
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z6
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z7
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z8
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z9
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z10
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z11
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z12
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z13
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z14
+	ADDQ    R9, SI
+	VMOVUPS (SI), Z15
+	TRANSPOSE16
+	VMOVUPS Z0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z1, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z2, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z3, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z4, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z5, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z6, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z7, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z8, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z9, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z10, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z11, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z12, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z13, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z14, (DI)
+	ADDQ    R8, DI
+	VMOVUPS Z15, (DI)
+	VZEROUPPER
+	RET

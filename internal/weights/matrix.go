@@ -16,6 +16,24 @@ type Matrix struct {
 	Rows, Cols int
 	F32        []float32 // set when stored as float32 (or widened from another type)
 	F16        []uint16  // set when stored as float16
+	release    func()    // drops a view's mapped pages (see Release)
+}
+
+// TensorReleaser is a RawSource that can let one tensor's mapped pages
+// leave the resident set (model.Component).
+type TensorReleaser interface {
+	ReleaseTensor(name string)
+}
+
+// Release tells the operating system that the matrix's memory is not
+// needed for now, where it is a view of a mapped file: its pages leave the
+// resident set and are read back from the page cache if it is used again.
+// A no-op for a copy. A layer that keeps its weights in another form (nn's
+// bfloat16 packs) calls it so that the two forms do not both stay resident.
+func (m Matrix) Release() {
+	if m.release != nil {
+		m.release()
+	}
 }
 
 // RawSource is a Source that can hand out a tensor's stored bytes and dtype
@@ -66,11 +84,15 @@ func (l Loader) view(src RawSource, name string, shape []int, rows, cols int) (M
 		return Matrix{}, false
 	}
 	p := unsafe.Pointer(unsafe.SliceData(b))
+	var release func()
+	if r, ok := src.(TensorReleaser); ok {
+		release = func() { r.ReleaseTensor(key) }
+	}
 	switch {
 	case dtype == "F32" && len(b) == 4*n && uintptr(p)%4 == 0:
-		return Matrix{Rows: rows, Cols: cols, F32: unsafe.Slice((*float32)(p), n)}, true
+		return Matrix{Rows: rows, Cols: cols, F32: unsafe.Slice((*float32)(p), n), release: release}, true
 	case dtype == "F16" && len(b) == 2*n && uintptr(p)%2 == 0:
-		return Matrix{Rows: rows, Cols: cols, F16: unsafe.Slice((*uint16)(p), n)}, true
+		return Matrix{Rows: rows, Cols: cols, F16: unsafe.Slice((*uint16)(p), n), release: release}, true
 	}
 	return Matrix{}, false
 }
