@@ -176,16 +176,32 @@ func (c *Conv2d) convolveBF16(x *tensor.Tensor) *tensor.Tensor {
 		off[q] = q/taps*plane + tap/c.K*pw + tap%c.K
 	}
 	// Two words of slack: the last row read runs two past its plane.
-	img := make([]uint32, pairs*plane+2*pad)
+	// Pooled buffers: every word of them is written below (the border
+	// with zeros), which costs less than a fresh zeroed allocation.
+	imgBuf := getWords(pairs*plane + 2*pad)
+	defer putWords(imgBuf)
+	img := *imgBuf
+	clear(img[pairs*plane:])
 	band := max(1, min(h, maxIm2colFloats/(c.Out*pw)))
-	wide := make([]float32, band*pw*c.Out)
+	wideBuf := getFloats(band * pw * c.Out)
+	defer putFloats(wideBuf)
+	wide := *wideBuf
 	for i := 0; i < n; i++ {
 		src := x.Data[i*c.In*h*w : (i+1)*c.In*h*w]
 		parallelFor(pairs, 1, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				lo, hi := channelPair(src, p, c.In, h*w)
+				pl := img[p*plane : (p+1)*plane]
+				if pad == 1 {
+					clear(pl[:pw])
+					clear(pl[(h+1)*pw:])
+				}
 				for iy := 0; iy < h; iy++ {
-					pairRow(img[p*plane+(iy+pad)*pw+pad:][:w], lo[iy*w:], hi, iy*w)
+					row := pl[(iy+pad)*pw : (iy+pad+1)*pw]
+					if pad == 1 {
+						row[0], row[w+1] = 0, 0
+					}
+					pairRow(row[pad:pad+w], lo[iy*w:], hi, iy*w)
 				}
 			}
 		})
@@ -207,7 +223,9 @@ func (c *Conv2d) patchesBF16(y, x *tensor.Tensor, pb *gemm.PackedBF16) {
 	pixels := h * w
 	np := n * pixels
 	pairs := (c.In + 1) / 2
-	cols := make([]uint32, pb.Pairs()*np)
+	colsBuf := getWords(pb.Pairs() * np) // every word written below
+	defer putWords(colsBuf)
+	cols := *colsBuf
 	parallelFor(pairs, 1, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
 			for i := 0; i < n; i++ {
@@ -236,7 +254,9 @@ func (c *Conv2d) patchesBF16(y, x *tensor.Tensor, pb *gemm.PackedBF16) {
 	for q := range off {
 		off[q] = q * np
 	}
-	wide := make([]float32, np*c.Out)
+	wideBuf := getFloats(np * c.Out)
+	defer putFloats(wideBuf)
+	wide := *wideBuf
 	gemm.SgemmBF16(np, cols, off, pb, wide, c.Out, Threads())
 	for i := 0; i < n; i++ {
 		transposeBias(y.Data[i*c.Out*pixels:(i+1)*c.Out*pixels], wide[i*pixels*c.Out:], c.b, pixels, 0, h, w, w, c.Out)
@@ -268,7 +288,9 @@ func (lin *Linear) forwardBF16(y []float32, x *tensor.Tensor, rows int) {
 	pb, done := bf16Weights(lin.w, 1)
 	defer done()
 	pairs := pb.Pairs()
-	a := make([]uint32, pairs*rows)
+	aBuf := getWords(pairs * rows) // every word written below
+	defer putWords(aBuf)
+	a := *aBuf
 	// Blocks of 16 rows: each row paired (tmp), then moved to pair-major
 	// 16x16 at a time.
 	blocks := (rows + 15) / 16
@@ -304,3 +326,34 @@ func (lin *Linear) forwardBF16(y []float32, x *tensor.Tensor, rows int) {
 	}
 	gemm.SgemmBF16(rows, a, off, pb, y, lin.Out, Threads())
 }
+
+// Pooled scratch of the bfloat16 layers, handed out with any content.
+var wordBufs, floatBufs sync.Pool
+
+func getWords(n int) *[]uint32 {
+	p, _ := wordBufs.Get().(*[]uint32)
+	if p == nil {
+		p = new([]uint32)
+	}
+	if cap(*p) < n {
+		*p = make([]uint32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func putWords(p *[]uint32) { wordBufs.Put(p) }
+
+func getFloats(n int) *[]float32 {
+	p, _ := floatBufs.Get().(*[]float32)
+	if p == nil {
+		p = new([]float32)
+	}
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func putFloats(p *[]float32) { floatBufs.Put(p) }

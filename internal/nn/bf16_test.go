@@ -87,6 +87,7 @@ func TestConvBF16(t *testing.T) {
 		for _, threads := range []int{1, 2, 3} {
 			SetThreads(threads)
 			restore := SplitAllWork()
+			poisonScratch()
 			var got *tensor.Tensor
 			withPrecision(BFloat16, func() { got = c.Forward(x) })
 			restore()
@@ -182,4 +183,16 @@ func TestParsePrecision(t *testing.T) {
 			t.Errorf("ParsePrecision(%q) = %v, %v", tc.in, got, err)
 		}
 	}
+}
+
+// poisonScratch puts scratch buffers full of NaN bits into the pools, so
+// that a word a layer reads without writing it (a padded border) shows.
+func poisonScratch() {
+	w, f := getWords(1<<16), getFloats(1<<16)
+	for i := range *w {
+		(*w)[i] = 0xffffffff
+		(*f)[i] = float32(math.NaN())
+	}
+	putWords(w)
+	putFloats(f)
 }
