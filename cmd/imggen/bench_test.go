@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/imggen/imggen/internal/pipeline"
 )
+
 
 // TestBenchCommand runs `imggen bench` on the tiny fixture models.
 func TestBenchCommand(t *testing.T) {
@@ -83,6 +86,7 @@ func TestBenchCommand(t *testing.T) {
 				}
 			}},
 		{"bad size", []string{"bench", "-m", "x.safetensors", "-W", "100"}, exitUsage, nil},
+		{"bad precision", []string{"bench", "-m", "x.safetensors", "--precision", "fp8"}, exitUsage, nil},
 		{"bad sampler", []string{"bench", "-m", "x.safetensors", "--sampler", "heun"}, exitUsage, nil},
 		{"bad threads", []string{"bench", "-m", "x.safetensors", "--threads", "0"}, exitUsage, nil},
 		{"argument", []string{"bench", "-m", "x.safetensors", "a prompt"}, exitUsage, nil},
@@ -101,5 +105,37 @@ func TestBenchCommand(t *testing.T) {
 				tc.check(t, stdout.String(), stderr.String())
 			}
 		})
+	}
+}
+
+// TestBenchBF16: bench --precision bf16 reads the run against the bfloat16
+// kernel's ceiling and reports the float32 one beside it (where the CPU
+// has AVX-512 BF16; elsewhere it is a usage error).
+func TestBenchBF16(t *testing.T) {
+	t.Setenv(envModel, "")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "-m", fixture(t, "model-fp16/sd1-tiny.fp16.safetensors"), "-W", "64", "-H", "64", "--steps", "2",
+		"--precision", "bf16", "--json", "-q"}, strings.NewReader(""), &stdout, &stderr)
+	if !pipeline.NativeBF16() {
+		if code != exitUsage || !strings.Contains(stderr.String(), "AVX-512 BF16") {
+			t.Errorf("exit %d: %s", code, stderr.String())
+		}
+		return
+	}
+	var r struct {
+		Kernels     string  `json:"kernels"`
+		Precision   string  `json:"precision"`
+		Ceiling     float64 `json:"ceiling_gflops"`
+		CeilingFP32 float64 `json:"ceiling_fp32_gflops"`
+		Finite      bool    `json:"finite"`
+	}
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if r.Precision != "bf16" || !strings.HasSuffix(r.Kernels, "+bf16") || !(r.Ceiling > 0) || !(r.CeilingFP32 > 0) || !r.Finite {
+		t.Errorf("report %+v", r)
 	}
 }

@@ -293,7 +293,7 @@ func (a *app) prepare(cmd *cobra.Command, o *genOptions, args []string) (pipelin
 		TimestepSpacing: o.spacing,
 		Prediction:      o.prediction,
 		VAETiling:       o.vaeTiling,
-		Precision:       o.precision,
+		Precision:       nonDefaultPrecision(o.precision),
 	}
 	// The native size is only known after loading: check given sizes on
 	// their own, the rest planned with a stand-in model that always passes.
@@ -579,7 +579,7 @@ func (r *runner) record(j job, req pipeline.Request, path string, secs float64, 
 		Seed: req.Seed, Steps: req.Steps, Sampler: req.Sampler, Schedule: req.Schedule,
 		CFGScale: req.CFGScale, Width: req.Width, Height: req.Height, ClipSkip: req.ClipSkip,
 		Spacing: req.TimestepSpacing, Prediction: req.Prediction, LongPrompts: req.LongPrompts, VAETiling: req.VAETiling,
-		Precision: precisionRecord(req.Precision),
+		Precision: req.Precision,
 		Eta:       req.Eta, Model: r.name, VAE: r.vae, ModelHash: r.hash(), Line: j.line,
 		InitImage: o.initImage, Mask: o.mask, Strength: req.Strength,
 		Seconds: math.Round(secs*1000) / 1000, Skipped: skipped, LoRAs: loraRecords(req.LoRAs),
@@ -742,8 +742,9 @@ func (o *genOptions) sizeConditioning(req *pipeline.Request) error {
 	return nil
 }
 
-// precisionRecord is the JSON record's precision: empty for the default.
-func precisionRecord(p string) string {
+// nonDefaultPrecision is the request's precision: empty for the default,
+// as a library caller leaves it.
+func nonDefaultPrecision(p string) string {
 	if p == "fp32" {
 		return ""
 	}

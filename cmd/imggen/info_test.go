@@ -169,3 +169,35 @@ func TestInspectPNG(t *testing.T) {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// TestPrecisionFlag: --precision bf16 reaches the request, the PNG's
+// parameters, the JSON record and a reproduction where the CPU has AVX-512
+// BF16, and is a usage error (exit 2, before loading) where it has not; a
+// misspelt precision is always one.
+func TestPrecisionFlag(t *testing.T) {
+	if r := runFake(t, withModel, "a", "--precision", "fp16"); r.code != exitUsage || !strings.Contains(r.stderr, "--precision must be one of fp32, bf16") {
+		t.Errorf("fp16: exit %d: %s", r.code, r.stderr)
+	}
+	r := runFake(t, withModel, "a fox", "--precision", "bf16", "-o", "fox.png", "--json", "-q")
+	if !pipeline.NativeBF16() {
+		if r.code != exitUsage || !strings.Contains(r.stderr, "AVX-512 BF16") || r.loads != 0 {
+			t.Errorf("bf16 without the CPU support: exit %d, %d loads: %s", r.code, r.loads, r.stderr)
+		}
+		return
+	}
+	if r.code != exitOK || r.gen.reqs[0].Precision != "bf16" || !strings.Contains(r.stdout, `"precision":"bf16"`) {
+		t.Fatalf("exit %d, requests %+v, stdout %s, stderr %s", r.code, r.gen.reqs, r.stdout, r.stderr)
+	}
+	png := filepath.Join(r.dir, "fox.png")
+	info := runFake(t, withModel, "info", png)
+	if !strings.Contains(info.stdout, "Precision: bf16") {
+		t.Errorf("parameters lack the precision:\n%s", info.stdout)
+	}
+	again := runFake(t, withModel, "reproduce", png, "-q")
+	if again.code != exitOK || again.gen.reqs[0].Precision != "bf16" {
+		t.Errorf("reproduce: exit %d, %+v", again.code, again.gen.reqs)
+	}
+	if plain := runFake(t, withModel, "a fox", "--json", "-q"); strings.Contains(plain.stdout, "precision") || plain.gen.reqs[0].Precision != "" {
+		t.Errorf("default run records a precision: %s", plain.stdout)
+	}
+}

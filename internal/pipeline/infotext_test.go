@@ -51,6 +51,8 @@ func TestInfoText(t *testing.T) {
 			with(func(r *Request) { r.Sampler = "pndm"; r.Schedule = "default"; r.Steps = 50 }), "", "",
 			"sunset, oil painting\nSteps: 50, Sampler: PLMS, CFG scale: 7.5, Seed: 42, Size: 512x512",
 		},
+		{"bf16", with(func(r *Request) { r.Precision = "bf16" }), "", "", "sunset, oil painting\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 42, Size: 512x512, Precision: bf16"},
+		{"fp32 not written", with(func(r *Request) { r.Precision = "fp32" }), "", "", "sunset, oil painting\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 42, Size: 512x512"},
 		{"ddpm", with(func(r *Request) { r.Sampler = "ddpm" }), "", "", "sunset, oil painting\nSteps: 20, Sampler: DDPM Karras, CFG scale: 7.5, Seed: 42, Size: 512x512"},
 		{"lms", with(func(r *Request) { r.Sampler = "lms"; r.Schedule = "default" }), "", "", "sunset, oil painting\nSteps: 20, Sampler: LMS, CFG scale: 7.5, Seed: 42, Size: 512x512"},
 		{"unknown sampler kept", with(func(r *Request) { r.Sampler = "unipc"; r.Schedule = "default" }), "", "", "sunset, oil painting\nSteps: 20, Sampler: unipc, CFG scale: 7.5, Seed: 42, Size: 512x512"},
@@ -92,7 +94,7 @@ func TestInfoTextVAE(t *testing.T) {
 func TestParseInfoTextRoundTrip(t *testing.T) {
 	r := Request{Prompt: "a castle,\nat night", NegativePrompt: "blurry\nlow: quality", Width: 512, Height: 768, Steps: 25,
 		CFGScale: 6.5, Sampler: "ddim", Schedule: "default", Eta: 0.5, Seed: 42, ClipSkip: 2, TimestepSpacing: "trailing",
-		Prediction: "v", LongPrompts: "chunk"}
+		Prediction: "v", LongPrompts: "chunk", Precision: "bf16"}
 	text := r.InfoText(ModelInfo{Name: `my, "best": model`, Hash: "0123456789", VAE: "v.safetensors"})
 	p, err := ParseInfoText(text)
 	if err != nil {
@@ -103,7 +105,7 @@ func TestParseInfoTextRoundTrip(t *testing.T) {
 	}
 	for k, want := range map[string]string{"Steps": "25", "Sampler": "DDIM", "CFG scale": "6.5", "Seed": "42", "Size": "512x768",
 		"Model": `my, "best": model`, "Model hash": "0123456789", "VAE": "v.safetensors", "Clip skip": "2", "Eta DDIM": "0.5",
-		"Timestep spacing": "trailing", "Prediction": "v", "Long prompts": "chunk"} {
+		"Timestep spacing": "trailing", "Prediction": "v", "Long prompts": "chunk", "Precision": "bf16"} {
 		if got, ok := p.Get(k); !ok || got != want {
 			t.Errorf("%s = %q (%v), want %q", k, got, ok, want)
 		}
