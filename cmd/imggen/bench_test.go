@@ -9,7 +9,6 @@ import (
 	"github.com/imggen/imggen/internal/pipeline"
 )
 
-
 // TestBenchCommand runs `imggen bench` on the tiny fixture models.
 func TestBenchCommand(t *testing.T) {
 	tests := []struct {
