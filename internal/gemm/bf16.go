@@ -290,23 +290,27 @@ func (g *bf16Problem) kernel(tiles, kw int, a []uint32, off []int, b []uint32, b
 // kernBF16Go is the bfloat16 micro-kernel in Go, the bits of the assembly
 // one (and of VDPBF16PS as Intel defines it).
 func kernBF16Go(tiles, kc int, a []uint32, off []int, b []uint32, bn int, c []float32, ldc int, load bool) {
+	var acc [nr]float32
 	for t := 0; t < tiles; t++ {
 		for r := 0; r < mr; r++ {
 			crow := c[(t*mr+r)*ldc:][:nr]
-			for jj := 0; jj < nr; jj++ {
-				var acc float32
-				if load {
-					acc = crow[jj]
-				}
-				bs, col := b, jj
-				if jj >= sw {
-					bs, col = b[bn:], jj-sw
-				}
-				for q := 0; q < kc; q++ {
-					acc = DotBF16(acc, a[off[q]+t*mr+r], bs[q*sw+col])
-				}
-				crow[jj] = acc
+			if load {
+				copy(acc[:], crow)
+			} else {
+				acc = [nr]float32{}
 			}
+			for q := 0; q < kc; q++ {
+				aw := a[off[q]+t*mr+r]
+				ahi, alo := dazBF16(uint16(aw>>16)), dazBF16(uint16(aw))
+				b0, b1 := b[q*sw:q*sw+sw], b[bn+q*sw:bn+q*sw+sw]
+				for jj, bw := range b0 {
+					acc[jj] = dotBF16(acc[jj], ahi, alo, bw)
+				}
+				for jj, bw := range b1 {
+					acc[sw+jj] = dotBF16(acc[sw+jj], ahi, alo, bw)
+				}
+			}
+			copy(crow, acc[:])
 		}
 	}
 }
@@ -314,8 +318,13 @@ func kernBF16Go(tiles, kc int, a []uint32, off []int, b []uint32, bn int, c []fl
 // DotBF16 is one lane of VDPBF16PS: acc + a.hi·b.hi, then + a.lo·b.lo,
 // subnormal inputs as zero and subnormal results flushed to zero.
 func DotBF16(acc float32, a, b uint32) float32 {
-	acc = flushBF16(flushBF16(acc) + dazBF16(uint16(a>>16))*dazBF16(uint16(b>>16)))
-	return flushBF16(acc + dazBF16(uint16(a))*dazBF16(uint16(b)))
+	return dotBF16(acc, dazBF16(uint16(a>>16)), dazBF16(uint16(a)), b)
+}
+
+// dotBF16 is DotBF16 with a's halves already widened.
+func dotBF16(acc, ahi, alo float32, b uint32) float32 {
+	acc = flushBF16(flushBF16(acc) + ahi*dazBF16(uint16(b>>16)))
+	return flushBF16(acc + alo*dazBF16(uint16(b)))
 }
 
 // dazBF16 widens h, a subnormal as zero of its sign.
