@@ -829,14 +829,18 @@ func TestMetadataRecordsEverySetting(t *testing.T) {
 		js, _ := json.Marshal(rec)
 		return params, string(js)
 	}
-	for _, tc := range []struct{ from, to []string }{
+	changes := []struct{ from, to []string }{
 		{nil, []string{"-n", "blurry"}}, {nil, []string{"--steps", "5"}}, {nil, []string{"--sampler", "ddim"}},
 		{nil, []string{"--schedule", "karras"}}, {nil, []string{"--cfg-scale", "5"}}, {nil, []string{"-W", "72"}},
 		{nil, []string{"-H", "40"}}, {nil, []string{"--seed", "2"}}, {nil, []string{"--clip-skip", "2"}},
 		{nil, []string{"--timestep-spacing", "trailing"}}, {nil, []string{"--prediction", "v"}},
 		{nil, []string{"--long-prompts", "chunk"}}, {nil, []string{"--vae", vae}},
 		{[]string{"--sampler", "ddim"}, []string{"--sampler", "ddim", "--eta", "0.5"}},
-	} {
+	}
+	if pipeline.NativeBF16() { // elsewhere bf16 is refused (TestPrecisionFlag)
+		changes = append(changes, struct{ from, to []string }{nil, []string{"--precision", "bf16"}})
+	}
+	for _, tc := range changes {
 		params0, json0 := metadata(tc.from...)
 		params, js := metadata(tc.to...)
 		if params == params0 {
