@@ -212,7 +212,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringArrayVar(&o.embeddingFlags, "embedding", nil, "textual-inversion embedding FILE.safetensors, called in prompts by its base name, or TOKEN=FILE by TOKEN (exact, case-sensitive); repeatable")
 	f.StringVar(&o.embeddingsDir, "embeddings-dir", "", "load every .safetensors embedding in DIR, each called by its base name")
 	f.StringVar(&o.vaeTiling, "vae-tiling", "auto", "decode in overlapping tiles: auto (above 1024x1024), on (bounded memory at any size, slightly different pixels) or off (whole, as diffusers)")
-	f.StringVar(&o.precision, "precision", "fp32", "arithmetic of the U-Net and VAE decoder: fp32 (the reference's pixels) or bf16 (bfloat16 operands, float32 sums: about 1.5-2x faster on a CPU with AVX-512 BF16, slightly different pixels)")
+	f.StringVar(&o.precision, "precision", "fp32", "arithmetic of the U-Net and VAE decoder: fp32 (the reference's pixels), bf16 (bfloat16 operands, float32 sums: faster on a CPU with AVX-512 BF16, slightly different pixels) or fp32-winograd (3x3 convolutions by Winograd's F(2x2,3x3): fewer multiply-adds, different last bits)")
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "compute threads (results are identical for any value)")
 
 	pf := root.PersistentFlags()

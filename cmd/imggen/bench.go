@@ -72,7 +72,7 @@ func (a *app) benchCommand(o *genOptions) *cobra.Command {
 	f.Int64Var(&b.seed, "seed", 0, "seed of the initial noise")
 	f.StringArrayVar(&b.loras, "lora", nil, "apply the LoRA FILE[:SCALE] (repeatable; the FLOPs counted are the model's own)")
 	f.BoolVar(&b.loraMerge, "lora-merge", false, "merge the LoRAs into float32 copies of the matrices they touch instead of running them as side paths")
-	f.StringVar(&b.precision, "precision", "fp32", "arithmetic of the U-Net and VAE decoder: fp32 or bf16 (needs AVX-512 BF16)")
+	f.StringVar(&b.precision, "precision", "fp32", "arithmetic of the U-Net and VAE decoder: fp32, bf16 (needs AVX-512 BF16) or fp32-winograd")
 	f.StringVar(&b.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (read it with: go tool pprof FILE)")
 	return cmd
 }

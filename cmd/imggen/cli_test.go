@@ -836,6 +836,7 @@ func TestMetadataRecordsEverySetting(t *testing.T) {
 		{nil, []string{"--timestep-spacing", "trailing"}}, {nil, []string{"--prediction", "v"}},
 		{nil, []string{"--long-prompts", "chunk"}}, {nil, []string{"--vae", vae}},
 		{[]string{"--sampler", "ddim"}, []string{"--sampler", "ddim", "--eta", "0.5"}},
+		{nil, []string{"--precision", "fp32-winograd"}},
 	}
 	if pipeline.NativeBF16() { // elsewhere bf16 is refused (TestPrecisionFlag)
 		changes = append(changes, struct{ from, to []string }{nil, []string{"--precision", "bf16"}})

@@ -175,8 +175,15 @@ func TestInspectPNG(t *testing.T) {
 // BF16, and is a usage error (exit 2, before loading) where it has not; a
 // misspelt precision is always one.
 func TestPrecisionFlag(t *testing.T) {
-	if r := runFake(t, withModel, "a", "--precision", "fp16"); r.code != exitUsage || !strings.Contains(r.stderr, "--precision must be one of fp32, bf16") {
+	if r := runFake(t, withModel, "a", "--precision", "fp16"); r.code != exitUsage || !strings.Contains(r.stderr, "--precision must be one of fp32, bf16, fp32-winograd") {
 		t.Errorf("fp16: exit %d: %s", r.code, r.stderr)
+	}
+	w := runFake(t, withModel, "a fox", "--precision", "fp32-winograd", "-o", "w.png", "--json", "-q")
+	if w.code != exitOK || w.gen.reqs[0].Precision != "fp32-winograd" || !strings.Contains(w.stdout, `"precision":"fp32-winograd"`) {
+		t.Fatalf("winograd: exit %d, %+v, %s %s", w.code, w.gen.reqs, w.stdout, w.stderr)
+	}
+	if again := runFake(t, withModel, "reproduce", filepath.Join(w.dir, "w.png"), "-q"); again.code != exitOK || again.gen.reqs[0].Precision != "fp32-winograd" {
+		t.Errorf("reproduce winograd: exit %d, %+v", again.code, again.gen.reqs)
 	}
 	r := runFake(t, withModel, "a fox", "--precision", "bf16", "-o", "fox.png", "--json", "-q")
 	if !pipeline.NativeBF16() {

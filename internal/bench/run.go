@@ -155,6 +155,9 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 	}
 	r.TotalSeconds = time.Since(start).Seconds()
 	r.Kernels, r.Precision = gemm.CurrentImpl().String(), "fp32"
+	if o.Precision == "fp32-winograd" {
+		r.Kernels, r.Precision = r.Kernels+"+winograd", o.Precision
+	}
 	if o.Precision == "bf16" {
 		r.Kernels, r.Precision, r.CeilingFP32GFLOPS = r.Kernels+"+bf16", "bf16", ceiling
 		if !gemm.HasBF16() {

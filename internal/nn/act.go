@@ -95,7 +95,7 @@ func UpsampleNearest(x *tensor.Tensor, oh, ow int) *tensor.Tensor {
 // the largest tensor of the step and two passes over it.
 func UpsampleConv(conv *Conv2d, x *tensor.Tensor, oh, ow int) *tensor.Tensor {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	if !conv.shifted(ow) || conv.bf16Conv() || len(conv.lowRank) > 0 || c != conv.In {
+	if !conv.shifted(ow) || conv.bf16Conv() || conv.winograd(ow) || len(conv.lowRank) > 0 || c != conv.In {
 		return conv.Forward(UpsampleNearest(x, oh, ow))
 	}
 	y := tensor.New(n, conv.Out, oh, ow)

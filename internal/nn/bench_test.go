@@ -17,16 +17,22 @@ func benchConv(b *testing.B, in, out, hw int) {
 	c := &Conv2d{In: in, Out: out, K: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1,
 		w: weights.Matrix{Rows: out, Cols: in * 9, F32: randSlice(r, out*in*9)}, b: randSlice(r, out)}
 	x := tensor.From(randSlice(r, in*hw*hw), 1, in, hw, hw)
-	b.ResetTimer()
-	for b.Loop() {
-		c.Forward(x)
+	for _, p := range []Precision{Float32, FP32Winograd} {
+		b.Run(p.String(), func(b *testing.B) {
+			withPrecision(p, func() {
+				for b.Loop() {
+					c.Forward(x)
+				}
+			})
+			b.ReportMetric(2*float64(out*in*9*hw*hw)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
 	}
-	b.ReportMetric(2*float64(out*in*9*hw*hw)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
 
 func BenchmarkConv3x3_320_64x64(b *testing.B)   { benchConv(b, 320, 320, 64) }
 func BenchmarkConv3x3_1280_8x8(b *testing.B)    { benchConv(b, 1280, 1280, 8) }
 func BenchmarkConv3x3_128_256x256(b *testing.B) { benchConv(b, 128, 128, 256) }
+func BenchmarkConv3x3_256_256x256(b *testing.B) { benchConv(b, 256, 256, 256) }
 
 // The VAE decoder's top two levels at 512 px.
 func BenchmarkConv3x3_128_512x512(b *testing.B) { benchConv(b, 128, 128, 512) }
@@ -111,7 +117,7 @@ func benchConvHalf(b *testing.B, in, out, hw int) {
 	}
 	x := tensor.From(randSlice(r, 2*in*hw*hw), 2, in, hw, hw)
 	// fp32, and bf16 with the packs kept as a pipeline stage keeps them.
-	for _, p := range []Precision{Float32, BFloat16} {
+	for _, p := range []Precision{Float32, BFloat16, FP32Winograd} {
 		b.Run(p.String(), func(b *testing.B) {
 			defer HoldBF16Packs()()
 			withPrecision(p, func() {

@@ -177,7 +177,7 @@ func TestParsePrecision(t *testing.T) {
 		in   string
 		want Precision
 		ok   bool
-	}{{"fp32", Float32, true}, {"bf16", BFloat16, true}, {"bfloat16", BFloat16, true}, {"fp16", Float32, false}, {"", Float32, false}} {
+	}{{"fp32", Float32, true}, {"bf16", BFloat16, true}, {"bfloat16", BFloat16, true}, {"fp32-winograd", FP32Winograd, true}, {"fp16", Float32, false}, {"", Float32, false}} {
 		got, err := ParsePrecision(tc.in)
 		if got != tc.want || (err == nil) != tc.ok {
 			t.Errorf("ParsePrecision(%q) = %v, %v", tc.in, got, err)

@@ -103,6 +103,9 @@ func (c *Conv2d) convolve(x *tensor.Tensor) *tensor.Tensor {
 	if c.bf16Conv() {
 		return c.convolveBF16(x)
 	}
+	if c.winograd(w) {
+		return c.convolveWinograd(x)
+	}
 	oh, ow := c.OutSize(h, w)
 	y := tensor.New(n, c.Out, oh, ow)
 	kk := c.In * c.K * c.K

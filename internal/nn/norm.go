@@ -65,7 +65,7 @@ func (g *GroupNorm) eachChannel(x []float32, n, pixels int, f func(i, ch int, sr
 // and two passes over it.
 func NormConv(norm *GroupNorm, conv *Conv2d, x *tensor.Tensor) *tensor.Tensor {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	if !conv.shifted(w) || conv.bf16Conv() || len(conv.lowRank) > 0 || c != norm.Channels || c != conv.In {
+	if !conv.shifted(w) || conv.bf16Conv() || conv.winograd(w) || len(conv.lowRank) > 0 || c != norm.Channels || c != conv.In {
 		return conv.Forward(norm.Forward(x, true))
 	}
 	y := tensor.New(n, conv.Out, h, w)

@@ -42,8 +42,8 @@ type ModelInfo struct {
 // replaced, "Clip skip: N" when N > 1, "Timestep spacing: s", "Prediction:
 // p" and "Long prompts: chunk" when they override the defaults, "Eta DDIM:
 // x" for DDIM with a non-zero eta, and "Denoising strength: s" for
-// image-to-image, "VAE tiling: on" for a tiled decode, "Precision: bf16"
-// for a bfloat16 run, and SDXL's size conditioning where it is not the
+// image-to-image, "VAE tiling: on" for a tiled decode, "Precision: P"
+// for a bf16 or fp32-winograd run, and SDXL's size conditioning where it is not the
 // default ("Original size: WxH", "Crop top-left: "top,left"", "Target
 // size: WxH"). Empty fields of m are left out. LoRAs given other than by
 // a <lora:...> tag in the prompt are recorded as tags after it, and all
@@ -100,8 +100,8 @@ func (r Request) InfoText(m ModelInfo) string {
 	if r.VAETiling == "on" {
 		params = append(params, "VAE tiling: on")
 	}
-	if r.Precision == "bf16" {
-		params = append(params, "Precision: bf16")
+	if r.Precision != "" && r.Precision != "fp32" {
+		params = append(params, "Precision: "+r.Precision)
 	}
 	ids := r.SizeIDs()
 	if ids[0] != r.Height || ids[1] != r.Width {

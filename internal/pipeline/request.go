@@ -43,9 +43,11 @@ type Request struct {
 	VAETiling string
 	// Precision is the arithmetic of the U-Net and the VAE decoder's
 	// convolutions and linear layers: "" or "fp32" (float32, the reference
-	// runs' bits), or "bf16" (bfloat16 operands, float32 sums: about twice
-	// as fast on a CPU with AVX-512 BF16, and a slightly different picture;
-	// see nn.BFloat16). The text encoders always run in float32.
+	// runs' bits), "bf16" (bfloat16 operands, float32 sums: faster on a CPU
+	// with AVX-512 BF16, and a slightly different picture; see nn.BFloat16)
+	// or "fp32-winograd" (float32, the 3x3 convolutions of the larger
+	// images by Winograd's F(2x2, 3x3): fewer multiply-adds, different last
+	// bits; see nn.FP32Winograd). The text encoders always run in float32.
 	Precision string
 
 	// Image-to-image: InitImage, when set, is the starting picture as
@@ -118,14 +120,15 @@ func (r Request) tiled() bool {
 var LongPromptModes = []string{"truncate", "chunk"}
 
 // Precisions lists the accepted Precision values.
-var Precisions = []string{"fp32", "bf16"}
+var Precisions = []string{"fp32", "bf16", "fp32-winograd"}
 
 // precision is r.Precision for the layers.
 func (r Request) precision() nn.Precision {
-	if r.Precision == "bf16" {
-		return nn.BFloat16
+	p, err := nn.ParsePrecision(r.Precision)
+	if err != nil {
+		return nn.Float32 // "" (Validate rejects the rest)
 	}
-	return nn.Float32
+	return p
 }
 
 // Schedules lists the accepted Schedule values.

@@ -199,3 +199,17 @@ func roundBF16Asm(dst *uint16, src *float32, n int)   { roundBF16AVX512(dst, src
 func transpose16Asm(dst *uint32, ldd int, src *uint32, lds int) {
 	transpose16AVX512(dst, ldd, src, lds)
 }
+
+//go:noescape
+func winogradIn4AVX512(d0, d1, d2, d3, v0, v1, v2, v3 *float32, n int)
+
+//go:noescape
+func winogradOut2AVX512(q0, q1, q2, q3, s0, s1 *float32, n int)
+
+func winogradIn4Asm(d0, d1, d2, d3, v0, v1, v2, v3 *float32, n int) {
+	winogradIn4AVX512(d0, d1, d2, d3, v0, v1, v2, v3, n)
+}
+
+func winogradOut2Asm(q0, q1, q2, q3, s0, s1 *float32, n int) {
+	winogradOut2AVX512(q0, q1, q2, q3, s0, s1, n)
+}

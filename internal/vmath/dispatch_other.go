@@ -32,3 +32,6 @@ func widenTranspose16Asm(*float32, *uint16, int) { panic("vmath: no assembly") }
 func pairBF16Asm(*uint32, *float32, *float32, int) { panic("vmath: no assembly") }
 func roundBF16Asm(*uint16, *float32, int)          { panic("vmath: no assembly") }
 func transpose16Asm(*uint32, int, *uint32, int)    { panic("vmath: no assembly") }
+
+func winogradIn4Asm(_, _, _, _, _, _, _, _ *float32, _ int) { panic("vmath: no assembly") }
+func winogradOut2Asm(_, _, _, _, _, _ *float32, _ int)      { panic("vmath: no assembly") }

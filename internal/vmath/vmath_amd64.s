@@ -1121,3 +1121,67 @@ TEXT ·transpose16AVX512(SB), NOSPLIT, $0-32
 	VMOVUPS Z15, (DI)
 	VZEROUPPER
 	RET
+
+// func winogradIn4AVX512(d0, d1, d2, d3, v0, v1, v2, v3 *float32, n int)
+//
+// v0 = d0-d2, v1 = d1+d2, v2 = d2-d1, v3 = d1-d3, n a multiple of 16.
+TEXT ·winogradIn4AVX512(SB), NOSPLIT, $0-72
+	MOVQ d0+0(FP), AX
+	MOVQ d1+8(FP), BX
+	MOVQ d2+16(FP), CX
+	MOVQ d3+24(FP), DX
+	MOVQ v0+32(FP), R8
+	MOVQ v1+40(FP), R9
+	MOVQ v2+48(FP), R10
+	MOVQ v3+56(FP), R11
+	MOVQ n+64(FP), R12
+	XORQ SI, SI
+
+win4loop:
+	VMOVUPS (AX)(SI*4), Z0
+	VMOVUPS (BX)(SI*4), Z1
+	VMOVUPS (CX)(SI*4), Z2
+	VMOVUPS (DX)(SI*4), Z3
+	VSUBPS  Z2, Z0, Z4
+	VADDPS  Z2, Z1, Z5
+	VSUBPS  Z1, Z2, Z6
+	VSUBPS  Z3, Z1, Z7
+	VMOVUPS Z4, (R8)(SI*4)
+	VMOVUPS Z5, (R9)(SI*4)
+	VMOVUPS Z6, (R10)(SI*4)
+	VMOVUPS Z7, (R11)(SI*4)
+	ADDQ    $16, SI
+	CMPQ    SI, R12
+	JLT     win4loop
+	VZEROUPPER
+	RET
+
+// func winogradOut2AVX512(q0, q1, q2, q3, s0, s1 *float32, n int)
+//
+// s0 = (q0+q1)+q2, s1 = (q1-q2)-q3, n a multiple of 16.
+TEXT ·winogradOut2AVX512(SB), NOSPLIT, $0-56
+	MOVQ q0+0(FP), AX
+	MOVQ q1+8(FP), BX
+	MOVQ q2+16(FP), CX
+	MOVQ q3+24(FP), DX
+	MOVQ s0+32(FP), R8
+	MOVQ s1+40(FP), R9
+	MOVQ n+48(FP), R12
+	XORQ SI, SI
+
+wout2loop:
+	VMOVUPS (AX)(SI*4), Z0
+	VMOVUPS (BX)(SI*4), Z1
+	VMOVUPS (CX)(SI*4), Z2
+	VMOVUPS (DX)(SI*4), Z3
+	VADDPS  Z1, Z0, Z4
+	VADDPS  Z2, Z4, Z4
+	VSUBPS  Z2, Z1, Z5
+	VSUBPS  Z3, Z5, Z5
+	VMOVUPS Z4, (R8)(SI*4)
+	VMOVUPS Z5, (R9)(SI*4)
+	ADDQ    $16, SI
+	CMPQ    SI, R12
+	JLT     wout2loop
+	VZEROUPPER
+	RET
