@@ -23,14 +23,16 @@ import (
 // Winograd's method: precision FP32Winograd, 3x3, stride 1, padding 1,
 // an image wide enough that the per-call weight transform (16/9 of the
 // weights) is small beside the work it saves, and channels enough that the
-// transforms (per channel) are small beside the products (per channel
-// pair). Measured on Zen 5 (go test ./internal/nn -bench Conv3x3): 512
-// channels at 128x128 1.55x and 256 at 256x256 1.28x faster than the
-// direct form, 320 at 64x64 and 640 at 32x32 1.2x, but 128 at 256x256
-// 0.92x and 128 at 512x512 even.
+// transforms (per channel and pixel) are small beside the products (per
+// channel pair and pixel). Measured on Zen 5 (go test ./internal/nn -bench
+// 'Conv3x3|ConvHalf'): 512 channels at 128x128 1.55x and 256 at 256x256
+// 1.28x faster than the direct form, 320 at 64x64 and 640 at 32x32
+// 1.15-1.6x, but 128 at 256x256 0.92x, 128 at 512x512 even and 320 at
+// 32x32 0.9x.
 func (c *Conv2d) winograd(w int) bool {
+	ch := min(c.In, c.Out)
 	return CurrentPrecision() == FP32Winograd && c.K == 3 && c.Stride == 1 && c.PadT == 1 && c.PadL == 1 &&
-		c.PadB == 1 && c.PadR == 1 && w >= shiftedMinWidth && min(c.In, c.Out) >= minWinogradChannels
+		c.PadB == 1 && c.PadR == 1 && w >= shiftedMinWidth && ch >= minWinogradChannels && ch*w >= 64*minWinogradChannels
 }
 
 // minWinogradChannels is the fewest channels a Winograd convolution has (a
