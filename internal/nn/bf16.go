@@ -57,8 +57,46 @@ func ParsePrecision(s string) (Precision, error) {
 var precision atomic.Int32
 
 // SetPrecision sets the arithmetic of the layers that follow it, process
-// wide like SetThreads; not while networks run.
+// wide like SetThreads; not while networks run (UsePrecision is the safe
+// way for work that may run concurrently).
 func SetPrecision(p Precision) { precision.Store(int32(p)) }
+
+// The precision gate: the precision is process wide, so work at one
+// precision runs alongside other work at the same precision only.
+var gate struct {
+	sync.Mutex
+	cond    *sync.Cond
+	holders int
+}
+
+// UsePrecision sets precision p for the caller's networks until release
+// is called. Callers asking for the same precision run together; one
+// asking for another waits until they are all done, so that concurrent
+// work (pipeline.Generate calls) each gets the bits it would get alone.
+// Without holders the precision goes back to Float32.
+func UsePrecision(p Precision) (release func()) {
+	gate.Lock()
+	if gate.cond == nil {
+		gate.cond = sync.NewCond(&gate.Mutex)
+	}
+	for gate.holders > 0 && CurrentPrecision() != p {
+		gate.cond.Wait()
+	}
+	SetPrecision(p)
+	gate.holders++
+	gate.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			gate.Lock()
+			defer gate.Unlock()
+			if gate.holders--; gate.holders == 0 {
+				SetPrecision(Float32)
+				gate.cond.Broadcast()
+			}
+		})
+	}
+}
 
 // CurrentPrecision reports the precision set.
 func CurrentPrecision() Precision { return Precision(precision.Load()) }

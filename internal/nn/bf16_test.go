@@ -196,3 +196,33 @@ func poisonScratch() {
 	putWords(w)
 	putFloats(f)
 }
+
+// TestUsePrecision: holders of one precision share it; a caller asking
+// for another gets it only once they are done; without holders it is
+// Float32 again.
+func TestUsePrecision(t *testing.T) {
+	a, b := UsePrecision(Float32), UsePrecision(Float32)
+	got := make(chan Precision)
+	go func() {
+		release := UsePrecision(BFloat16)
+		got <- CurrentPrecision()
+		release()
+		got <- CurrentPrecision()
+	}()
+	a()
+	select {
+	case p := <-got:
+		t.Fatalf("bf16 granted (%v) while a float32 holder remains", p)
+	default:
+	}
+	if CurrentPrecision() != Float32 {
+		t.Fatalf("precision %v while float32 is held", CurrentPrecision())
+	}
+	b()
+	if p := <-got; p != BFloat16 {
+		t.Errorf("granted precision %v, want bf16", p)
+	}
+	if p := <-got; p != Float32 {
+		t.Errorf("precision %v after the last holder, want fp32", p)
+	}
+}

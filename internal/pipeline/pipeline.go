@@ -208,28 +208,32 @@ func (p *Pipeline) GenerateTrace(ctx context.Context, req Request, progress func
 // generate is GenerateTrace with the request's LoRAs applied.
 func (p *Pipeline) generate(ctx context.Context, req Request, progress func(step, total int), tr *Trace) (*image.RGBA, error) {
 	tr = tr.hooks()
+	// The prompt and an init image are encoded in float32, the U-Net and
+	// the decoder run at the request's precision; the precision is process
+	// wide, so each phase holds it (concurrent calls at another precision
+	// wait for the phase to end).
+	release := nn.UsePrecision(nn.Float32)
 	cond, err := p.conditioning(req, tr)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	l, err := p.prepareLatents(req, tr)
+	release()
 	if err != nil {
 		return nil, err
 	}
-	// The U-Net and the decoder at the request's precision; the prompt
-	// and an init image are encoded in float32 above. In bfloat16 each
-	// stage keeps its layers' packed weights while it runs.
-	defer nn.SetPrecision(nn.CurrentPrecision())
-	nn.SetPrecision(req.precision())
+	defer nn.UsePrecision(req.precision())()
+	// In bfloat16 each stage keeps its layers' packed weights while it runs.
 	holdPacks := func() (release func()) {
 		if req.precision() == nn.BFloat16 {
 			return nn.HoldBF16Packs()
 		}
 		return func() {}
 	}
-	release := holdPacks()
+	releasePacks := holdPacks()
 	x, err := p.denoise(ctx, l, cond, float32(req.CFGScale), progress, tr)
-	release()
+	releasePacks()
 	if err != nil {
 		return nil, err
 	}

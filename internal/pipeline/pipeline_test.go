@@ -220,8 +220,11 @@ func TestGenerateStopsWhenCancelled(t *testing.T) {
 func TestConcurrentGenerate(t *testing.T) {
 	p := loadPipeline(t, "../../testdata/model-fp16/sd1-tiny.fp16.safetensors")
 	req := func(i int) Request {
+		// Precisions differ too: the precision is process wide, and each
+		// call must still get its own (nn.UsePrecision).
 		return Request{Prompt: "a red boat", NegativePrompt: "blurry", Width: 64, Height: 48, Steps: 3, CFGScale: 6,
-			Sampler: []string{"euler_a", "ddim", "dpmpp_2m"}[i], Schedule: "default", Seed: int64(10 + i)}
+			Sampler: []string{"euler_a", "ddim", "dpmpp_2m"}[i], Schedule: "default", Seed: int64(10 + i),
+			Precision: []string{"", "bf16", "fp32"}[i]}
 	}
 	const n = 3
 	alone := make([][]byte, n)
