@@ -8,6 +8,7 @@
 //	SgemmNT(m, n, k, a, lda, bt, ldbt, c, ldc, threads) B given as Bᵀ[n,k]
 //	PackB(b, ldb, k, n) / PackBT(bt, ldbt, k, n)        B laid out once
 //	SgemmPacked(m, a, lda, pb, c, ldc, threads)         with a packed B
+//	SgemmBF16(m, a, aOff, pb, c, ldc, threads)          bfloat16 pairs, float32 sums (bf16.go)
 //
 // C is overwritten. B is always consumed in packed form; A is always read
 // in place. So the operand worth packing once is the constant one used as
