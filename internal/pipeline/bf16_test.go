@@ -29,12 +29,8 @@ func TestBFloat16Runs(t *testing.T) {
 	}{
 		// measured: decoded 0.0212, 3 levels in 70.0% of pixels
 		{"../../testdata/model-fp16/sd1-tiny.fp16.safetensors", "../../testdata/e2e", referenceRuns()[0], 0.032, 5, 0.85},
-		// measured: decoded 0.0229, 3 levels in 72.4%
-		{"../../testdata/model-fp16/sd1-tiny.fp16.safetensors", "../../testdata/e2e", referenceRuns()[3], 0.035, 5, 0.88},
 		// measured: decoded 0.0497, 6 levels in 84.0%
 		{sd2Layouts[0].path, "../../testdata/sd2", sd2Runs()[0], 0.075, 9, 0.95},
-		// measured: decoded 0.0154, 2 levels in 53.6%
-		{sdxlLayouts[1].path, sdxlDir, sdxlRuns()[0], 0.025, 3, 0.67},
 		// measured: decoded 0.0142, 2 levels in 51.8%
 		{sdxlLayouts[1].path, sdxlDir, sdxlRuns()[3], 0.022, 3, 0.65},
 	} {
@@ -59,16 +55,12 @@ func TestBFloat16Runs(t *testing.T) {
 			if nn.CurrentPrecision() != nn.Float32 {
 				t.Fatalf("precision left at %v after the run", nn.CurrentPrecision())
 			}
-			refcheck.Check(t, "bf16 decoded image against diffusers' float32", refcheck.MaxAbsDiff(t, "decoded", decoded.Data, fixtureTensor(t, f, "decoded")), tc.decodedTol)
+			d := refcheck.MaxAbsDiff(t, "decoded", decoded.Data, fixtureTensor(t, f, "decoded"))
+			refcheck.Check(t, "bf16 decoded image against diffusers' float32", d, tc.decodedTol)
 			refcheck.ImageWithin(t, img, tc.dir+"/"+tc.rr.name+".png", tc.maxLevel, tc.maxShare)
-			// The float32 run of the same request is the reference's
-			// picture; the bfloat16 one must not be (it really ran).
-			fp32, err := p.Generate(context.Background(), tc.rr.req, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Equal(fp32.Pix, img.Pix) {
-				t.Errorf("bf16 run gave the float32 run's pixels")
+			// It really ran in bfloat16: far outside float32's bar.
+			if d <= 10*decodedTol {
+				t.Errorf("bf16 decoded image within %.2g of float32's: did it run in bfloat16?", d)
 			}
 		})
 	}
