@@ -17,28 +17,37 @@ func Ceiling(threads int, d time.Duration) float64 {
 	if im == ImplAVX512 {
 		w = nr // the 6x32 kernel
 	}
+	return callRate(threads, d, func() func() {
+		a, b, c := kernelOperands(kc)
+		return func() { microKernel(im, w, kc, a, 1, mr, b, sw*kc, c, nr, true) }
+	}) * 2 * float64(mr*w*kc) / 1e9
+}
+
+// callRate runs a kernel call on threads goroutines at once for about d
+// and returns the calls per second of all of them; newCall gives each
+// goroutine its call (with its own operands).
+func callRate(threads int, d time.Duration, newCall func() func()) float64 {
 	threads = max(threads, 1)
 	calls := make([]int, threads)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for t := range threads {
 		wg.Go(func() {
-			a, b, c := kernelOperands(kc)
+			call := newCall()
 			for time.Since(start) < d {
 				for range 256 {
-					microKernel(im, w, kc, a, 1, mr, b, sw*kc, c, nr, true)
+					call()
 				}
 				calls[t] += 256
 			}
 		})
 	}
 	wg.Wait()
-	secs := time.Since(start).Seconds()
 	total := 0
 	for _, n := range calls {
 		total += n
 	}
-	return 2 * float64(mr*w*kc) * float64(total) / secs / 1e9
+	return float64(total) / time.Since(start).Seconds()
 }
 
 // kernelOperands are a micro-kernel's A (6 x kc), packed B (kc x 32) and
@@ -62,36 +71,18 @@ func CeilingBF16(threads int, d time.Duration) float64 {
 		return 0
 	}
 	const kc = 128 // pairs: B's 32 KiB stay in L1
-	threads = max(threads, 1)
-	calls := make([]int, threads)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for t := range threads {
-		wg.Go(func() {
-			a, b, c := make([]uint32, mr*kc), make([]uint32, 2*sw*kc), make([]float32, mr*nr)
-			off := make([]int, kc)
-			for q := range off {
-				off[q] = q * mr
-			}
-			for i := range a {
-				a[i] = PairBF16(1e-3, 1e-3)
-			}
-			for i := range b {
-				b[i] = PairBF16(1e-3, 1e-3)
-			}
-			for time.Since(start) < d {
-				for range 256 {
-					kernBF16Asm(1, kc, a, off, b, sw*kc, c, nr, true)
-				}
-				calls[t] += 256
-			}
-		})
-	}
-	wg.Wait()
-	secs := time.Since(start).Seconds()
-	total := 0
-	for _, n := range calls {
-		total += n
-	}
-	return 2 * float64(mr*nr*2*kc) * float64(total) / secs / 1e9
+	return callRate(threads, d, func() func() {
+		a, b, c := make([]uint32, mr*kc), make([]uint32, 2*sw*kc), make([]float32, mr*nr)
+		off := make([]int, kc)
+		for q := range off {
+			off[q] = q * mr
+		}
+		for i := range a {
+			a[i] = PairBF16(1e-3, 1e-3)
+		}
+		for i := range b {
+			b[i] = PairBF16(1e-3, 1e-3)
+		}
+		return func() { kernBF16Asm(1, kc, a, off, b, sw*kc, c, nr, true) }
+	}) * 2 * float64(mr*nr*2*kc) / 1e9
 }

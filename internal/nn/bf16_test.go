@@ -115,18 +115,25 @@ func TestConvBF16(t *testing.T) {
 		if tc.k != 3 {
 			continue
 		}
-		// The fused layers run the same bfloat16 convolution.
-		norm := &GroupNorm{Groups: 1, Channels: tc.in, Eps: 1e-5, gamma: randSlice(r, tc.in), beta: randSlice(r, tc.in)}
-		var fused, split, up, upSplit *tensor.Tensor
-		withPrecision(BFloat16, func() {
-			fused = NormConv(norm, c, x)
-			split = c.Forward(norm.Forward(x, true))
-			up = UpsampleConv(c, x, 2*tc.h, 2*tc.w)
-			upSplit = c.Forward(UpsampleNearest(x, 2*tc.h, 2*tc.w))
-		})
-		sameBits(t, tc.name+" NormConv", fused.Data, split.Data)
-		sameBits(t, tc.name+" UpsampleConv", up.Data, upSplit.Data)
+		checkFusedLayers(t, r, tc.name, c, x, BFloat16)
 	}
+}
+
+// checkFusedLayers: at precision p, NormConv and UpsampleConv give the bits
+// of their layers run one after the other.
+func checkFusedLayers(t *testing.T, r *rand.Rand, name string, c *Conv2d, x *tensor.Tensor, p Precision) {
+	t.Helper()
+	h, w := x.Shape[2], x.Shape[3]
+	norm := &GroupNorm{Groups: 1, Channels: c.In, Eps: 1e-5, gamma: randSlice(r, c.In), beta: randSlice(r, c.In)}
+	var fused, split, up, upSplit *tensor.Tensor
+	withPrecision(p, func() {
+		fused = NormConv(norm, c, x)
+		split = c.Forward(norm.Forward(x, true))
+		up = UpsampleConv(c, x, 2*h, 2*w)
+		upSplit = c.Forward(UpsampleNearest(x, 2*h, 2*w))
+	})
+	sameBits(t, name+" NormConv", fused.Data, split.Data)
+	sameBits(t, name+" UpsampleConv", up.Data, upSplit.Data)
 }
 
 // TestLinearBF16 checks the bfloat16 linear layer bit for bit against its

@@ -57,16 +57,7 @@ func TestWinogradConv(t *testing.T) {
 		if errW > 4*max(errD, 1e-6) {
 			t.Errorf("%s: winograd error %.3g (direct %.3g)", tc.name, errW, errD)
 		}
-		norm := &GroupNorm{Groups: 1, Channels: tc.in, Eps: 1e-5, gamma: randSlice(r, tc.in), beta: randSlice(r, tc.in)}
-		var fused, split, up, upSplit *tensor.Tensor
-		withPrecision(FP32Winograd, func() {
-			fused = NormConv(norm, c, x)
-			split = c.Forward(norm.Forward(x, true))
-			up = UpsampleConv(c, x, 2*tc.h, 2*tc.w)
-			upSplit = c.Forward(UpsampleNearest(x, 2*tc.h, 2*tc.w))
-		})
-		sameBits(t, tc.name+" NormConv", fused.Data, split.Data)
-		sameBits(t, tc.name+" UpsampleConv", up.Data, upSplit.Data)
+		checkFusedLayers(t, r, tc.name, c, x, FP32Winograd)
 		maxIm2colFloats, shiftedMinWidth, minWinogradChannels = prevLimit, prevMin, prevCh
 	}
 }

@@ -795,6 +795,25 @@ done:
 	VSHUFF32X4 $0x88, Z31, Z23, Z7; \
 	VSHUFF32X4 $0xdd, Z31, Z23, Z15
 
+// LOAD_ROWS16 loads the 16 rows at SI, R9 bytes apart, into Z0..Z15.
+#define LOAD_ROWS16 \
+	VMOVUPS (SI), Z0;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z1;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z2;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z3;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z4;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z5;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z6;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z7;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z8;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z9;  ADDQ R9, SI; \
+	VMOVUPS (SI), Z10; ADDQ R9, SI; \
+	VMOVUPS (SI), Z11; ADDQ R9, SI; \
+	VMOVUPS (SI), Z12; ADDQ R9, SI; \
+	VMOVUPS (SI), Z13; ADDQ R9, SI; \
+	VMOVUPS (SI), Z14; ADDQ R9, SI; \
+	VMOVUPS (SI), Z15
+
 // func transposeAddBias16AVX512(dst *float32, ldd int, src *float32, lds int, bias *float32)
 //
 // dst[i*ldd + r] = src[r*lds + i] + bias[i] for i, r < 16 (strides in
@@ -809,37 +828,7 @@ TEXT ·transposeAddBias16AVX512(SB), NOSPLIT, $0-40
 	MOVQ lds+24(FP), R9
 	SHLQ $2, R9
 	MOVQ bias+32(FP), DX
-	VMOVUPS (SI), Z0
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z1
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z2
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z3
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z4
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z5
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z6
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z7
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z8
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z9
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z10
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z11
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z12
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z13
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z14
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z15
+	LOAD_ROWS16
 	TRANSPOSE16
 	VBROADCASTSS 0(DX), Z16
 	VADDPS       Z16, Z0, Z0
@@ -1056,37 +1045,7 @@ TEXT ·transpose16AVX512(SB), NOSPLIT, $0-32
 	MOVQ src+16(FP), SI
 	MOVQ lds+24(FP), R9
 	SHLQ $2, R9
-	VMOVUPS (SI), Z0
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z1
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z2
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z3
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z4
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z5
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z6
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z7
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z8
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z9
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z10
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z11
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z12
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z13
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z14
-	ADDQ    R9, SI
-	VMOVUPS (SI), Z15
+	LOAD_ROWS16
 	TRANSPOSE16
 	VMOVUPS Z0, (DI)
 	ADDQ    R8, DI
