@@ -38,9 +38,11 @@ type PackedBF16 struct {
 	data             []uint32
 }
 
-// N and Pairs report the packed shape.
-func (pb *PackedBF16) N() int     { return pb.n }
+// Pairs reports how many pairs of B's rows the pack holds.
 func (pb *PackedBF16) Pairs() int { return pb.pairs }
+
+// bf16Strips is the (even) number of 16-column strips of n columns.
+func bf16Strips(n int) int { return (n + 2*sw - 1) / (2 * sw) * 2 }
 
 // BF16Pairs is how many pairs PackBF16T makes of k rows grouped by group
 // (see there).
@@ -64,7 +66,7 @@ func PackBF16T(pb *PackedBF16, w16 []uint16, w32 []float32, n, k, group, threads
 		pb = new(PackedBF16)
 	}
 	pairs := BF16Pairs(k, group)
-	strips := (n + 2*sw - 1) / (2 * sw) * 2
+	strips := bf16Strips(n)
 	pb.n, pb.pairs, pb.strips = n, pairs, strips
 	if cap(pb.data) < strips*pairs*sw {
 		pb.data = make([]uint32, strips*pairs*sw)
@@ -163,14 +165,12 @@ func SgemmBF16(m int, a []uint32, aOff []int, pb *PackedBF16, c []float32, ldc i
 	multiplyAdds.Add(int64(m) * int64(pb.n) * int64(2*pb.pairs))
 	// Split the side whose largest share is smallest; B is packed, so
 	// either costs nothing up front.
-	if ceilDivInt(mt, t)*st <= mt*ceilDivInt(st, t) {
+	if (mt+t-1)/t*st <= mt*((st+t-1)/t) {
 		parallel(mt, t, func(lo, hi int) { g.run(lo*mr, min(hi*mr, m), 0, st) })
 	} else {
 		parallel(st, t, func(lo, hi int) { g.run(0, m, lo, hi) })
 	}
 }
-
-func ceilDivInt(a, b int) int { return (a + b - 1) / b }
 
 type bf16Problem struct {
 	m    int
@@ -351,7 +351,7 @@ func HasBF16() bool { return hasBF16 }
 // PackedBF16Words is how many words PackBF16T needs for w [n, k] paired by
 // group, so that a caller can provide the memory (PackedBF16On).
 func PackedBF16Words(n, k, group int) int {
-	return (n + 2*sw - 1) / (2 * sw) * 2 * BF16Pairs(k, group) * sw
+	return bf16Strips(n) * BF16Pairs(k, group) * sw
 }
 
 // PackedBF16On returns an empty pack whose PackBF16T uses data (if it is
