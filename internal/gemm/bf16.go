@@ -141,14 +141,7 @@ func PairBF16(lo, hi float32) uint32 { return uint32(ToBF16(lo)) | uint32(ToBF16
 // gives the same bits, slowly.
 func SgemmBF16(m int, a []uint32, aOff []int, pb *PackedBF16, c []float32, ldc int, threads int) {
 	checkMat("c", c, ldc, m, pb.n)
-	if len(aOff) != pb.pairs {
-		panic(fmt.Sprintf("gemm: %d pair offsets for %d pairs", len(aOff), pb.pairs))
-	}
-	for q, off := range aOff {
-		if off < 0 || off+m > len(a) {
-			panic(fmt.Sprintf("gemm: pair column %d of a at %d+%d is outside its %d values", q, off, m, len(a)))
-		}
-	}
+	checkOffsets("pair", len(a), aOff, pb.pairs, m)
 	if m == 0 || pb.n == 0 {
 		return
 	}

@@ -92,15 +92,21 @@ func SgemmPacked(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int,
 // and bit-identical results as Sgemm on the same A and B.
 func SgemmOffA(m int, a []float32, aOff []int, pb *PackedB, c []float32, ldc int, threads int) {
 	checkMat("c", c, ldc, m, pb.n)
-	if len(aOff) != pb.k {
-		panic(fmt.Sprintf("gemm: %d column offsets for k = %d", len(aOff), pb.k))
+	checkOffsets("column", len(a), aOff, pb.k, m)
+	run(&problem{m: m, n: pb.n, k: pb.k, a: a, aOff: aOff, pb: pb, c: c, ldc: ldc}, threads)
+}
+
+// checkOffsets panics unless there are k offsets and each run of m values
+// from one lies inside the aLen values of an offset A.
+func checkOffsets(what string, aLen int, aOff []int, k, m int) {
+	if len(aOff) != k {
+		panic(fmt.Sprintf("gemm: %d %s offsets for %d %ss", len(aOff), what, k, what))
 	}
 	for p, off := range aOff {
-		if off < 0 || off+m > len(a) {
-			panic(fmt.Sprintf("gemm: column %d of a at %d+%d is outside its %d values", p, off, m, len(a)))
+		if off < 0 || off+m > aLen {
+			panic(fmt.Sprintf("gemm: %s %d of a at %d+%d is outside its %d values", what, p, off, m, aLen))
 		}
 	}
-	run(&problem{m: m, n: pb.n, k: pb.k, a: a, aOff: aOff, pb: pb, c: c, ldc: ldc}, threads)
 }
 
 // Impl names a kernel set (see internal/kernelset).
