@@ -387,3 +387,34 @@ func TestHalfASplit(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCacheSize(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{"48K", 48 << 10}, {"32K", 32 << 10}, {"2048K", 2 << 20}, {"1M", 1 << 20}, {"512", 512},
+		{"", 0}, {"K", 0}, {"-4K", 0}, {"48 K", 0}, {"big", 0},
+	} {
+		if got := parseCacheSize(c.in); got != c.want {
+			t.Errorf("parseCacheSize(%q) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}
+
+func TestBlockingFollowsL1(t *testing.T) {
+	defer func(v int) { l1Data = v }(l1Data)
+	for _, c := range []struct {
+		l1   int
+		im   Impl
+		want int
+	}{
+		{0, ImplAVX512, 192}, {32 << 10, ImplAVX512, 192}, {48 << 10, ImplAVX512, wideL1KC},
+		{64 << 10, ImplAVX512, wideL1KC}, {48 << 10, ImplAVX2, 384}, {48 << 10, ImplGo, 256},
+	} {
+		l1Data = c.l1
+		if got := blockingFor(c.im).kc; got != c.want {
+			t.Errorf("L1 %d, %v: kc = %d, want %d", c.l1, c.im, got, c.want)
+		}
+	}
+}
