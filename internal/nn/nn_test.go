@@ -78,7 +78,7 @@ func TestConv2dMatchesDefinition(t *testing.T) {
 				t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
 			}
 			for i := range got.Data {
-				if d := math.Abs(float64(got.Data[i] - want.Data[i])); d > 1e-4 {
+				if d := math.Abs(float64(got.Data[i] - want.Data[i])); !(d <= 1e-4) { // NaN fails too
 					t.Fatalf("element %d: %g, want %g", i, got.Data[i], want.Data[i])
 				}
 			}
@@ -195,7 +195,7 @@ func TestAttentionMatchesDefinition(t *testing.T) {
 					for j := range s {
 						o += s[j] / sum * float64(v[j*dim+h*d+e])
 					}
-					if diff := math.Abs(o - float64(got[i*dim+h*d+e])); diff > 1e-5 {
+					if diff := math.Abs(o - float64(got[i*dim+h*d+e])); !(diff <= 1e-5) {
 						t.Fatalf("causal=%v head %d row %d: %g, want %g", causal, h, i, got[i*dim+h*d+e], o)
 					}
 				}
