@@ -319,6 +319,7 @@ func TestActivationSpecial(t *testing.T) {
 func TestSameBits(t *testing.T) {
 	in := sweep(-200, 200, 4093)
 	in = append(in, sweep(-1e30, 1e30, 1<<20)...)
+	in = append(in, sweep(-105, -86, 1<<16)...) // subnormal exp results: where scaling by 2^n rounds
 	ss := func(v []float32) { ScaleShift(v, v, 0.75, -0.3, true) }
 	ssPlain := func(v []float32) { ScaleShift(v, v, -1.3, 0.1, false) }
 	fs := map[string]func([]float32){"Exp": expInPlace, "SiLU": SiLU, "GELU": GELU, "QuickGELU": QuickGELU,
