@@ -58,6 +58,14 @@ func SgemmHalfA(m, n, k int, a []uint16, lda int, b []float32, ldb int, c []floa
 	run(&problem{m: m, n: n, k: k, a16: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}, threads)
 }
 
+// SgemmHalfAPacked is SgemmPacked with A held as IEEE float16 bits, as
+// in SgemmHalfA. Same rules, and the bits of SgemmPacked on the widened A.
+func SgemmHalfAPacked(m int, a []uint16, lda int, pb *PackedB, c []float32, ldc int, threads int) {
+	checkMat("a", a, lda, m, pb.k)
+	checkMat("c", c, ldc, m, pb.n)
+	run(&problem{m: m, n: pb.n, k: pb.k, a16: a, lda: lda, pb: pb, c: c, ldc: ldc}, threads)
+}
+
 // SgemmRows computes C[m,n] = A[m,k]·B where row p of B is
 // b[rowOff[p] : rowOff[p]+n]. A 3x3 convolution over a padded image is
 // such a product, each row being a shifted view of one input channel, so

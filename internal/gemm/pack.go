@@ -63,6 +63,29 @@ func RepackBTHalf(pb *PackedB, bt []uint16, ldbt, k, n, threads int) *PackedB {
 	return packWholeHalfT(pb.buf(), bt, ldbt, k, n, threads)
 }
 
+// StripWidth is the number of columns of B in one packed strip.
+const StripWidth = sw
+
+// ReusePackedB returns a packed B[k,n] for the caller to fill, in the
+// memory of pb (which may be nil) when it is large enough, with any
+// content: Strip(q) of every q < Strips() must be written in full, the
+// columns past n with zeros. For operands that are cheaper to build in
+// the packed layout than to lay out and then pack, such as the patch
+// matrix of a convolution.
+func ReusePackedB(pb *PackedB, k, n int) *PackedB {
+	if k < 0 || n < 0 {
+		panic(fmt.Sprintf("gemm: packed B of %d x %d", k, n))
+	}
+	return &PackedB{k: k, n: n, data: grow(pb.buf(), packedLen(k, n))}
+}
+
+// Strips is the number of StripWidth-column strips of p.
+func (p *PackedB) Strips() int { return (p.n + sw - 1) / sw }
+
+// Strip returns strip q of p: columns q*StripWidth onwards, row r of them
+// at [r*StripWidth, (r+1)*StripWidth).
+func (p *PackedB) Strip(q int) []float32 { return p.data[q*sw*p.k : (q+1)*sw*p.k] }
+
 func (p *PackedB) buf() []float32 {
 	if p == nil {
 		return nil

@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/imggen/imggen/internal/vmath"
@@ -128,8 +129,44 @@ func testHalfOperands(t *testing.T) {
 					sameBits(t, fmt.Sprintf("SgemmNTHalf, %d threads", threads), got, wantB)
 					SgemmPacked(m, x, k, RepackBTHalf(nil, bt16, k, k, n, threads), got, n, threads)
 					sameBits(t, fmt.Sprintf("RepackBTHalf, %d threads", threads), got, wantP)
+					SgemmHalfAPacked(m, a16, k, fillStrips(b, k, n), got, n, threads)
+					sameBits(t, fmt.Sprintf("SgemmHalfAPacked, %d threads", threads), got, wantA)
 				}
 			})
 		}
+	}
+}
+
+// fillStrips packs B[k,n] (leading dimension n) through ReusePackedB and
+// Strip, in reused memory full of NaNs, as a caller building its own
+// packed operand does.
+func fillStrips(b []float32, k, n int) *PackedB {
+	junk := &PackedB{data: make([]float32, packedLen(k, n)+100)}
+	for i := range junk.data {
+		junk.data[i] = float32(math.NaN())
+	}
+	pb := ReusePackedB(junk, k, n)
+	for q := 0; q < pb.Strips(); q++ {
+		strip := pb.Strip(q)
+		for p := 0; p < k; p++ {
+			for jj := 0; jj < StripWidth; jj++ {
+				v := float32(0)
+				if j := q*StripWidth + jj; j < n {
+					v = b[p*n+j]
+				}
+				strip[p*StripWidth+jj] = v
+			}
+		}
+	}
+	return pb
+}
+
+// TestPackedBStrips: Strip(q) is the layout PackB writes.
+func TestPackedBStrips(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, sz := range [][2]int{{1, 1}, {5, 16}, {9, 17}, {30, 70}} {
+		k, n := sz[0], sz[1]
+		b := randMat(r, k, n)
+		sameBits(t, fmt.Sprintf("%dx%d", k, n), fillStrips(b, k, n).data, PackB(b, n, k, n).data)
 	}
 }

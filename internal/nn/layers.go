@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/imggen/imggen/internal/gemm"
 
@@ -135,12 +136,15 @@ func (c *Conv2d) convolve(x *tensor.Tensor) *tensor.Tensor {
 	// image.
 	if n > 1 && kk*n*pixels <= maxIm2colFloats {
 		np := n * pixels
-		cols := make([]float32, kk*np)
-		for i := 0; i < n; i++ {
-			c.im2col(cols[i*pixels:], np, x.Data[i*ch*h*w:(i+1)*ch*h*w], h, w, 0, oh, ow)
-		}
+		patches := packedPatchesPool.Get().(*pooledPacked)
+		defer packedPatchesPool.Put(patches)
+		patches.pb = c.packedPatches(patches.pb, x, oh, ow)
 		wide := make([]float32, c.Out*np)
-		c.weightsTimes(wide, cols, np, np)
+		if c.w.F16 != nil {
+			gemm.SgemmHalfAPacked(c.Out, c.w.F16, kk, patches.pb, wide, np, Threads())
+		} else {
+			gemm.SgemmPacked(c.Out, c.w.F32, kk, patches.pb, wide, np, Threads())
+		}
 		parallelFor(c.Out, 8, func(o0, o1 int) {
 			for o := o0; o < o1; o++ {
 				for i := 0; i < n; i++ {
@@ -322,6 +326,71 @@ func (c *Conv2d) im2col(cols []float32, ld int, img []float32, h, w, y0, oh, ow 
 			}
 		}
 	})
+}
+
+// packedPatchesPool recycles the packed patch matrices of packedPatches.
+var packedPatchesPool = sync.Pool{New: func() any { return new(pooledPacked) }}
+
+// packedPatches lays out the patch matrix of the whole batch x [N, In, h,
+// w], [In*K*K, N*oh*ow] with the images side by side, straight in the
+// packed layout of a product's right-hand operand, in the memory of dst
+// when it is large enough: what im2col and then packing would give, in one
+// pass and without a zeroed allocation. Each strip of columns is a few
+// runs of output pixels along one image row; every (channel, ky, kx) row
+// of a run is a copy from one input row, zero where it reads padding.
+func (c *Conv2d) packedPatches(dst *gemm.PackedB, x *tensor.Tensor, oh, ow int) *gemm.PackedB {
+	const sw = gemm.StripWidth
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	k, s, pixels := c.K, c.Stride, oh*ow
+	cols := n * pixels
+	pb := gemm.ReusePackedB(dst, c.In*k*k, cols)
+	parallelFor(pb.Strips(), 1, func(q0, q1 int) {
+		for q := q0; q < q1; q++ {
+			strip := pb.Strip(q)
+			end := min((q+1)*sw, cols)
+			for j := q * sw; j < end; {
+				i, oy, ox0 := j/pixels, j%pixels/ow, j%pixels%ow
+				run := min(ow-ox0, end-j)
+				lane := j - q*sw
+				img := x.Data[i*c.In*h*w : (i+1)*c.In*h*w]
+				for kx := 0; kx < k; kx++ {
+					// Output columns [x0, x1) of the run read inside the row.
+					x0 := min(ow, max(0, ceilDiv(c.PadL-kx, s)))
+					x1 := max(x0, min(ow, ceilDiv(w-kx+c.PadL, s)))
+					a, b := min(run, max(0, x0-ox0)), min(run, max(0, x1-ox0))
+					b = max(a, b)
+					for ky := 0; ky < k; ky++ {
+						iy := oy*s + ky - c.PadT
+						for ch := 0; ch < c.In; ch++ {
+							p := (ch*k+ky)*k + kx
+							out := strip[p*sw+lane : p*sw+lane+run]
+							if iy < 0 || iy >= h {
+								clear(out)
+								continue
+							}
+							src := img[(ch*h+iy)*w : (ch*h+iy+1)*w]
+							clear(out[:a])
+							clear(out[b:])
+							if s == 1 {
+								copy(out[a:b], src[ox0+a+kx-c.PadL:])
+								continue
+							}
+							for t := a; t < b; t++ {
+								out[t] = src[(ox0+t)*s+kx-c.PadL]
+							}
+						}
+					}
+				}
+				j += run
+			}
+			if valid := end - q*sw; valid < sw {
+				for p := 0; p < pb.K(); p++ {
+					clear(strip[p*sw+valid : (p+1)*sw])
+				}
+			}
+		}
+	})
+	return pb
 }
 
 func addChannelBias(out, b []float32, pixels int) {
