@@ -34,6 +34,21 @@ func GEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
 	return y
 }
 
+// ForwardGEGLU is GEGLU(lin.Forward(x), inner), the same bits, with the
+// projection's output in pooled scratch rather than a tensor of its own:
+// it is the widest activation of a transformer block, written once and
+// read once, and a fresh one would be zeroed first on one thread.
+func (lin *Linear) ForwardGEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
+	rows := x.Numel() / lin.In
+	buf := getFloats(rows * lin.Out)
+	defer putFloats(buf)
+	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), lin.Out)
+	h := tensor.From(*buf, shape...)
+	lin.forwardInto(h.Data, x, rows)
+	addLowRank(h, x, lin.lowRank)
+	return GEGLU(h, inner)
+}
+
 // Add returns a + b (same shapes).
 func Add(a, b *tensor.Tensor) *tensor.Tensor {
 	y := tensor.New(a.Shape...)

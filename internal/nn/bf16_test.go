@@ -192,16 +192,27 @@ func TestParsePrecision(t *testing.T) {
 	}
 }
 
-// poisonScratch puts scratch buffers full of NaN bits into the pools, so
-// that a word a layer reads without writing it (a padded border) shows.
+// poisonScratch puts scratch buffers full of NaN bits into the pools, one
+// of every size class up to 1<<18 elements, so that a word a layer reads
+// without writing it (a padded border) shows. All are made before any is
+// put, so that a collection the making triggers cannot empty the pools.
 func poisonScratch() {
-	w, f := getWords(1<<16), getFloats(1<<16)
-	for i := range *w {
-		(*w)[i] = 0xffffffff
-		(*f)[i] = float32(math.NaN())
+	var words []*[]uint32
+	var floats []*[]float32
+	for n := 1; n <= 1<<18; {
+		_, size := sizeClass(n)
+		w, f := getWords(size), getFloats(size)
+		for i := range *w {
+			(*w)[i] = 0xffffffff
+			(*f)[i] = float32(math.NaN())
+		}
+		words, floats = append(words, w), append(floats, f)
+		n = size + 1
 	}
-	putWords(w)
-	putFloats(f)
+	for i := range words {
+		putWords(words[i])
+		putFloats(floats[i])
+	}
 }
 
 // TestUsePrecision: holders of one precision share it; a caller asking

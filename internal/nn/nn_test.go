@@ -321,3 +321,40 @@ func TestUpsampleConvSameBits(t *testing.T) {
 		})
 	}
 }
+
+func TestSizeClass(t *testing.T) {
+	prev := -1
+	for _, n := range []int{0, 1, 8, 9, 10, 11, 16, 17, 100, 1000, 4095, 4096, 4097, 1 << 20, 1<<20 + 1, 3 << 30} {
+		class, size := sizeClass(n)
+		if size < n || (n > 8 && 4*size > 5*n+32) {
+			t.Errorf("sizeClass(%d) = %d, %d: not within a quarter above", n, class, size)
+		}
+		if c2, s2 := sizeClass(size); c2 != class || s2 != size {
+			t.Errorf("sizeClass(%d) = %d, %d, but its capacity maps to %d, %d", n, class, size, c2, s2)
+		}
+		if class < prev || class >= len(floatBufs) {
+			t.Errorf("sizeClass(%d) = %d after %d (pools: %d)", n, class, prev, len(floatBufs))
+		}
+		prev = class
+	}
+}
+
+// TestForwardGEGLU: the projection in pooled scratch gives the bits of
+// the two layers, whatever the scratch held.
+func TestForwardGEGLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const in, inner, rows = 24, 40, 37
+	lin := &Linear{In: in, Out: 2 * inner, w: weights.Matrix{Rows: 2 * inner, Cols: in, F32: randSlice(r, 2*inner*in)}, b: randSlice(r, 2*inner)}
+	x := tensor.From(randSlice(r, rows*in), 1, rows, in)
+	want := GEGLU(lin.Forward(x), inner)
+	poisonScratch()
+	got := lin.ForwardGEGLU(x, inner)
+	if !tensor.SameShape(got.Shape, want.Shape) {
+		t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
+	}
+	for i := range want.Data {
+		if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
+			t.Fatalf("element %d: %g, want %g", i, got.Data[i], want.Data[i])
+		}
+	}
+}

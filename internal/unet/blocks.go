@@ -105,7 +105,7 @@ func (b *transformerBlock) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	h := b.norm1.Forward(x)
 	x = nn.Add(x, b.attn1.forward(h, h))
 	x = nn.Add(x, b.attn2.forward(b.norm2.Forward(x), text))
-	return nn.Add(x, b.ffOut.Forward(nn.GEGLU(b.ffIn.Forward(b.norm3.Forward(x)), b.inner)))
+	return nn.Add(x, b.ffOut.Forward(b.ffIn.ForwardGEGLU(b.norm3.Forward(x), b.inner)))
 }
 
 // spatialTransformer is diffusers' Transformer2DModel: GroupNorm, project
