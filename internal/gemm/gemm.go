@@ -58,6 +58,15 @@ func SgemmHalfA(m, n, k int, a []uint16, lda int, b []float32, ldb int, c []floa
 	run(&problem{m: m, n: n, k: k, a16: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}, threads)
 }
 
+// SgemmHalfANT is SgemmHalfA with B given as its transpose bt[n,k], as in
+// SgemmNT. Same rules, and the bits of SgemmNT on the widened A.
+func SgemmHalfANT(m, n, k int, a []uint16, lda int, bt []float32, ldbt int, c []float32, ldc int, threads int) {
+	checkMat("a", a, lda, m, k)
+	checkMat("bt", bt, ldbt, n, k)
+	checkMat("c", c, ldc, m, n)
+	run(&problem{m: m, n: n, k: k, a16: a, lda: lda, b: bt, ldb: ldbt, trans: true, c: c, ldc: ldc}, threads)
+}
+
 // SgemmHalfAPacked is SgemmPacked with A held as IEEE float16 bits, as
 // in SgemmHalfA. Same rules, and the bits of SgemmPacked on the widened A.
 func SgemmHalfAPacked(m int, a []uint16, lda int, pb *PackedB, c []float32, ldc int, threads int) {

@@ -129,6 +129,8 @@ func testHalfOperands(t *testing.T) {
 					sameBits(t, fmt.Sprintf("SgemmNTHalf, %d threads", threads), got, wantB)
 					SgemmPacked(m, x, k, RepackBTHalf(nil, bt16, k, k, n, threads), got, n, threads)
 					sameBits(t, fmt.Sprintf("RepackBTHalf, %d threads", threads), got, wantP)
+					SgemmHalfANT(m, n, k, a16, k, transposed(b, k, n), k, got, n, threads)
+					sameBits(t, fmt.Sprintf("SgemmHalfANT, %d threads", threads), got, wantA)
 					SgemmHalfAPacked(m, a16, k, fillStrips(b, k, n), got, n, threads)
 					sameBits(t, fmt.Sprintf("SgemmHalfAPacked, %d threads", threads), got, wantA)
 				}
@@ -169,4 +171,15 @@ func TestPackedBStrips(t *testing.T) {
 		b := randMat(r, k, n)
 		sameBits(t, fmt.Sprintf("%dx%d", k, n), fillStrips(b, k, n).data, PackB(b, n, k, n).data)
 	}
+}
+
+// transposed returns bᵀ[n,k] of b[k,n].
+func transposed(b []float32, k, n int) []float32 {
+	bt := make([]float32, n*k)
+	for p := 0; p < k; p++ {
+		for j := 0; j < n; j++ {
+			bt[j*k+p] = b[p*n+j]
+		}
+	}
+	return bt
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -93,14 +94,7 @@ func TestLayersSameBitsAnyThreads(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	defer SetThreads(Threads())
 	defer func(v, w int) { maxIm2colFloats, shiftedMinWidth = v, w }(maxIm2colFloats, shiftedMinWidth)
-	halves := func(n int) []uint16 {
-		h := make([]uint16, n)
-		for i := range h {
-			// Sign, an exponent for magnitudes 2^-5..2, a mantissa.
-			h[i] = uint16(r.IntN(2))<<15 | uint16(10+r.IntN(6))<<10 | uint16(r.IntN(1024))
-		}
-		return h
-	}
+	halves := func(n int) []uint16 { return randHalves(r, n) }
 	conv := func(in, out, k, pad int, f16 bool) *Conv2d {
 		c := &Conv2d{In: in, Out: out, K: k, Stride: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, b: randSlice(r, out)}
 		c.w = weights.Matrix{Rows: out, Cols: in * k * k}
@@ -357,4 +351,48 @@ func TestForwardGEGLU(t *testing.T) {
 			t.Fatalf("element %d: %g, want %g", i, got.Data[i], want.Data[i])
 		}
 	}
+}
+
+// TestTokenLayoutConv: a transformer's 1x1 projections computed in the
+// token layout give the bits of the convolution and the transpose.
+func TestTokenLayoutConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const in, out, h, w = 20, 36, 15, 18 // 270 pixels: both go the token way
+	for _, half := range []bool{false, true} {
+		m := weights.Matrix{Rows: out, Cols: in, F32: randSlice(r, out*in)}
+		if half {
+			m = weights.Matrix{Rows: out, Cols: in, F16: randHalves(r, out*in)}
+		}
+		c := &Conv2d{In: in, Out: out, K: 1, Stride: 1, w: m, b: randSlice(r, out)}
+		x := tensor.From(randSlice(r, 2*in*h*w), 2, in, h, w)
+		sameTensor(t, fmt.Sprintf("ForwardTokens, f16 %v", half), c.ForwardTokens(x), ToTokens(c.Forward(x)))
+		back := &Conv2d{In: out, Out: in, K: 1, Stride: 1, w: weights.Matrix{Rows: in, Cols: out, F32: randSlice(r, out*in)}, b: randSlice(r, in)}
+		if half {
+			back.w = weights.Matrix{Rows: in, Cols: out, F16: randHalves(r, out*in)}
+		}
+		tok := tensor.From(randSlice(r, 2*h*w*out), 2, h*w, out)
+		sameTensor(t, fmt.Sprintf("ForwardFromTokens, f16 %v", half), back.ForwardFromTokens(tok, h, w), back.Forward(FromTokens(tok, h, w)))
+	}
+}
+
+func sameTensor(t *testing.T, what string, got, want *tensor.Tensor) {
+	t.Helper()
+	if !tensor.SameShape(got.Shape, want.Shape) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape, want.Shape)
+	}
+	for i := range want.Data {
+		if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
+			t.Fatalf("%s: element %d = %g, want %g", what, i, got.Data[i], want.Data[i])
+		}
+	}
+}
+
+// randHalves returns n float16 values (as bits): a sign, an exponent for
+// magnitudes 2^-5..2, a mantissa.
+func randHalves(r *rand.Rand, n int) []uint16 {
+	h := make([]uint16, n)
+	for i := range h {
+		h[i] = uint16(r.IntN(2))<<15 | uint16(10+r.IntN(6))<<10 | uint16(r.IntN(1024))
+	}
+	return h
 }

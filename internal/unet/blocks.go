@@ -101,11 +101,14 @@ func loadTransformerBlock(l weights.Loader, dim, textDim, heads int) *transforme
 	}
 }
 
+// forward adds the three residual branches into x (its caller's own
+// tokens) and returns it.
 func (b *transformerBlock) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	h := b.norm1.Forward(x)
-	x = nn.Add(x, b.attn1.forward(h, h))
-	x = nn.Add(x, b.attn2.forward(b.norm2.Forward(x), text))
-	return nn.Add(x, b.ffOut.Forward(b.ffIn.ForwardGEGLU(b.norm3.Forward(x), b.inner)))
+	nn.AddInPlace(x, b.attn1.forward(h, h))
+	nn.AddInPlace(x, b.attn2.forward(b.norm2.Forward(x), text))
+	nn.AddInPlace(x, b.ffOut.Forward(b.ffIn.ForwardGEGLU(b.norm3.Forward(x), b.inner)))
+	return x
 }
 
 // spatialTransformer is diffusers' Transformer2DModel: GroupNorm, project
@@ -145,7 +148,7 @@ func (s *spatialTransformer) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	if s.linear {
 		tokens = s.projIn.Forward(nn.ToTokens(y))
 	} else {
-		tokens = nn.ToTokens(s.projInConv.Forward(y))
+		tokens = s.projInConv.ForwardTokens(y)
 	}
 	for _, b := range s.blocks {
 		tokens = b.forward(tokens, text)
@@ -153,7 +156,7 @@ func (s *spatialTransformer) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	if s.linear {
 		y = nn.FromTokens(s.projOut.Forward(tokens), h, w)
 	} else {
-		y = s.projOutConv.Forward(nn.FromTokens(tokens, h, w))
+		y = s.projOutConv.ForwardFromTokens(tokens, h, w)
 	}
 	nn.AddInPlace(y, x)
 	return y
