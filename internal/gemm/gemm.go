@@ -174,20 +174,21 @@ type blocking struct{ kc, mc, nc int }
 // defaultBlocking per kernel set, tuned on a Zen 3 core (32 KiB L1D,
 // 512 KiB L2) for AVX2; the AVX-512 kernel reads two strips, so its kc is
 // halved to keep 2 x kc x 64 bytes of B in a 32 KiB L1. blockingFor
-// widens the AVX-512 kc where the L1 is larger.
+// widens kc where the L1 is larger.
 var defaultBlocking = [...]blocking{
 	ImplGo:     {kc: 256, mc: 96, nc: 512},
 	ImplAVX2:   {kc: 384, mc: 96, nc: 512},
 	ImplAVX512: {kc: 192, mc: 96, nc: 512},
 }
 
-// wideL1KC is the AVX-512 kc for a level-1 data cache of 48 KiB or more
-// (Zen 5, Intel since Ice Lake): 40 KiB of B strips, and one K block for
-// the 320-wide layers. Measured on a 2-core Xeon with AVX-512 (48 KiB L1D,
-// 2 MiB L2; go test ./internal/gemm -bench 'Sgemm/.../avx512/t2',
-// GEMM_BLOCK=kc,96,512, n=5): 10% faster in the geometric mean of eight
-// network products than kc = 192, none slower; kc = 384 was no better.
-const wideL1KC = 320
+// wideL1KC is each kernel set's kc for a level-1 data cache of 48 KiB or
+// more (Zen 5, Intel since Ice Lake): for AVX-512 40 KiB of B strips and
+// one K block for the 320-wide layers, for AVX2 36 KiB. Measured on a
+// 2-core Xeon (48 KiB L1D, 2 MiB L2; go test ./internal/gemm -bench
+// 'Sgemm/.../t2' with GEMM_BLOCK=kc,96,512, n=5, eight network products):
+// AVX-512 10% faster in the geometric mean than kc = 192 (kc = 384 no
+// better), AVX2 2% faster than kc = 384; none slower.
+var wideL1KC = [...]int{ImplGo: 256, ImplAVX2: 576, ImplAVX512: 320}
 
 // l1Data is the level-1 data cache size in bytes (0 when unknown).
 var l1Data = l1DataBytes()
@@ -195,8 +196,8 @@ var l1Data = l1DataBytes()
 // blockingFor is the default blocking of kernel set im on this CPU.
 func blockingFor(im Impl) blocking {
 	bl := defaultBlocking[im]
-	if im == ImplAVX512 && l1Data >= 48<<10 {
-		bl.kc = wideL1KC
+	if l1Data >= 48<<10 {
+		bl.kc = wideL1KC[im]
 	}
 	return bl
 }

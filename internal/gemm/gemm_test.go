@@ -409,8 +409,8 @@ func TestBlockingFollowsL1(t *testing.T) {
 		im   Impl
 		want int
 	}{
-		{0, ImplAVX512, 192}, {32 << 10, ImplAVX512, 192}, {48 << 10, ImplAVX512, wideL1KC},
-		{64 << 10, ImplAVX512, wideL1KC}, {48 << 10, ImplAVX2, 384}, {48 << 10, ImplGo, 256},
+		{0, ImplAVX512, 192}, {32 << 10, ImplAVX512, 192}, {48 << 10, ImplAVX512, 320},
+		{64 << 10, ImplAVX512, 320}, {32 << 10, ImplAVX2, 384}, {48 << 10, ImplAVX2, 576}, {48 << 10, ImplGo, 256},
 	} {
 		l1Data = c.l1
 		if got := blockingFor(c.im).kc; got != c.want {
