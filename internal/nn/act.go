@@ -34,19 +34,45 @@ func GEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
 	return y
 }
 
-// ForwardGEGLU is GEGLU(lin.Forward(x), inner), the same bits, with the
-// projection's output in pooled scratch rather than a tensor of its own:
-// it is the widest activation of a transformer block, written once and
-// read once, and a fresh one would be zeroed first on one thread.
-func (lin *Linear) ForwardGEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
+// ForwardScratch is lin.Forward(x), the same bits, in pooled scratch
+// rather than a tensor of its own, for an output that dies within its
+// block: release hands the memory back. A fresh tensor would first be
+// zeroed, on one thread, only to be overwritten.
+func (lin *Linear) ForwardScratch(x *tensor.Tensor) (y *tensor.Tensor, release func()) {
 	rows := x.Numel() / lin.In
-	buf := getFloats(rows * lin.Out)
-	defer putFloats(buf)
 	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), lin.Out)
-	h := tensor.From(*buf, shape...)
-	lin.forwardInto(h.Data, x, rows)
-	addLowRank(h, x, lin.lowRank)
+	y, release = ScratchTensor(shape...)
+	lin.forwardInto(y.Data, x, rows)
+	addLowRank(y, x, lin.lowRank)
+	return y, release
+}
+
+// ForwardAdd adds the layer's output for x into acc, the bits of
+// AddInPlace(acc, lin.Forward(x)): a residual branch's last projection.
+func (lin *Linear) ForwardAdd(acc, x *tensor.Tensor) {
+	y, release := lin.ForwardScratch(x)
+	defer release()
+	AddInPlace(acc, y)
+}
+
+// ForwardGEGLU is GEGLU(lin.Forward(x), inner), the same bits, with the
+// projection (the widest activation of a transformer block) in scratch.
+func (lin *Linear) ForwardGEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
+	h, release := lin.ForwardScratch(x)
+	defer release()
 	return GEGLU(h, inner)
+}
+
+// ScratchTensor returns a tensor of the shape in pooled scratch, with any
+// content, for a caller that fills it in full before reading it, and the
+// function that hands it back.
+func ScratchTensor(shape ...int) (*tensor.Tensor, func()) {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	buf := getFloats(n)
+	return tensor.From(*buf, shape...), func() { putFloats(buf) }
 }
 
 // Add returns a + b (same shapes).

@@ -14,8 +14,16 @@ const attnChunk = 128
 // is [lq, dim]. With causal, query i only sees keys 0..i. Heads are read in
 // place through the leading dimension, never gathered.
 func Attention(q, k, v []float32, lq, lk, dim, heads int, scale float32, causal bool) []float32 {
-	d := dim / heads
 	out := make([]float32, lq*dim)
+	AttentionInto(out, q, k, v, lq, lk, dim, heads, scale, causal)
+	return out
+}
+
+// AttentionInto is Attention writing its result to out [lq, dim], which it
+// overwrites in full.
+func AttentionInto(out, q, k, v []float32, lq, lk, dim, heads int, scale float32, causal bool) {
+	d := dim / heads
+	out = out[:lq*dim]
 	chunks := (lq + attnChunk - 1) / attnChunk
 	// Each job is one head and one chunk of query rows, with a one-thread
 	// product inside, so the split never changes a sum. A goroutine's jobs
@@ -48,5 +56,4 @@ func Attention(q, k, v []float32, lq, lk, dim, heads int, scale float32, causal 
 			gemm.SgemmPacked(rows, s, ld, vp, out[r0*dim+h*d:], dim, 1)
 		}
 	})
-	return out
 }

@@ -163,6 +163,12 @@ func TestAttentionMatchesDefinition(t *testing.T) {
 		}
 		q, k, v := randSlice(r, lq*dim), randSlice(r, lk*dim), randSlice(r, lk*dim)
 		got := Attention(q, k, v, lq, lk, dim, heads, 0.3, causal)
+		into := make([]float32, lq*dim)
+		for i := range into {
+			into[i] = float32(math.NaN())
+		}
+		AttentionInto(into, q, k, v, lq, lk, dim, heads, 0.3, causal)
+		sameTensor(t, "AttentionInto", tensor.From(into, lq, dim), tensor.From(got, lq, dim))
 		d := dim / heads
 		for h := 0; h < heads; h++ {
 			for i := 0; i < lq; i++ {
@@ -333,8 +339,9 @@ func TestSizeClass(t *testing.T) {
 	}
 }
 
-// TestForwardGEGLU: the projection in pooled scratch gives the bits of
-// the two layers, whatever the scratch held.
+// TestForwardGEGLU: the projections in pooled scratch (ForwardGEGLU,
+// ForwardAdd) give the bits of the layers they stand for, whatever the
+// scratch held.
 func TestForwardGEGLU(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	const in, inner, rows = 24, 40, 37
@@ -343,14 +350,13 @@ func TestForwardGEGLU(t *testing.T) {
 	want := GEGLU(lin.Forward(x), inner)
 	poisonScratch()
 	got := lin.ForwardGEGLU(x, inner)
-	if !tensor.SameShape(got.Shape, want.Shape) {
-		t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
-	}
-	for i := range want.Data {
-		if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
-			t.Fatalf("element %d: %g, want %g", i, got.Data[i], want.Data[i])
-		}
-	}
+	sameTensor(t, "ForwardGEGLU", got, want)
+
+	acc := tensor.From(randSlice(r, rows*2*inner), 1, rows, 2*inner)
+	want = Add(acc, lin.Forward(x))
+	poisonScratch()
+	lin.ForwardAdd(acc, x)
+	sameTensor(t, "ForwardAdd", acc, want)
 }
 
 // TestTokenLayoutConv: a transformer's 1x1 projections computed in the

@@ -63,19 +63,26 @@ func loadAttention(l weights.Loader, dim, textDim, heads int) *attention {
 	}
 }
 
-// forward attends from x [N, L, dim] to kv [N, Lc, textDim] (kv = x for
-// self-attention).
-func (a *attention) forward(x, kv *tensor.Tensor) *tensor.Tensor {
-	q, k, v := a.q.Forward(x), a.k.Forward(kv), a.v.Forward(kv)
+// forwardAdd attends from x [N, L, dim] to kv [N, Lc, textDim] (kv = x
+// for self-attention) and adds the result into resid [N, L, dim]. The
+// projections and the heads' output live in pooled scratch (they die
+// here), so no zeroed tensor is made for them.
+func (a *attention) forwardAdd(resid, x, kv *tensor.Tensor) {
+	q, releaseQ := a.q.ForwardScratch(x)
+	defer releaseQ()
+	k, releaseK := a.k.ForwardScratch(kv)
+	defer releaseK()
+	v, releaseV := a.v.ForwardScratch(kv)
+	defer releaseV()
 	n, l, lc := x.Shape[0], x.Shape[1], kv.Shape[1]
 	scale := float32(1 / sqrt(float64(a.dim/a.heads)))
-	out := tensor.New(n, l, a.dim)
+	out, releaseOut := nn.ScratchTensor(n, l, a.dim)
+	defer releaseOut()
 	for i := 0; i < n; i++ {
-		o := nn.Attention(q.Data[i*l*a.dim:(i+1)*l*a.dim], k.Data[i*lc*a.dim:(i+1)*lc*a.dim],
-			v.Data[i*lc*a.dim:(i+1)*lc*a.dim], l, lc, a.dim, a.heads, scale, false)
-		copy(out.Data[i*l*a.dim:], o)
+		nn.AttentionInto(out.Data[i*l*a.dim:(i+1)*l*a.dim], q.Data[i*l*a.dim:(i+1)*l*a.dim],
+			k.Data[i*lc*a.dim:(i+1)*lc*a.dim], v.Data[i*lc*a.dim:(i+1)*lc*a.dim], l, lc, a.dim, a.heads, scale, false)
 	}
-	return a.o.Forward(out)
+	a.o.ForwardAdd(resid, out)
 }
 
 // transformerBlock is BasicTransformerBlock: pre-LayerNorm self-attention,
@@ -105,9 +112,9 @@ func loadTransformerBlock(l weights.Loader, dim, textDim, heads int) *transforme
 // tokens) and returns it.
 func (b *transformerBlock) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	h := b.norm1.Forward(x)
-	nn.AddInPlace(x, b.attn1.forward(h, h))
-	nn.AddInPlace(x, b.attn2.forward(b.norm2.Forward(x), text))
-	nn.AddInPlace(x, b.ffOut.Forward(b.ffIn.ForwardGEGLU(b.norm3.Forward(x), b.inner)))
+	b.attn1.forwardAdd(x, h, h)
+	b.attn2.forwardAdd(x, b.norm2.Forward(x), text)
+	b.ffOut.ForwardAdd(x, b.ffIn.ForwardGEGLU(b.norm3.Forward(x), b.inner))
 	return x
 }
 
