@@ -280,6 +280,10 @@ func TestNormConvSameBits(t *testing.T) {
 						t.Fatalf("%d threads: element %d is %g, want %g", th, i, got.Data[i], want.Data[i])
 					}
 				}
+				poisonScratch()
+				scratch, release := NormConvScratch(g, c, x)
+				sameTensor(t, fmt.Sprintf("NormConvScratch, %d threads", th), scratch, want)
+				release()
 			}
 		})
 	}

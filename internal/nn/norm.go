@@ -64,11 +64,38 @@ func (g *GroupNorm) eachChannel(x []float32, n, pixels int, f func(i, ch int, sr
 // values are written straight into its padded image, which saves a tensor
 // and two passes over it.
 func NormConv(norm *GroupNorm, conv *Conv2d, x *tensor.Tensor) *tensor.Tensor {
-	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	if !conv.shifted(w) || conv.bf16Conv() || conv.winograd(w) || len(conv.lowRank) > 0 || c != norm.Channels || c != conv.In {
+	if !normConvFused(norm, conv, x) {
 		return conv.Forward(norm.Forward(x, true))
 	}
-	y := tensor.New(n, conv.Out, h, w)
+	y := tensor.New(x.Shape[0], conv.Out, x.Shape[2], x.Shape[3])
+	normConvInto(y, norm, conv, x)
+	return y
+}
+
+// NormConvScratch is NormConv with its result in pooled scratch, for a
+// result that dies within its block (the first half of a residual block):
+// a fresh tensor would first be zeroed, on one thread, only to be
+// overwritten. release hands the memory back.
+func NormConvScratch(norm *GroupNorm, conv *Conv2d, x *tensor.Tensor) (y *tensor.Tensor, release func()) {
+	if !normConvFused(norm, conv, x) {
+		return conv.Forward(norm.Forward(x, true)), func() {}
+	}
+	y, release = ScratchTensor(x.Shape[0], conv.Out, x.Shape[2], x.Shape[3])
+	normConvInto(y, norm, conv, x)
+	return y, release
+}
+
+// normConvFused reports whether NormConv writes the normalised image
+// straight into the convolution's padded image.
+func normConvFused(norm *GroupNorm, conv *Conv2d, x *tensor.Tensor) bool {
+	c, w := x.Shape[1], x.Shape[3]
+	return conv.shifted(w) && !conv.bf16Conv() && !conv.winograd(w) && len(conv.lowRank) == 0 && c == norm.Channels && c == conv.In
+}
+
+// normConvInto is the fused NormConv into y, every element of which it
+// writes.
+func normConvInto(y *tensor.Tensor, norm *GroupNorm, conv *Conv2d, x *tensor.Tensor) {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	wp := packedWeights(conv.w)
 	defer wp.release()
 	padded := newPadded(c, h, w)
@@ -76,7 +103,6 @@ func NormConv(norm *GroupNorm, conv *Conv2d, x *tensor.Tensor) *tensor.Tensor {
 		norm.forwardPadded(padded, x.Data[i*c*h*w:(i+1)*c*h*w], h, w)
 		conv.shiftedProduct(y.Data[i*conv.Out*h*w:(i+1)*conv.Out*h*w], padded, wp.pb, h, w)
 	}
-	return y
 }
 
 // forwardPadded writes GroupNorm and SiLU of one image img (h x w) into

@@ -33,10 +33,10 @@ func loadResnet(l weights.Loader, cfg Config, in, out, tembDim int) *resnetBlock
 // forward takes x [N, in, H, W] and the SiLU-activated time embedding
 // [N, tembDim].
 func (r *resnetBlock) forward(x, tembAct *tensor.Tensor) *tensor.Tensor {
-	h := nn.NormConv(r.norm1, r.conv1, x)
-	t := r.timeEmbProj.Forward(tembAct)
-	nn.AddPerChannel(h, t)
-	h = nn.NormConv(r.norm2, r.conv2, h)
+	h1, release := nn.NormConvScratch(r.norm1, r.conv1, x)
+	defer release()
+	nn.AddPerChannel(h1, r.timeEmbProj.Forward(tembAct))
+	h := nn.NormConv(r.norm2, r.conv2, h1)
 	skip := x
 	if r.shortcut != nil {
 		skip = r.shortcut.Forward(x)

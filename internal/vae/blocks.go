@@ -34,8 +34,9 @@ func loadResnet(l weights.Loader, groups, in, out int) *resnetBlock {
 }
 
 func (r *resnetBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
-	h := nn.NormConv(r.norm1, r.conv1, x)
-	h = nn.NormConv(r.norm2, r.conv2, h)
+	h1, release := nn.NormConvScratch(r.norm1, r.conv1, x)
+	defer release()
+	h := nn.NormConv(r.norm2, r.conv2, h1)
 	skip := x
 	if r.shortcut != nil {
 		skip = r.shortcut.Forward(x)
