@@ -413,8 +413,11 @@ func TestBlockingFollowsL1(t *testing.T) {
 		{64 << 10, ImplAVX512, 320}, {32 << 10, ImplAVX2, 384}, {48 << 10, ImplAVX2, 576}, {48 << 10, ImplGo, 256},
 	} {
 		l1Data = c.l1
-		if got := blockingFor(c.im).kc; got != c.want {
+		if got := blockingFor(c.im, false).kc; got != c.want {
 			t.Errorf("L1 %d, %v: kc = %d, want %d", c.l1, c.im, got, c.want)
+		}
+		if got, want := blockingFor(c.im, true).kc, defaultBlocking[c.im].kc; got != want {
+			t.Errorf("L1 %d, %v, offset A: kc = %d, want %d", c.l1, c.im, got, want)
 		}
 	}
 }
