@@ -8,6 +8,10 @@
 //	SgemmNT(m, n, k, a, lda, bt, ldbt, c, ldc, threads) B given as Bᵀ[n,k]
 //	PackB(b, ldb, k, n) / PackBT(bt, ldbt, k, n)        B laid out once
 //	SgemmPacked(m, a, lda, pb, c, ldc, threads)         with a packed B
+//	ReusePackedB(pb, k, n), pb.Strip(q)                 a packed B the caller fills
+//	SgemmHalfA, SgemmHalfANT, SgemmHalfAPacked          A as float16 bits
+//	SgemmNTHalf, RepackBTHalf                           Bᵀ as float16 bits
+//	SgemmOffA(m, a, aOff, pb, c, ldc, threads)          A(i, p) = a[aOff[p]+i]
 //	SgemmBF16(m, a, aOff, pb, c, ldc, threads)          bfloat16 pairs, float32 sums (bf16.go)
 //
 // C is overwritten. B is always consumed in packed form; A is always read
@@ -36,7 +40,7 @@
 // so a kernel's B (kc x 16 or x 32) streams from L1 while A's six rows are
 // read in place and its tile of C stays in registers for all kc steps.
 // Block sizes are split evenly (k = 320 gives one block of 320, not 256 +
-// 64). Threads take contiguous ranges of whole tiles along N (each packs
+// 64); kc grows with a level-1 data cache of 48 KiB or more (blockingFor). Threads take contiguous ranges of whole tiles along N (each packs
 // its own part of B) or along M (B packed once, up front, if not already),
 // whichever balances better; never along K.
 //
