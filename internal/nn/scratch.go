@@ -12,7 +12,9 @@ import (
 // Buffers are pooled by size class, four per power of two, so that a
 // request gets a buffer at most a quarter larger than it asked for, and
 // layers of many sizes do not keep trading small buffers for large ones.
-var wordBufs, floatBufs [64 * 4]sync.Pool
+type pools [64 * 4]sync.Pool
+
+var wordBufs, floatBufs pools
 
 // sizeClass is the pool index and capacity of a request for n elements.
 func sizeClass(n int) (class, capacity int) {
@@ -24,36 +26,24 @@ func sizeClass(n int) (class, capacity int) {
 	return shift*4 + top - 5, top << shift
 }
 
-func getWords(n int) *[]uint32 {
+func getBuf[T uint32 | float32](pp *pools, n int) *[]T {
 	class, size := sizeClass(n)
-	p, _ := wordBufs[class].Get().(*[]uint32)
+	p, _ := pp[class].Get().(*[]T)
 	if p == nil {
-		p = new([]uint32)
-		*p = make([]uint32, size)
+		p = new([]T)
+		*p = make([]T, size)
 	}
 	*p = (*p)[:n]
 	return p
 }
 
-func putWords(p *[]uint32) {
+func putBuf[T uint32 | float32](pp *pools, p *[]T) {
 	if class, size := sizeClass(cap(*p)); size == cap(*p) {
-		wordBufs[class].Put(p)
+		pp[class].Put(p)
 	}
 }
 
-func getFloats(n int) *[]float32 {
-	class, size := sizeClass(n)
-	p, _ := floatBufs[class].Get().(*[]float32)
-	if p == nil {
-		p = new([]float32)
-		*p = make([]float32, size)
-	}
-	*p = (*p)[:n]
-	return p
-}
-
-func putFloats(p *[]float32) {
-	if class, size := sizeClass(cap(*p)); size == cap(*p) {
-		floatBufs[class].Put(p)
-	}
-}
+func getWords(n int) *[]uint32   { return getBuf[uint32](&wordBufs, n) }
+func putWords(p *[]uint32)       { putBuf(&wordBufs, p) }
+func getFloats(n int) *[]float32 { return getBuf[float32](&floatBufs, n) }
+func putFloats(p *[]float32)     { putBuf(&floatBufs, p) }
