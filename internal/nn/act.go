@@ -40,8 +40,7 @@ func GEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
 // zeroed, on one thread, only to be overwritten.
 func (lin *Linear) ForwardScratch(x *tensor.Tensor) (y *tensor.Tensor, release func()) {
 	rows := x.Numel() / lin.In
-	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), lin.Out)
-	y, release = ScratchTensor(shape...)
+	y, release = ScratchTensor(lin.outShape(x)...)
 	lin.forwardInto(y.Data, x, rows)
 	addLowRank(y, x, lin.lowRank)
 	return y, release

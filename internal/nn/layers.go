@@ -33,11 +33,16 @@ func LoadLinear(l weights.Loader, in, out int, bias bool) *Linear {
 // Forward maps x [..., In] to [..., Out].
 func (lin *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 	rows := x.Numel() / lin.In
-	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), lin.Out)
-	y := tensor.New(shape...)
+	y := tensor.New(lin.outShape(x)...)
 	lin.forwardInto(y.Data, x, rows)
 	addLowRank(y, x, lin.lowRank)
 	return y
+}
+
+// outShape is the shape of the layer's output for x: x's with the last
+// dimension Out.
+func (lin *Linear) outShape(x *tensor.Tensor) []int {
+	return append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), lin.Out)
 }
 
 // forwardInto writes the layer's output for x (rows of In) to y, which it
@@ -383,9 +388,7 @@ func (c *Conv2d) im2col(cols []float32, ld int, img []float32, h, w, y0, oh, ow 
 							continue
 						}
 						src := plane[iy*w : (iy+1)*w]
-						// Output columns [x0, x1) read inside the row; the rest is padding.
-						x0 := min(ow, max(0, ceilDiv(c.PadL-kx, s)))
-						x1 := max(x0, min(ow, ceilDiv(w-kx+c.PadL, s)))
+						x0, x1 := c.insideCols(kx, w, ow)
 						clear(dst[:x0])
 						clear(dst[x1:])
 						if s == 1 {
@@ -428,9 +431,8 @@ func (c *Conv2d) packedPatches(dst *gemm.PackedB, x *tensor.Tensor, oh, ow int) 
 				lane := j - q*sw
 				img := x.Data[i*c.In*h*w : (i+1)*c.In*h*w]
 				for kx := 0; kx < k; kx++ {
-					// Output columns [x0, x1) of the run read inside the row.
-					x0 := min(ow, max(0, ceilDiv(c.PadL-kx, s)))
-					x1 := max(x0, min(ow, ceilDiv(w-kx+c.PadL, s)))
+					// The run's columns [a, b) read inside the row.
+					x0, x1 := c.insideCols(kx, w, ow)
 					a, b := min(run, max(0, x0-ox0)), min(run, max(0, x1-ox0))
 					b = max(a, b)
 					for ky := 0; ky < k; ky++ {
@@ -465,6 +467,14 @@ func (c *Conv2d) packedPatches(dst *gemm.PackedB, x *tensor.Tensor, oh, ow int) 
 		}
 	})
 	return pb
+}
+
+// insideCols is the range [x0, x1) of output columns whose tap kx reads
+// inside an input row of width w; the others read padding.
+func (c *Conv2d) insideCols(kx, w, ow int) (x0, x1 int) {
+	x0 = min(ow, max(0, ceilDiv(c.PadL-kx, c.Stride)))
+	x1 = max(x0, min(ow, ceilDiv(w-kx+c.PadL, c.Stride)))
+	return x0, x1
 }
 
 func addChannelBias(out, b []float32, pixels int) {
