@@ -64,63 +64,50 @@ CONST16(cR10, $0x3cf79c023cf79c02)
 //	T0 = k = x·log2e + 1.5·2^23      round(x·log2e) in the low bits
 //	T1 = n = k - 1.5·2^23
 //	x  = r = (x - n·ln2Hi) - n·ln2Lo
-//	T1 = p = Horner(c5..c0, 1, 1)(r) ≈ e^r
-//	T0 = n = bits(k) - bits(1.5·2^23), T2 = n1 = n>>1, T0 = n2 = n - n1
+//	T2 = p = Horner(c5..c0, 1, 1)(r) ≈ e^r
+//	T0 = n = bits(k) - bits(1.5·2^23), T1 = n1 = n>>1, T0 = n2 = n - n1
 //	x  = (p · 2^n1) · 2^n2            2^m = (m<<23) + bits(1.0)
 #define EXP(X, T0, T1, T2) \
-	VMOVUPS      cExpHi<>(SB), T0;  \
-	VMINPS       X, T0, X;          \
-	VMOVUPS      cExpLo<>(SB), T0;  \
-	VMAXPS       X, T0, X;          \
-	VMOVUPS      cMagic<>(SB), T0;  \
-	VFMADD231PS  cLog2e<>(SB), X, T0; \
-	VSUBPS       cMagic<>(SB), T0, T1;  \
-	VFNMADD231PS cLn2Hi<>(SB), T1, X; \
-	VFNMADD231PS cLn2Lo<>(SB), T1, X; \
-	VMOVUPS      cExpC5<>(SB), T1;  \
-	VFMADD213PS  cExpC4<>(SB), X, T1; \
-	VFMADD213PS  cExpC3<>(SB), X, T1; \
-	VFMADD213PS  cExpC2<>(SB), X, T1; \
-	VFMADD213PS  cExpC1<>(SB), X, T1; \
-	VFMADD213PS  cExpC0<>(SB), X, T1; \
-	VFMADD213PS  cOne<>(SB), X, T1;   \
-	VFMADD213PS  cOne<>(SB), X, T1;   \
+	EXP_POLY(X, T0, T1, T2);        \
 	VPSUBD       cMagic<>(SB), T0, T0;  \
-	VPSRAD       $1, T0, T2;        \
-	VPSUBD       T2, T0, T0;        \
-	VPSLLD       $23, T2, T2;       \
-	VPADDD       cOne<>(SB), T2, T2;  \
+	VPSRAD       $1, T0, T1;        \
+	VPSUBD       T1, T0, T0;        \
+	VPSLLD       $23, T1, T1;       \
+	VPADDD       cOne<>(SB), T1, T1;  \
 	VPSLLD       $23, T0, T0;       \
 	VPADDD       cOne<>(SB), T0, T0;  \
-	VMULPS       T2, T1, T1;        \
-	VMULPS       T0, T1, X
+	VMULPS       T1, T2, T2;        \
+	VMULPS       T0, T2, X
+
+// EXP_POLY is the part of EXP and EXPZ before the scaling by 2^n: K = k,
+// N = n (a float), P = p ≈ e^r; X is left holding r.
+#define EXP_POLY(X, K, N, P) \
+	VMOVUPS      cExpHi<>(SB), K;   \
+	VMINPS       X, K, X;           \
+	VMOVUPS      cExpLo<>(SB), K;   \
+	VMAXPS       X, K, X;           \
+	VMOVUPS      cMagic<>(SB), K;   \
+	VFMADD231PS  cLog2e<>(SB), X, K; \
+	VSUBPS       cMagic<>(SB), K, N;  \
+	VFNMADD231PS cLn2Hi<>(SB), N, X; \
+	VFNMADD231PS cLn2Lo<>(SB), N, X; \
+	VMOVUPS      cExpC5<>(SB), P;   \
+	VFMADD213PS  cExpC4<>(SB), X, P; \
+	VFMADD213PS  cExpC3<>(SB), X, P; \
+	VFMADD213PS  cExpC2<>(SB), X, P; \
+	VFMADD213PS  cExpC1<>(SB), X, P; \
+	VFMADD213PS  cExpC0<>(SB), X, P; \
+	VFMADD213PS  cOne<>(SB), X, P;   \
+	VFMADD213PS  cOne<>(SB), X, P
 
 // EXPZ is EXP for AVX-512 registers, with the same bits: the scaling by
 // 2^n is one VSCALEFPS (p·2^n rounded once) instead of the two exact-then-
 // rounded multiplies by 2^n1 and 2^n2 built from integer bits. p·2^n1 is a
 // normal number for every n the clamp allows (n1 >= -75), so the two
 // multiplies round once too, at the same place. Nine instructions fewer.
-//
-//	T1 = n = k - 1.5·2^23 (a float), T2 = p, x = scalef(p, n)
 #define EXPZ(X, T0, T1, T2) \
-	VMOVUPS      cExpHi<>(SB), T0;  \
-	VMINPS       X, T0, X;          \
-	VMOVUPS      cExpLo<>(SB), T0;  \
-	VMAXPS       X, T0, X;          \
-	VMOVUPS      cMagic<>(SB), T0;  \
-	VFMADD231PS  cLog2e<>(SB), X, T0; \
-	VSUBPS       cMagic<>(SB), T0, T1;  \
-	VFNMADD231PS cLn2Hi<>(SB), T1, X; \
-	VFNMADD231PS cLn2Lo<>(SB), T1, X; \
-	VMOVUPS      cExpC5<>(SB), T2;  \
-	VFMADD213PS  cExpC4<>(SB), X, T2; \
-	VFMADD213PS  cExpC3<>(SB), X, T2; \
-	VFMADD213PS  cExpC2<>(SB), X, T2; \
-	VFMADD213PS  cExpC1<>(SB), X, T2; \
-	VFMADD213PS  cExpC0<>(SB), X, T2; \
-	VFMADD213PS  cOne<>(SB), X, T2;   \
-	VFMADD213PS  cOne<>(SB), X, T2;   \
-	VSCALEFPS    T1, T2, X
+	EXP_POLY(X, T0, T1, T2); \
+	VSCALEFPS T1, T2, X
 
 // SIGMULZ is SIGMUL for AVX-512 registers (through EXPZ).
 #define SIGMULZ(X, Y, T0, T1, T2) \
