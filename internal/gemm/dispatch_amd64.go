@@ -7,7 +7,7 @@ import "golang.org/x/sys/cpu"
 // The assembly kernels (kernel_amd64.s); rs, cs, bn and ldc in elements.
 
 //go:noescape
-func kern6x32AVX512(kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int)
+func kern6x32AVX512(kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
 func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
@@ -25,7 +25,7 @@ func kern6x16AVX2NOff(tiles int, kc int, a *float32, off *int, b *float32, c *fl
 func fmaPeak(n int)
 
 //go:noescape
-func kern6x16AVX2N(tiles int, kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
+func kern6x16AVX2N(tiles int, kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 // hasAVX512 and hasAVX2 say which kernels this CPU (and OS, for the wide
 // register state) can run.
@@ -39,13 +39,19 @@ var (
 // of B start at b[bn]. The caller guarantees that every address the kernel
 // touches is inside the slices.
 func microKernel(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool) {
+	microKernelPF(im, w, kc, a, rs, cs, b, bn, c, ldc, load, nextTile(a, rs, cs))
+}
+
+// microKernelPF is microKernel with the prefetch stream pf (used by the
+// AVX-512 6x32 kernel; the others prefetch the tile below).
+func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, pf prefetch) {
 	flags := 0
 	if load {
 		flags = 1
 	}
 	switch {
 	case im == ImplAVX512 && w == 32:
-		kern6x32AVX512(kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags)
+		kern6x32AVX512(kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX512:
 		kern6x16AVX512(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags)
 	case im == ImplAVX2 && w == 32:
@@ -60,10 +66,10 @@ func microKernel(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn in
 }
 
 // microKernelCol runs microKernel on tiles 6-row tiles down one column of
-// C: tile t reads A from a[6*t*rs:] and writes c[6*t*ldc:]. The AVX2 set
-// does it in one call (kern6x16AVX2N); the results are those of one call
-// per tile.
-func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool) {
+// C: tile t reads A from a[6*t*rs:] and writes c[6*t*ldc:], and
+// prefetches pf moved down 6*t rows. The AVX2 set does it in one call
+// (kern6x16AVX2N); the results are those of one call per tile.
+func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, pf prefetch) {
 	if im == ImplAVX2 && w == 16 {
 		flags := 0
 		if load {
@@ -73,11 +79,11 @@ func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []floa
 		_ = a[(tiles-1)*mr*rs+(mr-1)*rs+(kc-1)*cs]
 		_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+w-1]
 		_ = b[(kc-1)*sw+sw-1]
-		kern6x16AVX2N(tiles, kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags)
+		kern6x16AVX2N(tiles, kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 		return
 	}
 	for t := 0; t < tiles; t++ {
-		microKernel(im, w, kc, a[t*mr*rs:], rs, cs, b, bn, c[t*mr*ldc:], ldc, load)
+		microKernelPF(im, w, kc, a[t*mr*rs:], rs, cs, b, bn, c[t*mr*ldc:], ldc, load, pf.down(t*mr))
 	}
 }
 

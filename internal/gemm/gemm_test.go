@@ -421,3 +421,31 @@ func TestBlockingFollowsL1(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockOrderAfter: the block named as next (whose float16 rows the
+// kernels prefetch) is the one worker.run's loops visit next.
+func TestBlockOrderAfter(t *testing.T) {
+	for _, o := range []blockOrder{
+		{m0: 0, m1: 100, mc: 24, k: 50, kc: 16, n1: 70, nc: 32},
+		{m0: 12, m1: 30, mc: 96, k: 320, kc: 320, n1: 64, nc: 512},
+		{m0: 6, m1: 7, mc: 6, k: 5, kc: 2, n1: 16, nc: 16},
+	} {
+		var seq [][3]int // ic, pc, jc in run's order
+		for jc := 0; jc < o.n1; jc += o.nc {
+			for pc := 0; pc < o.k; pc += o.kc {
+				for ic := o.m0; ic < o.m1; ic += o.mc {
+					seq = append(seq, [3]int{ic, pc, jc})
+				}
+			}
+		}
+		for i, b := range seq {
+			want := [2]int{-1, -1}
+			if i+1 < len(seq) {
+				want = [2]int{seq[i+1][0], seq[i+1][1]}
+			}
+			if got := o.after(b[0], b[1], b[2]); got != want {
+				t.Errorf("%+v: after block %v got %v, want %v", o, b, got, want)
+			}
+		}
+	}
+}

@@ -83,6 +83,30 @@
 	LEAQ       (AX)(R9*4), AX; \
 	LEAQ       (R11)(R9*4), R11
 
+// The kernels that take a prefetch stream (pf, pfs, pstep arguments) do
+// the same for six rows the caller names: rows pf, pf+pfs, ... pf+5*pfs
+// (bytes), each advanced by pstep bytes every four k steps. For A read
+// in place the caller passes the tile below (NEXT_A's rows); for a
+// float16 A, which the kernels read widened, the caller passes the
+// float16 rows of the block it will widen next, so that they arrive in
+// L2 while this one computes (see worker.block). PF_SETUP points AX and
+// R11 at rows 0 and 3 and keeps pfs in R14.
+#define PF_SETUP(pfarg, pfsarg) \
+	MOVQ pfarg, AX;        \
+	MOVQ pfsarg, R14;      \
+	LEAQ (AX)(R14*2), R11; \
+	ADDQ R14, R11
+
+#define PREFETCH_PF(steparg) \
+	PREFETCHT1 (AX);         \
+	PREFETCHT1 (AX)(R14*1);  \
+	PREFETCHT1 (AX)(R14*2);  \
+	PREFETCHT1 (R11);        \
+	PREFETCHT1 (R11)(R14*1); \
+	PREFETCHT1 (R11)(R14*2); \
+	ADDQ       steparg, AX;  \
+	ADDQ       steparg, R11
+
 // ---------------------------------------------------------------------
 // AVX-512, 6x32: Z0..Z11 accumulate (row i in Z(2i), Z(2i+1)), Z12/Z13
 // hold a row of the two B strips, Z14..Z19 the broadcast A values.
@@ -155,8 +179,8 @@
 	VMOVUPS Z10, (R13)(R10*2); \
 	VMOVUPS Z11, 64(R13)(R10*2)
 
-// func kern6x32AVX512(kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int)
-TEXT ·kern6x32AVX512(SB), NOSPLIT, $0-72
+// func kern6x32AVX512(kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
+TEXT ·kern6x32AVX512(SB), NOSPLIT, $0-96
 	SETUP
 	MOVQ bn+40(FP), BX
 	LEAQ (DX)(BX*4), BX
@@ -181,12 +205,12 @@ start32:
 	PREFETCHT0 64(R11)
 	PREFETCHT0 64(R11)(R10*1)
 	PREFETCHT0 64(R11)(R10*2)
-	NEXT_A
+	PF_SETUP(pf+72(FP), pfs+80(FP))
 	CMPQ       CX, $4
 	JLT        tail32
 
 loop32:
-	PREFETCH_NEXT_A
+	PREFETCH_PF(pstep+88(FP))
 	STEP6x32(0)
 	STEP6x32(64)
 	STEP6x32(128)
@@ -417,15 +441,15 @@ store16y:
 	VZEROUPPER
 	RET
 
-// func kern6x16AVX2N(tiles int, kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
+// func kern6x16AVX2N(tiles int, kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 //
 // kern6x16AVX2 on tiles 6-row tiles stacked down the same B strip: tile t
 // reads A from a + 4*6*t*rs and writes C at c + 4*6*t*ldc; every tile is
 // exactly the single-tile kernel's chain. One call per column of tiles
 // saves the Go call and set-up per tile, which matters for short kc (the
-// k = 40 of attention scores). BX counts tiles; a and c advance in their
-// argument slots.
-TEXT ·kern6x16AVX2N(SB), NOSPLIT, $0-72
+// k = 40 of attention scores). BX counts tiles; a, c and the prefetch
+// stream pf (six rows per tile) advance in their argument slots.
+TEXT ·kern6x16AVX2N(SB), NOSPLIT, $0-96
 	MOVQ tiles+0(FP), BX
 	MOVQ rs+24(FP), R8
 	MOVQ cs+32(FP), R9
@@ -455,12 +479,12 @@ nload16y:
 
 nstart16y:
 	PREFETCH_NEXT_C
-	NEXT_A
+	PF_SETUP(pf+72(FP), pfs+80(FP))
 	CMPQ CX, $4
 	JLT  ntail16y
 
 nloop16y:
-	PREFETCH_NEXT_A
+	PREFETCH_PF(pstep+88(FP))
 	STEP6x16Y(0)
 	STEP6x16Y(64)
 	STEP6x16Y(128)
@@ -491,6 +515,11 @@ nstore16y:
 	LEAQ (DI)(R10*4), DI
 	LEAQ (DI)(R10*2), DI
 	MOVQ DI, c+48(FP)
+	MOVQ pf+72(FP), AX
+	MOVQ pfs+80(FP), R14
+	LEAQ (AX)(R14*4), AX
+	LEAQ (AX)(R14*2), AX
+	MOVQ AX, pf+72(FP)
 	DECQ BX
 	JNZ  ntile16y
 	VZEROUPPER
