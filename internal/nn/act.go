@@ -54,12 +54,29 @@ func (lin *Linear) ForwardAdd(acc, x *tensor.Tensor) {
 	AddInPlace(acc, y)
 }
 
-// ForwardGEGLU is GEGLU(lin.Forward(x), inner), the same bits, with the
-// projection (the widest activation of a transformer block) in scratch.
-func (lin *Linear) ForwardGEGLU(x *tensor.Tensor, inner int) *tensor.Tensor {
-	h, release := lin.ForwardScratch(x)
+// ForwardGEGLU is GEGLU(lin.Forward(x), inner), the same bits, in pooled
+// scratch (release hands it back). The projection, the widest activation
+// of a transformer block, lives in scratch too, and its bias is added as
+// GEGLU reads it rather than in a pass of its own (with a LoRA side path,
+// which comes after the bias, in the usual order).
+func (lin *Linear) ForwardGEGLU(x *tensor.Tensor, inner int) (y *tensor.Tensor, release func()) {
+	var h *tensor.Tensor
+	var bias []float32
+	if len(lin.lowRank) > 0 {
+		h, release = lin.ForwardScratch(x)
+	} else {
+		h, release = ScratchTensor(lin.outShape(x)...)
+		lin.product(h.Data, x, x.Numel()/lin.In)
+		bias = lin.b
+	}
 	defer release()
-	return GEGLU(h, inner)
+	rows := h.Numel() / (2 * inner)
+	shape := append(append([]int(nil), h.Shape[:len(h.Shape)-1]...), inner)
+	y, release = ScratchTensor(shape...)
+	parallelFor(rows, 16, func(lo, hi int) {
+		vmath.GEGLUBias(y.Data[lo*inner:hi*inner], h.Data[lo*2*inner:hi*2*inner], bias, inner)
+	})
+	return y, release
 }
 
 // ScratchTensor returns a tensor of the shape in pooled scratch, with any

@@ -48,13 +48,7 @@ func (lin *Linear) outShape(x *tensor.Tensor) []int {
 // forwardInto writes the layer's output for x (rows of In) to y, which it
 // overwrites whatever it holds.
 func (lin *Linear) forwardInto(y []float32, x *tensor.Tensor, rows int) {
-	if bf16() {
-		lin.forwardBF16(y, x, rows)
-	} else if lin.w.F16 != nil {
-		gemm.SgemmNTHalf(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F16, lin.In, y, lin.Out, Threads())
-	} else {
-		gemm.SgemmNT(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F32, lin.In, y, lin.Out, Threads())
-	}
+	lin.product(y, x, rows)
 	if lin.b != nil {
 		parallelFor(rows, 64, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
@@ -64,6 +58,17 @@ func (lin *Linear) forwardInto(y []float32, x *tensor.Tensor, rows int) {
 				}
 			}
 		})
+	}
+}
+
+// product writes x·Wᵀ, without the bias, to y.
+func (lin *Linear) product(y []float32, x *tensor.Tensor, rows int) {
+	if bf16() {
+		lin.forwardBF16(y, x, rows)
+	} else if lin.w.F16 != nil {
+		gemm.SgemmNTHalf(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F16, lin.In, y, lin.Out, Threads())
+	} else {
+		gemm.SgemmNT(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F32, lin.In, y, lin.Out, Threads())
 	}
 }
 

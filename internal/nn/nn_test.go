@@ -343,8 +343,8 @@ func TestSizeClass(t *testing.T) {
 	}
 }
 
-// TestForwardGEGLU: the projections in pooled scratch (ForwardGEGLU,
-// ForwardAdd) give the bits of the layers they stand for, whatever the
+// TestForwardGEGLU: the projections and norms in pooled scratch
+// (ForwardGEGLU, ForwardAdd, LayerNorm.ForwardScratch) give the bits of the layers they stand for, whatever the
 // scratch held.
 func TestForwardGEGLU(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
@@ -353,8 +353,23 @@ func TestForwardGEGLU(t *testing.T) {
 	x := tensor.From(randSlice(r, rows*in), 1, rows, in)
 	want := GEGLU(lin.Forward(x), inner)
 	poisonScratch()
-	got := lin.ForwardGEGLU(x, inner)
+	got, release := lin.ForwardGEGLU(x, inner)
 	sameTensor(t, "ForwardGEGLU", got, want)
+	release()
+	lin.b = nil // a layer without a bias
+	want = GEGLU(lin.Forward(x), inner)
+	poisonScratch()
+	got, release = lin.ForwardGEGLU(x, inner)
+	sameTensor(t, "ForwardGEGLU without a bias", got, want)
+	release()
+	lin.b = randSlice(r, 2*inner)
+
+	ln := &LayerNorm{Dim: in, Eps: 1e-5, gamma: randSlice(r, in), beta: randSlice(r, in)}
+	want = ln.Forward(x)
+	poisonScratch()
+	got, release = ln.ForwardScratch(x)
+	sameTensor(t, "LayerNorm.ForwardScratch", got, want)
+	release()
 
 	acc := tensor.From(randSlice(r, rows*2*inner), 1, rows, 2*inner)
 	want = Add(acc, lin.Forward(x))

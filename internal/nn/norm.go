@@ -139,6 +139,21 @@ func LoadLayerNorm(l weights.Loader, dim int, eps float64) *LayerNorm {
 // Forward normalises each row of x [..., Dim].
 func (ln *LayerNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 	y := tensor.New(x.Shape...)
+	ln.forwardInto(y, x)
+	return y
+}
+
+// ForwardScratch is Forward in pooled scratch, for an output that dies
+// within its block (a transformer block's normed input): release hands
+// it back.
+func (ln *LayerNorm) ForwardScratch(x *tensor.Tensor) (y *tensor.Tensor, release func()) {
+	y, release = ScratchTensor(x.Shape...)
+	ln.forwardInto(y, x)
+	return y, release
+}
+
+// forwardInto writes the normalised rows of x to y, overwriting it.
+func (ln *LayerNorm) forwardInto(y, x *tensor.Tensor) {
 	rows := x.Numel() / ln.Dim
 	parallelFor(rows, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -151,5 +166,4 @@ func (ln *LayerNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 			}
 		}
 	})
-	return y
 }

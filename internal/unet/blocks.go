@@ -111,10 +111,17 @@ func loadTransformerBlock(l weights.Loader, dim, textDim, heads int) *transforme
 // forward adds the three residual branches into x (its caller's own
 // tokens) and returns it.
 func (b *transformerBlock) forward(x, text *tensor.Tensor) *tensor.Tensor {
-	h := b.norm1.Forward(x)
+	h, release := b.norm1.ForwardScratch(x)
 	b.attn1.forwardAdd(x, h, h)
-	b.attn2.forwardAdd(x, b.norm2.Forward(x), text)
-	b.ffOut.ForwardAdd(x, b.ffIn.ForwardGEGLU(b.norm3.Forward(x), b.inner))
+	release()
+	h, release = b.norm2.ForwardScratch(x)
+	b.attn2.forwardAdd(x, h, text)
+	release()
+	h, release = b.norm3.ForwardScratch(x)
+	g, releaseG := b.ffIn.ForwardGEGLU(h, b.inner)
+	release()
+	b.ffOut.ForwardAdd(x, g)
+	releaseG()
 	return x
 }
 

@@ -32,10 +32,10 @@ func geluAVX2(dst, src *float32, n int)
 func geluAVX512(dst, src *float32, n int)
 
 //go:noescape
-func gegluAVX2(dst, a, b *float32, n int)
+func gegluAVX2(dst, a, b, ba, bb *float32, n int)
 
 //go:noescape
-func gegluAVX512(dst, a, b *float32, n int)
+func gegluAVX512(dst, a, b, ba, bb *float32, n int)
 
 //go:noescape
 func scaleShiftAVX2(dst, src *float32, n int, scale, shift float32, silu int)
@@ -117,11 +117,11 @@ func unaryAsm(im Impl, op int, dst, src *float32, n int) {
 	}
 }
 
-func gegluAsm(im Impl, dst, a, b *float32, n int) {
+func gegluAsm(im Impl, dst, a, b, ba, bb *float32, n int) {
 	if im == ImplAVX512 {
-		gegluAVX512(dst, a, b, n)
+		gegluAVX512(dst, a, b, ba, bb, n)
 	} else {
-		gegluAVX2(dst, a, b, n)
+		gegluAVX2(dst, a, b, ba, bb, n)
 	}
 }
 

@@ -16,8 +16,10 @@ const (
 	opQuickGELU
 )
 
-func unaryAsm(Impl, int, *float32, *float32, int)                        { panic("vmath: no assembly") }
-func gegluAsm(Impl, *float32, *float32, *float32, int)                   { panic("vmath: no assembly") }
+func unaryAsm(Impl, int, *float32, *float32, int) { panic("vmath: no assembly") }
+func gegluAsm(Impl, *float32, *float32, *float32, *float32, *float32, int) {
+	panic("vmath: no assembly")
+}
 func scaleShiftAsm(Impl, *float32, *float32, int, float32, float32, int) { panic("vmath: no assembly") }
 func maxScaledAsm(Impl, *float32, int, float32, *[16]float32)            { panic("vmath: no assembly") }
 func expSumAsm(Impl, *float32, int, float32, float32, *[16]float32)      { panic("vmath: no assembly") }

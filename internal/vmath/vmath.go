@@ -91,36 +91,63 @@ func quickGELU1(x float32) float32 { return sigmoidMul1(x, float32(-1.702)*x) }
 // dst[r, j] = x[r, j]·gelu(x[r, inner+j]) into dst [rows, inner] (the
 // diffusers GEGLU: hidden·gelu(gate) with hidden the first half). len(x)
 // must be a multiple of 2·inner; dst must not overlap x.
-func GEGLU(dst, x []float32, inner int) {
+func GEGLU(dst, x []float32, inner int) { GEGLUBias(dst, x, nil, inner) }
+
+// GEGLUBias is GEGLU on x plus bias [2·inner] added to every row, each
+// sum rounded once: the bits of adding the bias in a pass of its own,
+// without that pass over the (widest) activation. A nil bias adds
+// nothing.
+func GEGLUBias(dst, x, bias []float32, inner int) {
 	if inner <= 0 {
 		return
 	}
 	if len(x)%(2*inner) != 0 {
 		panic(fmt.Sprintf("vmath: GEGLU input of %d floats is not rows of 2·%d", len(x), inner))
 	}
+	if bias != nil && len(bias) != 2*inner {
+		panic(fmt.Sprintf("vmath: GEGLU bias of %d floats for 2·%d", len(bias), inner))
+	}
 	rows := len(x) / (2 * inner)
 	dst = dst[:rows*inner]
 	im := CurrentImpl()
 	body := inner &^ 15
+	var ba, bb []float32 // the halves of the bias
+	var pa, pb *float32  // their starts for the assembly, nil without a bias
+	if bias != nil {
+		ba, bb = bias[:inner], bias[inner:]
+		if body > 0 {
+			pa, pb = &ba[0], &bb[0]
+		}
+	}
 	for r := 0; r < rows; r++ {
 		a := x[2*r*inner : (2*r+1)*inner]
 		b := x[(2*r+1)*inner : (2*r+2)*inner]
 		out := dst[r*inner : (r+1)*inner]
 		if im == ImplGo {
 			for j, g := range b {
-				out[j] = a[j] * gelu1(g)
+				v := a[j]
+				if bias != nil {
+					v, g = v+ba[j], g+bb[j]
+				}
+				out[j] = v * gelu1(g)
 			}
 			continue
 		}
 		if body > 0 {
-			gegluAsm(im, &out[0], &a[0], &b[0], body)
+			gegluAsm(im, &out[0], &a[0], &b[0], pa, pb, body)
 		}
 		if t := inner - body; t > 0 {
-			var ba, bb [16]float32
-			copy(ba[:], a[body:])
-			copy(bb[:], b[body:])
-			gegluAsm(im, &bb[0], &ba[0], &bb[0], 16)
-			copy(out[body:], bb[:t])
+			var ta, tb [16]float32
+			copy(ta[:], a[body:])
+			copy(tb[:], b[body:])
+			if bias != nil {
+				for j := 0; j < t; j++ {
+					ta[j] += ba[body+j]
+					tb[j] += bb[body+j]
+				}
+			}
+			gegluAsm(im, &tb[0], &ta[0], &tb[0], nil, nil, 16)
+			copy(out[body:], tb[:t])
 		}
 	}
 }

@@ -318,15 +318,21 @@ done:
 	VZEROUPPER
 	RET
 
-// GEGLU: dst[i] = a[i]·gelu(b[i]).
-// func gegluAVX2(dst, a, b *float32, n int)
-TEXT ·gegluAVX2(SB), NOSPLIT, $0-32
+// GEGLU: dst[i] = a[i]·gelu(b[i]), or (a[i]+ba[i])·gelu(b[i]+bb[i]) when
+// ba is not nil (a linear layer's bias added on the way in, each sum
+// rounded once, as a separate pass would).
+// func gegluAVX2(dst, a, b, ba, bb *float32, n int)
+TEXT ·gegluAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ a+8(FP), DX
 	MOVQ b+16(FP), SI
-	MOVQ n+24(FP), CX
+	MOVQ ba+24(FP), R8
+	MOVQ bb+32(FP), R9
+	MOVQ n+40(FP), CX
 	SHRQ $4, CX
 	JZ   done
+	TESTQ R8, R8
+	JNZ  biasloop
 loop:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y8
@@ -338,18 +344,45 @@ loop:
 	VMOVUPS Y8, 32(DI)
 	ADDQ    $64, DX
 	NEXT
+	JMP  done
+biasloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y8
+	VADDPS  (R9), Y0, Y0
+	VADDPS  32(R9), Y8, Y8
+	GELU(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	GELU(Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15)
+	VMOVUPS (DX), Y1
+	VMOVUPS 32(DX), Y9
+	VADDPS  (R8), Y1, Y1
+	VADDPS  32(R8), Y9, Y9
+	VMULPS  Y1, Y0, Y0
+	VMULPS  Y9, Y8, Y8
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y8, 32(DI)
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     biasloop
 done:
 	VZEROUPPER
 	RET
 
-// func gegluAVX512(dst, a, b *float32, n int)
-TEXT ·gegluAVX512(SB), NOSPLIT, $0-32
+// func gegluAVX512(dst, a, b, ba, bb *float32, n int)
+TEXT ·gegluAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ a+8(FP), DX
 	MOVQ b+16(FP), SI
-	MOVQ n+24(FP), CX
+	MOVQ ba+24(FP), R8
+	MOVQ bb+32(FP), R9
+	MOVQ n+40(FP), CX
 	SHRQ $4, CX
 	JZ   done
+	TESTQ R8, R8
+	JNZ  biasloop
 loop:
 	VMOVUPS (SI), Z0
 	GELU(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
@@ -357,6 +390,22 @@ loop:
 	VMOVUPS Z0, (DI)
 	ADDQ    $64, DX
 	NEXT
+	JMP  done
+biasloop:
+	VMOVUPS (SI), Z0
+	VADDPS  (R9), Z0, Z0
+	GELU(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	VMOVUPS (DX), Z8
+	VADDPS  (R8), Z8, Z8
+	VMULPS  Z8, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     biasloop
 done:
 	VZEROUPPER
 	RET

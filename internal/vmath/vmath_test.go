@@ -379,26 +379,40 @@ func TestGEGLU(t *testing.T) {
 		for i := range x {
 			x[i] = float32(r.NormFloat64() * 3)
 		}
-		forEachImpl(t, func(t *testing.T, im Impl) {
-			dst := make([]float32, rows*inner+1)
-			dst[rows*inner] = 42
-			GEGLU(dst, x, inner)
-			for rr := 0; rr < rows; rr++ {
-				for j := 0; j < inner; j++ {
-					a, b := x[2*rr*inner+j], x[(2*rr+1)*inner+j]
-					got := dst[rr*inner+j]
-					if want := a * gelu1(b); !same(got, want) {
-						t.Fatalf("inner %d row %d col %d: %g, want %g", inner, rr, j, got, want)
-					}
-					if ref := float64(a) * geluRef(float64(b)); math.Abs(float64(got)-ref) > 1e-6*math.Max(1, math.Abs(ref)) {
-						t.Fatalf("inner %d: %g vs float64 %g", inner, got, ref)
+		bias := make([]float32, 2*inner)
+		for i := range bias {
+			bias[i] = float32(r.NormFloat64())
+		}
+		for _, withBias := range []bool{false, true} {
+			forEachImpl(t, func(t *testing.T, im Impl) {
+				dst := make([]float32, rows*inner+1)
+				dst[rows*inner] = 42
+				if withBias {
+					GEGLUBias(dst, x, bias, inner)
+				} else {
+					GEGLU(dst, x, inner)
+				}
+				for rr := 0; rr < rows; rr++ {
+					for j := 0; j < inner; j++ {
+						a, b := x[2*rr*inner+j], x[(2*rr+1)*inner+j]
+						if withBias {
+							// The bits of adding the bias in a pass of its own.
+							a, b = a+bias[j], b+bias[inner+j]
+						}
+						got := dst[rr*inner+j]
+						if want := a * gelu1(b); !same(got, want) {
+							t.Fatalf("inner %d bias %v row %d col %d: %g, want %g", inner, withBias, rr, j, got, want)
+						}
+						if ref := float64(a) * geluRef(float64(b)); math.Abs(float64(got)-ref) > 1e-6*math.Max(1, math.Abs(ref)) {
+							t.Fatalf("inner %d: %g vs float64 %g", inner, got, ref)
+						}
 					}
 				}
-			}
-			if dst[rows*inner] != 42 {
-				t.Fatal("GEGLU wrote past the output")
-			}
-		})
+				if dst[rows*inner] != 42 {
+					t.Fatal("GEGLU wrote past the output")
+				}
+			})
+		}
 	}
 }
 
