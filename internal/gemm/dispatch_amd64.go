@@ -10,10 +10,10 @@ import "golang.org/x/sys/cpu"
 func kern6x32AVX512(kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
-func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
+func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
-func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
+func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
 func kern6x32AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int)
@@ -42,8 +42,7 @@ func microKernel(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn in
 	microKernelPF(im, w, kc, a, rs, cs, b, bn, c, ldc, load, nextTile(a, rs, cs))
 }
 
-// microKernelPF is microKernel with the prefetch stream pf (used by the
-// AVX-512 6x32 kernel; the others prefetch the tile below).
+// microKernelPF is microKernel with the prefetch stream pf.
 func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, pf prefetch) {
 	flags := 0
 	if load {
@@ -53,13 +52,13 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 	case im == ImplAVX512 && w == 32:
 		kern6x32AVX512(kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX512:
-		kern6x16AVX512(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags)
+		kern6x16AVX512(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX2 && w == 32:
 		// Two 16-column halves; each element still sees the same chain.
-		kern6x16AVX2(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags)
-		kern6x16AVX2(kc, &a[0], rs, cs, &b[bn], &c[16], ldc, flags)
+		kern6x16AVX2(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags, pf.p, pf.stride, pf.step)
+		kern6x16AVX2(kc, &a[0], rs, cs, &b[bn], &c[16], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX2:
-		kern6x16AVX2(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags)
+		kern6x16AVX2(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	default:
 		kernGo(w, kc, a, rs, cs, b, bn, c, ldc, load)
 	}

@@ -53,9 +53,9 @@
 // A (SgemmOffA: the 3x3 convolution's shifted image runs) the AVX2 6x16
 // and AVX-512 6x32 kernels read A in place through the offset table
 // (kern6x16AVX2NOff, kern6x32AVX512NOff); the Go set packs its tiles.
-// The AVX-512 6x32 and AVX2 6x16N kernels also prefetch a stream of six
-// rows into L2 as they run: the tile below (A read in place), or for a
-// float16 A the rows of the block widened next (blockOrder.after).
+// The kernels that read A through row pointers also prefetch a stream of
+// six rows into L2 as they run: the tile below (A read in place), or for
+// a float16 A the rows of the block widened next (blockOrder.after).
 // IMGGEN_GEMM=avx512|avx2|go caps the choice at start-up; SetImpl changes
 // it (tests, benchmarks).
 //

@@ -61,36 +61,16 @@
 	PREFETCHT0 (R11)(R10*1);     \
 	PREFETCHT0 (R11)(R10*2)
 
-// NEXT_A points AX and R11 at rows 6 and 9 of A: the first and fourth
-// rows of the tile below, usually the next one the caller runs. Each
-// unrolled iteration then prefetches that tile's A at the current k step
-// into L2 (PREFETCHT1): A is read in place, and the first pass over a
-// block otherwise waits on six short streams from memory. Not into L1,
-// where with lda*4 a multiple of 4 KiB all twelve rows would share a set.
-#define NEXT_A \
-	LEAQ (R12)(R8*2), AX; \
-	ADDQ R8, AX;          \
-	LEAQ (AX)(R8*2), R11; \
-	ADDQ R8, R11
-
-#define PREFETCH_NEXT_A \
-	PREFETCHT1 (AX);        \
-	PREFETCHT1 (AX)(R8*1);  \
-	PREFETCHT1 (AX)(R8*2);  \
-	PREFETCHT1 (R11);       \
-	PREFETCHT1 (R11)(R8*1); \
-	PREFETCHT1 (R11)(R8*2); \
-	LEAQ       (AX)(R9*4), AX; \
-	LEAQ       (R11)(R9*4), R11
-
-// The kernels that take a prefetch stream (pf, pfs, pstep arguments) do
-// the same for six rows the caller names: rows pf, pf+pfs, ... pf+5*pfs
-// (bytes), each advanced by pstep bytes every four k steps. For A read
-// in place the caller passes the tile below (NEXT_A's rows); for a
-// float16 A, which the kernels read widened, the caller passes the
-// float16 rows of the block it will widen next, so that they arrive in
-// L2 while this one computes (see worker.block). PF_SETUP points AX and
-// R11 at rows 0 and 3 and keeps pfs in R14.
+// Each kernel prefetches a stream of six rows into L2 (PREFETCHT1) as it
+// runs (the pf, pfs, pstep arguments): rows pf, pf+pfs, ... pf+5*pfs
+// (bytes), each advanced by pstep bytes every four k steps. For A read in
+// place the caller names the tile below, usually the next one it runs:
+// the first pass over a block otherwise waits on six short streams from
+// memory. For a float16 A, which the kernels read widened, it names the
+// float16 rows of the block it will widen next, so that they arrive while
+// this one computes (see worker.block). Not into L1, where with lda*4 a
+// multiple of 4 KiB all twelve rows would share a set. PF_SETUP points AX
+// and R11 at rows 0 and 3 and keeps pfs in R14.
 #define PF_SETUP(pfarg, pfsarg) \
 	MOVQ pfarg, AX;        \
 	MOVQ pfsarg, R14;      \
@@ -257,8 +237,8 @@ store32:
 	ADDQ         R9, SI;           \
 	ADDQ         R9, R12
 
-// func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
-TEXT ·kern6x16AVX512(SB), NOSPLIT, $0-64
+// func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
+TEXT ·kern6x16AVX512(SB), NOSPLIT, $0-88
 	SETUP
 	MOVQ c+40(FP), DI
 	MOVQ ldc+48(FP), R10
@@ -285,12 +265,12 @@ load16z:
 
 start16z:
 	PREFETCH_NEXT_C
-	NEXT_A
+	PF_SETUP(pf+64(FP), pfs+72(FP))
 	CMPQ CX, $4
 	JLT  tail16z
 
 loop16z:
-	PREFETCH_NEXT_A
+	PREFETCH_PF(pstep+80(FP))
 	STEP6x16Z(0)
 	STEP6x16Z(64)
 	STEP6x16Z(128)
@@ -393,8 +373,8 @@ store16z:
 	ADDQ         R9, SI;           \
 	ADDQ         R9, R12
 
-// func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int)
-TEXT ·kern6x16AVX2(SB), NOSPLIT, $0-64
+// func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
+TEXT ·kern6x16AVX2(SB), NOSPLIT, $0-88
 	SETUP
 	MOVQ c+40(FP), DI
 	MOVQ ldc+48(FP), R10
@@ -411,12 +391,12 @@ load16y:
 
 start16y:
 	PREFETCH_NEXT_C
-	NEXT_A
+	PF_SETUP(pf+64(FP), pfs+72(FP))
 	CMPQ CX, $4
 	JLT  tail16y
 
 loop16y:
-	PREFETCH_NEXT_A
+	PREFETCH_PF(pstep+80(FP))
 	STEP6x16Y(0)
 	STEP6x16Y(64)
 	STEP6x16Y(128)
