@@ -61,15 +61,16 @@ func (lin *Linear) ForwardAdd(acc, x *tensor.Tensor) {
 // which comes after the bias, in the usual order).
 func (lin *Linear) ForwardGEGLU(x *tensor.Tensor, inner int) (y *tensor.Tensor, release func()) {
 	var h *tensor.Tensor
+	var releaseH func()
 	var bias []float32
 	if len(lin.lowRank) > 0 {
-		h, release = lin.ForwardScratch(x)
+		h, releaseH = lin.ForwardScratch(x)
 	} else {
-		h, release = ScratchTensor(lin.outShape(x)...)
+		h, releaseH = ScratchTensor(lin.outShape(x)...)
 		lin.product(h.Data, x, x.Numel()/lin.In)
 		bias = lin.b
 	}
-	defer release()
+	defer releaseH()
 	rows := h.Numel() / (2 * inner)
 	shape := append(append([]int(nil), h.Shape[:len(h.Shape)-1]...), inner)
 	y, release = ScratchTensor(shape...)
