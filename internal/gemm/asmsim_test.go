@@ -231,23 +231,22 @@ func (m *simMachine) run(prog []simInst) {
 	}
 }
 
-// simTile is one random kernel call: a 6 x w tile over kc steps.
+// simTile is one random kernel call: tiles 6 x w tiles stacked down one
+// column of C (one for the one-tile kernels), over kc steps.
 type simTile struct {
-	kc, rs, cs, bn, ldc int
-	load                bool
-	a, b, c             []float32
+	tiles, kc, rs, cs, bn, ldc int
+	load                       bool
+	a, b, c                    []float32
 }
 
-func newSimTile(r *rand.Rand, w int) simTile {
-	t := simTile{kc: []int{1, 2, 3, 4, 5, 7, 8, 9, 13}[r.IntN(9)], load: r.IntN(2) == 0}
-	alen := 0
+func newSimTile(r *rand.Rand, w, tiles int) simTile {
+	t := simTile{tiles: tiles, kc: []int{1, 2, 3, 4, 5, 7, 8, 9, 13}[r.IntN(9)], load: r.IntN(2) == 0}
 	if r.IntN(2) == 0 {
-		t.rs, t.cs = 1, mr // packed
-		alen = mr * t.kc
+		t.rs, t.cs = 1, mr*tiles // packed
 	} else {
 		t.rs, t.cs = t.kc+r.IntN(3), 1 // in place
-		alen = 5*t.rs + t.kc
 	}
+	alen := (mr*tiles-1)*t.rs + (t.kc-1)*t.cs + 1
 	blen := sw * t.kc
 	if w == 32 {
 		t.bn = sw*t.kc + sw*r.IntN(3)
@@ -261,14 +260,14 @@ func newSimTile(r *rand.Rand, w int) simTile {
 		}
 		return x
 	}
-	t.a, t.b, t.c = gen(alen), gen(blen), gen(5*t.ldc+w)
+	t.a, t.b, t.c = gen(alen), gen(blen), gen((mr*tiles-1)*t.ldc+w)
 	return t
 }
 
 // want is the FMA chain for the tile.
 func (t simTile) want(w int) []float32 {
 	c := append([]float32(nil), t.c...)
-	for i := 0; i < mr; i++ {
+	for i := 0; i < mr*t.tiles; i++ {
 		for j := 0; j < w; j++ {
 			var acc float32
 			if t.load {
@@ -297,7 +296,7 @@ func (t simTile) simulate(prog []simInst) []float32 {
 		gpr:    map[string]int64{},
 		mem:    map[int64]float32{},
 		writes: map[int64]bool{},
-		args: map[string]int64{"kc": int64(t.kc), "a": abase, "rs": int64(t.rs), "cs": int64(t.cs),
+		args: map[string]int64{"tiles": int64(t.tiles), "kc": int64(t.kc), "a": abase, "rs": int64(t.rs), "cs": int64(t.cs),
 			"b": bbase, "bn": int64(t.bn), "c": cbase, "ldc": int64(t.ldc), "flags": flags},
 	}
 	for i := range m.vec {
@@ -321,10 +320,14 @@ func (t simTile) simulate(prog []simInst) []float32 {
 func TestKernelsSimulated(t *testing.T) {
 	funcs := asmListing(t)
 	for _, k := range []struct {
-		name string
-		w    int
-		im   Impl
-	}{{"kern6x16AVX2", 16, ImplAVX2}, {"kern6x16AVX512", 16, ImplAVX512}, {"kern6x32AVX512", 32, ImplAVX512}} {
+		name   string
+		w      int
+		im     Impl
+		column bool // runs a column of tiles (microKernelCol)
+	}{
+		{"kern6x16AVX2", 16, ImplAVX2, false}, {"kern6x16AVX512", 16, ImplAVX512, false},
+		{"kern6x16AVX2N", 16, ImplAVX2, true}, {"kern6x32AVX512N", 32, ImplAVX512, true},
+	} {
 		t.Run(k.name, func(t *testing.T) {
 			prog := funcs[k.name]
 			if len(prog) == 0 {
@@ -333,16 +336,24 @@ func TestKernelsSimulated(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(k.w), uint64(len(k.name))))
 			hw := 0
 			for trial := 0; trial < 100; trial++ {
-				tile := newSimTile(r, k.w)
+				tiles := 1
+				if k.column {
+					tiles = 1 + r.IntN(3)
+				}
+				tile := newSimTile(r, k.w, tiles)
 				want := tile.want(k.w)
 				got := tile.simulate(prog)
 				// want leaves C outside the tile as it was, so this also
 				// checks that the kernel writes nothing else.
-				sameBits(t, fmt.Sprintf("simulated %s trial %d (kc %d rs %d cs %d ldc %d load %v)",
-					k.name, trial, tile.kc, tile.rs, tile.cs, tile.ldc, tile.load), got, want)
+				sameBits(t, fmt.Sprintf("simulated %s trial %d (tiles %d kc %d rs %d cs %d ldc %d load %v)",
+					k.name, trial, tile.tiles, tile.kc, tile.rs, tile.cs, tile.ldc, tile.load), got, want)
 				if Supported(k.im) {
 					c := append([]float32(nil), tile.c...)
-					microKernel(k.im, k.w, tile.kc, tile.a, tile.rs, tile.cs, tile.b, tile.bn, c, tile.ldc, tile.load)
+					if k.column {
+						microKernelCol(k.im, k.w, tiles, tile.kc, tile.a, tile.rs, tile.cs, tile.b, tile.bn, c, tile.ldc, tile.load, nextTile(tile.a, tile.rs, tile.cs))
+					} else {
+						microKernel(k.im, k.w, tile.kc, tile.a, tile.rs, tile.cs, tile.b, tile.bn, c, tile.ldc, tile.load)
+					}
 					sameBits(t, fmt.Sprintf("%s on this CPU vs simulated, trial %d", k.name, trial), c, got)
 					hw++
 				}

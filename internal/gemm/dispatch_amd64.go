@@ -7,7 +7,7 @@ import "golang.org/x/sys/cpu"
 // The assembly kernels (kernel_amd64.s); rs, cs, bn and ldc in elements.
 
 //go:noescape
-func kern6x32AVX512(kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
+func kern6x32AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
 func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
@@ -50,7 +50,7 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 	}
 	switch {
 	case im == ImplAVX512 && w == 32:
-		kern6x32AVX512(kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
+		kern6x32AVX512N(1, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX512:
 		kern6x16AVX512(kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX2 && w == 32:
@@ -66,10 +66,11 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 
 // microKernelCol runs microKernel on tiles 6-row tiles down one column of
 // C: tile t reads A from a[6*t*rs:] and writes c[6*t*ldc:], and
-// prefetches pf moved down 6*t rows. The AVX2 set does it in one call
-// (kern6x16AVX2N); the results are those of one call per tile.
+// prefetches pf moved down 6*t rows. The AVX2 16-wide and AVX-512 32-wide
+// kernels do it in one call (kern6x16AVX2N, kern6x32AVX512N); the results
+// are those of one call per tile.
 func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, pf prefetch) {
-	if im == ImplAVX2 && w == 16 {
+	if (im == ImplAVX2 && w == 16) || (im == ImplAVX512 && w == 32) {
 		flags := 0
 		if load {
 			flags = 1
@@ -77,6 +78,11 @@ func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []floa
 		// The last tile's corners, so that the bounds are checked once.
 		_ = a[(tiles-1)*mr*rs+(mr-1)*rs+(kc-1)*cs]
 		_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+w-1]
+		if w == 32 {
+			_ = b[bn+(kc-1)*sw+sw-1]
+			kern6x32AVX512N(tiles, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
+			return
+		}
 		_ = b[(kc-1)*sw+sw-1]
 		kern6x16AVX2N(tiles, kc, &a[0], rs, cs, &b[0], &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 		return
