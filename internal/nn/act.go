@@ -80,6 +80,47 @@ func (lin *Linear) ForwardGEGLU(x *tensor.Tensor, inner int) (y *tensor.Tensor, 
 	return y, release
 }
 
+// FeedForwardAdd adds a transformer block's GEGLU feed-forward into acc:
+// acc += out(GEGLU(in(x), inner)), the bits of
+// out.ForwardAdd(acc, in.ForwardGEGLU(x, inner)). Each row of the
+// projection is overwritten in place by its GEGLU values (its value
+// half), which out reads with the projection's row stride, and out's
+// bias and the residual are added in one pass: the projection, the
+// block's widest activation, is its only buffer. In bfloat16 or with a
+// LoRA side path the two layers run as they are.
+func FeedForwardAdd(acc, x *tensor.Tensor, in, out *Linear, inner int) {
+	if bf16() || len(in.lowRank) > 0 || len(out.lowRank) > 0 {
+		g, release := in.ForwardGEGLU(x, inner)
+		defer release()
+		out.ForwardAdd(acc, g)
+		return
+	}
+	rows := x.Numel() / in.In
+	h, releaseH := ScratchTensor(in.outShape(x)...)
+	defer releaseH()
+	in.product(h.Data, x, rows)
+	parallelFor(rows, 16, func(lo, hi int) {
+		vmath.GEGLUInPlace(h.Data[lo*2*inner:hi*2*inner], in.b, inner)
+	})
+	y, releaseY := ScratchTensor(rows, out.Out)
+	defer releaseY()
+	out.productRows(y.Data, h.Data, 2*inner, rows)
+	parallelFor(rows, 64, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			dst, src := acc.Data[r*out.Out:(r+1)*out.Out], y.Data[r*out.Out:(r+1)*out.Out]
+			if out.b == nil {
+				for j, v := range src {
+					dst[j] += v
+				}
+				continue
+			}
+			for j, v := range src {
+				dst[j] += v + out.b[j]
+			}
+		}
+	})
+}
+
 // ScratchTensor returns a tensor of the shape in pooled scratch, with any
 // content, for a caller that fills it in full before reading it, and the
 // function that hands it back.

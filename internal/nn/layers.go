@@ -65,10 +65,17 @@ func (lin *Linear) forwardInto(y []float32, x *tensor.Tensor, rows int) {
 func (lin *Linear) product(y []float32, x *tensor.Tensor, rows int) {
 	if bf16() {
 		lin.forwardBF16(y, x, rows)
-	} else if lin.w.F16 != nil {
-		gemm.SgemmNTHalf(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F16, lin.In, y, lin.Out, Threads())
+		return
+	}
+	lin.productRows(y, x.Data, lin.In, rows)
+}
+
+// productRows is the float32 product for rows of x that start ldx apart.
+func (lin *Linear) productRows(y, x []float32, ldx, rows int) {
+	if lin.w.F16 != nil {
+		gemm.SgemmNTHalf(rows, lin.Out, lin.In, x, ldx, lin.w.F16, lin.In, y, lin.Out, Threads())
 	} else {
-		gemm.SgemmNT(rows, lin.Out, lin.In, x.Data, lin.In, lin.w.F32, lin.In, y, lin.Out, Threads())
+		gemm.SgemmNT(rows, lin.Out, lin.In, x, ldx, lin.w.F32, lin.In, y, lin.Out, Threads())
 	}
 }
 

@@ -378,6 +378,36 @@ func TestForwardGEGLU(t *testing.T) {
 	sameTensor(t, "ForwardAdd", acc, want)
 }
 
+// TestFeedForwardAdd: the feed-forward with GEGLU in place and the
+// second layer reading strided rows gives the bits of the layers run one
+// after the other, with and without biases, float32 and float16 weights.
+func TestFeedForwardAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	const in, inner, rows = 24, 40, 37
+	for _, tc := range []struct {
+		name         string
+		half, biases bool
+	}{{"float32", false, true}, {"float16", true, true}, {"no biases", false, false}} {
+		mat := func(rows, cols int) weights.Matrix {
+			if tc.half {
+				return weights.Matrix{Rows: rows, Cols: cols, F16: randHalves(r, rows*cols)}
+			}
+			return weights.Matrix{Rows: rows, Cols: cols, F32: randSlice(r, rows*cols)}
+		}
+		ffIn := &Linear{In: in, Out: 2 * inner, w: mat(2*inner, in)}
+		ffOut := &Linear{In: inner, Out: in, w: mat(in, inner)}
+		if tc.biases {
+			ffIn.b, ffOut.b = randSlice(r, 2*inner), randSlice(r, in)
+		}
+		x := tensor.From(randSlice(r, rows*in), 1, rows, in)
+		acc := tensor.From(randSlice(r, rows*in), 1, rows, in)
+		want := Add(acc, ffOut.Forward(GEGLU(ffIn.Forward(x), inner)))
+		poisonScratch()
+		FeedForwardAdd(acc, x, ffIn, ffOut, inner)
+		sameTensor(t, "FeedForwardAdd, "+tc.name, acc, want)
+	}
+}
+
 // TestTokenLayoutConv: a transformer's 1x1 projections computed in the
 // token layout give the bits of the convolution and the transpose.
 func TestTokenLayoutConv(t *testing.T) {

@@ -118,10 +118,8 @@ func (b *transformerBlock) forward(x, text *tensor.Tensor) *tensor.Tensor {
 	b.attn2.forwardAdd(x, h, text)
 	release()
 	h, release = b.norm3.ForwardScratch(x)
-	g, releaseG := b.ffIn.ForwardGEGLU(h, b.inner)
+	nn.FeedForwardAdd(x, h, b.ffIn, b.ffOut, b.inner)
 	release()
-	b.ffOut.ForwardAdd(x, g)
-	releaseG()
 	return x
 }
 

@@ -97,7 +97,15 @@ func GEGLU(dst, x []float32, inner int) { GEGLUBias(dst, x, nil, inner) }
 // sum rounded once: the bits of adding the bias in a pass of its own,
 // without that pass over the (widest) activation. A nil bias adds
 // nothing.
-func GEGLUBias(dst, x, bias []float32, inner int) {
+func GEGLUBias(dst, x, bias []float32, inner int) { geglu(dst, x, bias, inner, false) }
+
+// GEGLUInPlace is GEGLUBias with each row's result written over the
+// row's value half, x[r, 0:inner] (the gate half is left as it was): a
+// caller that reads the results with a row stride of 2·inner needs no
+// second buffer.
+func GEGLUInPlace(x, bias []float32, inner int) { geglu(nil, x, bias, inner, true) }
+
+func geglu(dst, x, bias []float32, inner int, inPlace bool) {
 	if inner <= 0 {
 		return
 	}
@@ -108,7 +116,9 @@ func GEGLUBias(dst, x, bias []float32, inner int) {
 		panic(fmt.Sprintf("vmath: GEGLU bias of %d floats for 2·%d", len(bias), inner))
 	}
 	rows := len(x) / (2 * inner)
-	dst = dst[:rows*inner]
+	if !inPlace {
+		dst = dst[:rows*inner]
+	}
 	im := CurrentImpl()
 	body := inner &^ 15
 	var ba, bb []float32 // the halves of the bias
@@ -122,7 +132,10 @@ func GEGLUBias(dst, x, bias []float32, inner int) {
 	for r := 0; r < rows; r++ {
 		a := x[2*r*inner : (2*r+1)*inner]
 		b := x[(2*r+1)*inner : (2*r+2)*inner]
-		out := dst[r*inner : (r+1)*inner]
+		out := a // element j read before it is written, here and in the kernels
+		if !inPlace {
+			out = dst[r*inner : (r+1)*inner]
+		}
 		if im == ImplGo {
 			for j, g := range b {
 				v := a[j]

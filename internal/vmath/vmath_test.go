@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -383,14 +384,25 @@ func TestGEGLU(t *testing.T) {
 		for i := range bias {
 			bias[i] = float32(r.NormFloat64())
 		}
-		for _, withBias := range []bool{false, true} {
+		for _, mode := range []string{"plain", "bias", "in place"} {
+			withBias := mode != "plain"
 			forEachImpl(t, func(t *testing.T, im Impl) {
 				dst := make([]float32, rows*inner+1)
 				dst[rows*inner] = 42
-				if withBias {
-					GEGLUBias(dst, x, bias, inner)
-				} else {
+				switch mode {
+				case "plain":
 					GEGLU(dst, x, inner)
+				case "bias":
+					GEGLUBias(dst, x, bias, inner)
+				case "in place":
+					y := append([]float32(nil), x...)
+					GEGLUInPlace(y, bias, inner)
+					for rr := 0; rr < rows; rr++ {
+						copy(dst[rr*inner:], y[2*rr*inner:(2*rr+1)*inner])
+						if g := y[(2*rr+1)*inner : (2*rr+2)*inner]; !slices.Equal(g, x[(2*rr+1)*inner:(2*rr+2)*inner]) {
+							t.Fatalf("inner %d row %d: the gate half changed", inner, rr)
+						}
+					}
 				}
 				for rr := 0; rr < rows; rr++ {
 					for j := 0; j < inner; j++ {
@@ -401,7 +413,7 @@ func TestGEGLU(t *testing.T) {
 						}
 						got := dst[rr*inner+j]
 						if want := a * gelu1(b); !same(got, want) {
-							t.Fatalf("inner %d bias %v row %d col %d: %g, want %g", inner, withBias, rr, j, got, want)
+							t.Fatalf("inner %d %s row %d col %d: %g, want %g", inner, mode, rr, j, got, want)
 						}
 						if ref := float64(a) * geluRef(float64(b)); math.Abs(float64(got)-ref) > 1e-6*math.Max(1, math.Abs(ref)) {
 							t.Fatalf("inner %d: %g vs float64 %g", inner, got, ref)
