@@ -77,6 +77,23 @@
 	LEAQ (AX)(R14*2), R11; \
 	ADDQ R14, R11
 
+// NEXT_TILE moves the argument slots of a column kernel's A, C and
+// prefetch stream six rows down (R8, R10 and R14 hold their row strides in
+// bytes).
+#define NEXT_TILE(aslot, cslot, pfslot) \
+	MOVQ aslot, SI;            \
+	LEAQ (SI)(R8*4), SI;       \
+	LEAQ (SI)(R8*2), SI;       \
+	MOVQ SI, aslot;            \
+	MOVQ cslot, DI;            \
+	LEAQ (DI)(R10*4), DI;      \
+	LEAQ (DI)(R10*2), DI;      \
+	MOVQ DI, cslot;            \
+	MOVQ pfslot, AX;           \
+	LEAQ (AX)(R14*4), AX;      \
+	LEAQ (AX)(R14*2), AX;      \
+	MOVQ AX, pfslot
+
 #define PREFETCH_PF(steparg) \
 	PREFETCHT1 (AX);         \
 	PREFETCHT1 (AX)(R14*1);  \
@@ -233,18 +250,7 @@ loop32t:
 store32:
 	STORE_C32Z
 
-	MOVQ a+16(FP), SI
-	LEAQ (SI)(R8*4), SI
-	LEAQ (SI)(R8*2), SI
-	MOVQ SI, a+16(FP)
-	MOVQ c+56(FP), DI
-	LEAQ (DI)(R10*4), DI
-	LEAQ (DI)(R10*2), DI
-	MOVQ DI, c+56(FP)
-	MOVQ pf+80(FP), AX
-	LEAQ (AX)(R14*4), AX
-	LEAQ (AX)(R14*2), AX
-	MOVQ AX, pf+80(FP)
+	NEXT_TILE(a+16(FP), c+56(FP), pf+80(FP))
 	DECQ R15
 	JNZ  ntile32
 	VZEROUPPER
@@ -520,19 +526,7 @@ nloop16yt:
 nstore16y:
 	STORE_C16Y
 
-	MOVQ a+16(FP), SI
-	LEAQ (SI)(R8*4), SI
-	LEAQ (SI)(R8*2), SI
-	MOVQ SI, a+16(FP)
-	MOVQ c+48(FP), DI
-	LEAQ (DI)(R10*4), DI
-	LEAQ (DI)(R10*2), DI
-	MOVQ DI, c+48(FP)
-	MOVQ pf+72(FP), AX
-	MOVQ pfs+80(FP), R14
-	LEAQ (AX)(R14*4), AX
-	LEAQ (AX)(R14*2), AX
-	MOVQ AX, pf+72(FP)
+	NEXT_TILE(a+16(FP), c+48(FP), pf+72(FP))
 	DECQ BX
 	JNZ  ntile16y
 	VZEROUPPER
