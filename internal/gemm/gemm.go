@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/imggen/imggen/internal/kernelset"
+	"github.com/imggen/imggen/internal/reuse"
 	"github.com/imggen/imggen/internal/vmath"
 )
 
@@ -328,7 +329,7 @@ func run(g *problem, threads int) {
 	// image) that repeats, so such an A is widened once, up front, by all
 	// threads into a pooled buffer instead.
 	if g.a16 != nil && n > 2*g.bl.nc {
-		buf := wideAs.Get().(*[]float32)
+		buf := wideAs.Get()
 		*buf = grow(*buf, m*k)
 		a := *buf
 		parallel(m, threads, func(i0, i1 int) {
@@ -380,7 +381,7 @@ func run(g *problem, threads int) {
 		if packedLen(k, n) > maxWholePack {
 			splitN = true
 		} else {
-			buf := wholePacks.Get().(*[]float32)
+			buf := wholePacks.Get()
 			if g.bt16 != nil {
 				g.pb = packWholeHalfT(*buf, g.bt16, g.ldb, k, n, t)
 			} else {
@@ -455,15 +456,15 @@ type worker struct {
 	tmp    [mr * nr]float32 // C tile for tiles that overhang C
 }
 
-var workers = sync.Pool{New: func() any { return new(worker) }}
+var workers = reuse.Pool[*worker]{New: func() *worker { return new(worker) }}
 
 // wholePacks recycles the buffers of B packed up front for M splits.
-var wholePacks = sync.Pool{New: func() any { return new([]float32) }}
+var wholePacks = reuse.Pool[*[]float32]{New: func() *[]float32 { return new([]float32) }}
 
 // wideAs recycles the buffers of float16 A widened up front.
-var wideAs = sync.Pool{New: func() any { return new([]float32) }}
+var wideAs = reuse.Pool[*[]float32]{New: func() *[]float32 { return new([]float32) }}
 
-func getWorker() *worker  { return workers.Get().(*worker) }
+func getWorker() *worker  { return workers.Get() }
 func putWorker(w *worker) { workers.Put(w) }
 
 func grow(s []float32, n int) []float32 {

@@ -200,7 +200,9 @@ func UpsampleConv(conv *Conv2d, x *tensor.Tensor, oh, ow int) *tensor.Tensor {
 	y := tensor.New(n, conv.Out, oh, ow)
 	wp := packedWeights(conv.w)
 	defer wp.release()
-	padded := newPadded(c, oh, ow)
+	pp := getPadded(c, oh, ow)
+	defer putFloats(pp)
+	padded := *pp
 	up := newUpsampler(h, w, oh, ow)
 	for i := 0; i < n; i++ {
 		parallelFor(c, 4, func(c0, c1 int) {

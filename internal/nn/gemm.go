@@ -1,15 +1,14 @@
 package nn
 
 import (
-	"sync"
-
 	"github.com/imggen/imggen/internal/gemm"
+	"github.com/imggen/imggen/internal/reuse"
 	"github.com/imggen/imggen/internal/weights"
 )
 
 // packedPool recycles the packed weights of convolutions (see
 // packedWeights).
-var packedPool sync.Pool
+var packedPool = reuse.Pool[*pooledPacked]{New: func() *pooledPacked { return new(pooledPacked) }}
 
 // pooledPacked is a weight matrix packed as a right-hand operand.
 type pooledPacked struct{ pb *gemm.PackedB }
@@ -18,10 +17,7 @@ type pooledPacked struct{ pb *gemm.PackedB }
 // with pixels as rows (float16 widened on the way), reusing pooled memory;
 // release gives it back.
 func packedWeights(w weights.Matrix) *pooledPacked {
-	p, _ := packedPool.Get().(*pooledPacked)
-	if p == nil {
-		p = new(pooledPacked)
-	}
+	p := packedPool.Get()
 	if w.F16 != nil {
 		p.pb = gemm.RepackBTHalf(p.pb, w.F16, w.Cols, w.Cols, w.Rows, Threads())
 	} else {

@@ -2,10 +2,9 @@ package nn
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/imggen/imggen/internal/gemm"
-
+	"github.com/imggen/imggen/internal/reuse"
 	"github.com/imggen/imggen/internal/tensor"
 	"github.com/imggen/imggen/internal/vmath"
 	"github.com/imggen/imggen/internal/weights"
@@ -153,10 +152,12 @@ func (c *Conv2d) convolve(x *tensor.Tensor) *tensor.Tensor {
 	// image.
 	if n > 1 && kk*n*pixels <= maxIm2colFloats {
 		np := n * pixels
-		patches := packedPatchesPool.Get().(*pooledPacked)
+		patches := packedPatchesPool.Get()
 		defer packedPatchesPool.Put(patches)
 		patches.pb = c.packedPatches(patches.pb, x, oh, ow)
-		wide := make([]float32, c.Out*np)
+		wideBuf := getFloats(c.Out * np)
+		defer putFloats(wideBuf)
+		wide := *wideBuf
 		if c.w.F16 != nil {
 			gemm.SgemmHalfAPacked(c.Out, c.w.F16, kk, patches.pb, wide, np, Threads())
 		} else {
@@ -177,7 +178,9 @@ func (c *Conv2d) convolve(x *tensor.Tensor) *tensor.Tensor {
 	// The patch matrix of a whole 512 px VAE layer would take gigabytes, so
 	// build it for bands of output rows; the sums per output are unchanged.
 	band := max(1, min(oh, maxIm2colFloats/(kk*ow)))
-	cols := make([]float32, kk*band*ow)
+	colsBuf := getFloats(kk * band * ow) // im2col writes every element
+	defer putFloats(colsBuf)
+	cols := *colsBuf
 	for i := 0; i < n; i++ {
 		img := x.Data[i*ch*h*w : (i+1)*ch*h*w]
 		out := y.Data[i*c.Out*pixels : (i+1)*c.Out*pixels]
@@ -290,7 +293,9 @@ func (c *Conv2d) weightsTimes(out, b []float32, n, ldc int) {
 // whose extra columns are dropped as the result is transposed back to
 // channels first. The sums, and so the bits, are those of the im2col path.
 func (c *Conv2d) forwardShifted(out, img []float32, wp *gemm.PackedB, h, w int) {
-	padded := newPadded(c.In, h, w)
+	pp := getPadded(c.In, h, w)
+	defer putFloats(pp)
+	padded := *pp
 	parallelFor(c.In, 8, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			for iy := 0; iy < h; iy++ {
@@ -301,10 +306,25 @@ func (c *Conv2d) forwardShifted(out, img []float32, wp *gemm.PackedB, h, w int) 
 	c.shiftedProduct(out, padded, wp, h, w)
 }
 
-// newPadded returns zeroed room for ch planes of h x w padded by one pixel
-// on every side, plus two floats of slack: the last row read of the last
-// channel runs two past its plane.
-func newPadded(ch, h, w int) []float32 { return make([]float32, ch*(h+2)*(w+2)+2) }
+// getPadded returns pooled room for ch planes of h x w padded by one pixel
+// on every side, plus two floats of slack (the last row read of the last
+// channel runs two past its plane). The border and the slack are zero; the
+// inside is left as it was, for the caller to write in full. putFloats
+// gives it back.
+func getPadded(ch, h, w int) *[]float32 {
+	p := getFloats(ch*(h+2)*(w+2) + 2)
+	buf, pw, plane := *p, w+2, (h+2)*(w+2)
+	for c := 0; c < ch; c++ {
+		img := buf[c*plane : (c+1)*plane]
+		clear(img[:pw])
+		for r := 1; r <= h; r++ {
+			img[r*pw], img[r*pw+pw-1] = 0, 0
+		}
+		clear(img[(h+1)*pw:])
+	}
+	clear(buf[ch*plane:])
+	return p
+}
 
 // paddedRow is where row iy of channel ch starts inside a padded image.
 func paddedRow(ch, iy, h, w int) int { return (ch*(h+2)+iy+1)*(w+2) + 1 }
@@ -328,7 +348,9 @@ func (c *Conv2d) shiftedProduct(out, padded []float32, wp *gemm.PackedB, h, w in
 		}
 	}
 	band := max(1, min(h, maxIm2colFloats/(c.Out*pw)))
-	wide := make([]float32, band*pw*c.Out)
+	wideBuf := getFloats(band * pw * c.Out)
+	defer putFloats(wideBuf)
+	wide := *wideBuf
 	for y0 := 0; y0 < h; y0 += band {
 		rows := min(band, h-y0)
 		n := rows * pw
@@ -418,7 +440,7 @@ func (c *Conv2d) im2col(cols []float32, ld int, img []float32, h, w, y0, oh, ow 
 }
 
 // packedPatchesPool recycles the packed patch matrices of packedPatches.
-var packedPatchesPool = sync.Pool{New: func() any { return new(pooledPacked) }}
+var packedPatchesPool = reuse.Pool[*pooledPacked]{New: func() *pooledPacked { return new(pooledPacked) }}
 
 // packedPatches lays out the patch matrix of the whole batch x [N, In, h,
 // w], [In*K*K, N*oh*ow] with the images side by side, straight in the

@@ -98,7 +98,9 @@ func normConvInto(y *tensor.Tensor, norm *GroupNorm, conv *Conv2d, x *tensor.Ten
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	wp := packedWeights(conv.w)
 	defer wp.release()
-	padded := newPadded(c, h, w)
+	pp := getPadded(c, h, w)
+	defer putFloats(pp)
+	padded := *pp
 	for i := 0; i < n; i++ {
 		norm.forwardPadded(padded, x.Data[i*c*h*w:(i+1)*c*h*w], h, w)
 		conv.shiftedProduct(y.Data[i*conv.Out*h*w:(i+1)*conv.Out*h*w], padded, wp.pb, h, w)
@@ -106,7 +108,7 @@ func normConvInto(y *tensor.Tensor, norm *GroupNorm, conv *Conv2d, x *tensor.Ten
 }
 
 // forwardPadded writes GroupNorm and SiLU of one image img (h x w) into
-// the inside of a padded image (see newPadded), row by row; the border is
+// the inside of a padded image (see getPadded), row by row; the border is
 // left as it is.
 func (g *GroupNorm) forwardPadded(padded, img []float32, h, w int) {
 	g.eachChannel(img, 1, h*w, func(_, ch int, src []float32, scale, shift float32) {

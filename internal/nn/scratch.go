@@ -2,7 +2,8 @@ package nn
 
 import (
 	"math/bits"
-	"sync"
+
+	"github.com/imggen/imggen/internal/reuse"
 )
 
 // Pooled scratch, handed out with any content: a fresh allocation is
@@ -12,7 +13,7 @@ import (
 // Buffers are pooled by size class, four per power of two, so that a
 // request gets a buffer at most a quarter larger than it asked for, and
 // layers of many sizes do not keep trading small buffers for large ones.
-type pools [64 * 4]sync.Pool
+type pools [64 * 4]reuse.Pool[any]
 
 var wordBufs, floatBufs pools
 
