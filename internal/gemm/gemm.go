@@ -464,6 +464,14 @@ var wholePacks = reuse.Pool[*[]float32]{New: func() *[]float32 { return new([]fl
 // wideAs recycles the buffers of float16 A widened up front.
 var wideAs = reuse.Pool[*[]float32]{New: func() *[]float32 { return new([]float32) }}
 
+// DropScratch empties the pools of workers and packing buffers for the
+// collector to reclaim (see nn.DropScratch).
+func DropScratch() {
+	workers.Drain()
+	wholePacks.Drain()
+	wideAs.Drain()
+}
+
 func getWorker() *worker  { return workers.Get() }
 func putWorker(w *worker) { workers.Put(w) }
 

@@ -34,7 +34,9 @@ func AttentionInto(out, q, k, v []float32, lq, lk, dim, heads int, scale float32
 	// sets (measured ~20% slower).
 	ld := lk + 16
 	parallelFor(heads*chunks, 1, func(lo, hi int) {
-		s := make([]float32, attnChunk*ld)
+		sBuf := getFloats(attnChunk * ld) // scores: each row written before it is read
+		defer putFloats(sBuf)
+		s := *sBuf
 		var kp, vp *gemm.PackedB
 		packed := -1
 		for job := lo; job < hi; job++ {

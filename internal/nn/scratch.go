@@ -3,6 +3,7 @@ package nn
 import (
 	"math/bits"
 
+	"github.com/imggen/imggen/internal/gemm"
 	"github.com/imggen/imggen/internal/reuse"
 )
 
@@ -48,3 +49,19 @@ func getWords(n int) *[]uint32   { return getBuf[uint32](&wordBufs, n) }
 func putWords(p *[]uint32)       { putBuf(&wordBufs, p) }
 func getFloats(n int) *[]float32 { return getBuf[float32](&floatBufs, n) }
 func putFloats(p *[]float32)     { putBuf(&floatBufs, p) }
+
+// DropScratch empties the pools of scratch buffers and packed operands
+// (here and in gemm) for the collector to reclaim. The pools outlive
+// collections, so that a U-Net call reuses its buffers; call this where
+// the sizes in use change for good (before the decoder, and between its
+// levels, each four times the size of the last) so that buffers nobody
+// will ask for again do not sit beside the new ones.
+func DropScratch() {
+	for i := range floatBufs {
+		floatBufs[i].Drain()
+		wordBufs[i].Drain()
+	}
+	packedPool.Drain()
+	packedPatchesPool.Drain()
+	gemm.DropScratch()
+}

@@ -407,6 +407,10 @@ func maskBlend(mask, init, noise []float32, s sampler.Sampler) func(i int, x []f
 
 // decode turns the final latents into the picture, whole or in tiles.
 func (p *Pipeline) decode(x []float32, l *latents, tiled bool, tr *Trace) (*image.RGBA, error) {
+	// The U-Net's pooled buffers are of no use to the decoder, nor the
+	// decoder's to the next image's U-Net.
+	nn.DropScratch()
+	defer nn.DropScratch()
 	if p.opts.ReleaseWeights {
 		// The denoising loop's garbage would otherwise stay resident
 		// beside the decoder's activations (one image: the peak memory).

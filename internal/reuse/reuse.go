@@ -45,3 +45,10 @@ func (p *Pool[T]) Put(x T) {
 	p.free = append(p.free, x)
 	p.mu.Unlock()
 }
+
+// Drain empties the list, leaving its items to the collector.
+func (p *Pool[T]) Drain() {
+	p.mu.Lock()
+	p.free = nil
+	p.mu.Unlock()
+}

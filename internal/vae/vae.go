@@ -213,6 +213,7 @@ func (d *decoder) Forward(z *tensor.Tensor, trace tracer) *tensor.Tensor {
 	for i, b := range d.up {
 		x = b.Forward(x)
 		trace.emit(fmt.Sprintf("decoder.up_blocks.%d", i), x)
+		nn.DropScratch() // the next level's buffers are four times as large
 	}
 	return nn.NormConv(d.normOut, d.convOut, x)
 }
