@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -543,8 +544,26 @@ func TestRunReport(t *testing.T) {
 		math.Abs(r.UNetCeilingRatio-r.UNetSteadyGFLOPS/r.CeilingGFLOPS) > 1e-12 || r.VAECeilingRatio <= 0 {
 		t.Errorf("ceiling %+v", r)
 	}
+	// CPU time: every stage used some, and no more than all the machine's
+	// CPUs for its wall time (with slack: the reading spans the sampler
+	// step before a call, and the collector may use CPUs beyond the run's
+	// threads).
+	if runtime.GOOS != "windows" {
+		for _, s := range r.Stages {
+			if s.CPU <= 0 || s.CPU > 1.1*s.Seconds*float64(runtime.NumCPU())+0.05 {
+				t.Errorf("stage %s: %g s CPU in %g s", s.Name, s.CPU, s.Seconds)
+			}
+		}
+		var sum float64
+		for _, c := range r.UNetCalls {
+			sum += c.CPU
+		}
+		if u := r.Stages[2]; sum <= 0 || math.Abs(sum-u.CPU) > 1e-9 {
+			t.Errorf("U-Net calls' CPU %g s, stage %g s", sum, u.CPU)
+		}
+	}
 	tab := r.Table()
-	for _, s := range []string{"text_encoder", "vae_decode", "GFLOPS", "latent 8x8", "U-Net call", "kernel ceiling"} {
+	for _, s := range []string{"text_encoder", "vae_decode", "GFLOPS", "latent 8x8", "U-Net call", "kernel ceiling", "busy"} {
 		if !strings.Contains(tab, s) {
 			t.Errorf("table lacks %q:\n%s", s, tab)
 		}

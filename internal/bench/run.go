@@ -67,6 +67,10 @@ type Stage struct {
 	GFLOPS  float64 `json:"gflops,omitempty"` // GFLOP / Seconds
 	RSS     int64   `json:"rss_bytes"`        // resident set size after the stage
 	PeakRSS int64   `json:"peak_rss_bytes"`   // peak resident set size up to the end of the stage
+	// CPU is the process's CPU time (user and system, all threads) over
+	// the stage; CPU / (Seconds · threads) is how busy the threads were.
+	// Zero where the system does not tell.
+	CPU float64 `json:"cpu_seconds,omitempty"`
 }
 
 // Call is one U-Net evaluation (on the whole batch).
@@ -75,6 +79,7 @@ type Call struct {
 	Timestep float64 `json:"timestep"`
 	Seconds  float64 `json:"seconds"`
 	GFLOPS   float64 `json:"gflops"`
+	CPU      float64 `json:"cpu_seconds,omitempty"` // process CPU time since the sampler's previous step
 }
 
 // Report is the result of a run.
@@ -135,7 +140,7 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 			ceilingBF16 = gemm.CeilingBF16(o.Threads, o.CeilingTime)
 		}
 	}
-	start := time.Now()
+	start, startCPU := time.Now(), cpuTime()
 	m, err := model.Load(path, model.Options{})
 	if err != nil {
 		return nil, err
@@ -149,7 +154,7 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 	if raw, ok := m.UNetWeights.(weights.RawSource); ok {
 		_, r.DType, _ = raw.Raw("conv_in.weight")
 	}
-	r.stage(o, "load", 1, time.Since(start), 0)
+	r.stage(o, "load", 1, time.Since(start), cpuTime()-startCPU, 0)
 	if err := run(ctx, p, o, r); err != nil {
 		return nil, err
 	}
@@ -208,26 +213,42 @@ func run(ctx context.Context, p *pipeline.Pipeline, o Options, r *Report) error 
 		r.Batch, prompts = 2, 2
 	}
 	perCall := UNetFLOPs(uc, r.Batch, lh, lw)
-	var unetTime time.Duration
+	var unetTime, unetCPU time.Duration
 	var unetRSS, unetPeak int64 // memory as the last U-Net call returns
+	// CPU time is read at each hook: what a stage or U-Net call used is
+	// the CPU time since the hook before it (the work between them is a
+	// sampler step on the latents, too small to show).
+	lastCPU := cpuTime()
+	cpuSince := func() time.Duration {
+		now := cpuTime()
+		d := now - lastCPU
+		lastCPU = now
+		return d
+	}
 	tr := &pipeline.Trace{
+		InitialLatent: func([]float32) { cpuSince() },
+		StartLatents:  func([]float32) { cpuSince() },
+		Step:          func(int, []float32, []float32) { cpuSince() },
 		Stage: func(name string, d time.Duration) {
+			cpu := cpuSince()
 			switch name {
 			case "text_encoder":
 				var work int64
 				for _, tm := range p.TextModels() {
 					work += TextFLOPs(tm.Config(), prompts)
 				}
-				r.stage(o, name, 1, d, work)
+				r.stage(o, name, 1, d, cpu, work)
 			case "vae_decode":
-				r.stageMem(o, "unet", len(r.UNetCalls), unetTime, perCall*int64(len(r.UNetCalls)), unetRSS, unetPeak)
-				r.stage(o, name, 1, d, VAEDecodeFLOPs(vc, lh, lw))
+				r.stageMem(o, "unet", len(r.UNetCalls), unetTime, unetCPU, perCall*int64(len(r.UNetCalls)), unetRSS, unetPeak)
+				r.stage(o, name, 1, d, cpu, VAEDecodeFLOPs(vc, lh, lw))
 			}
 		},
 		UNetOutput: func(i int, t float64, out *tensor.Tensor, d time.Duration) {
+			cpu := cpuSince()
 			unetTime += d
+			unetCPU += cpu
 			unetRSS, unetPeak = memory()
-			c := Call{Index: i, Timestep: t, Seconds: d.Seconds(), GFLOPS: gflops(perCall, d)}
+			c := Call{Index: i, Timestep: t, Seconds: d.Seconds(), GFLOPS: gflops(perCall, d), CPU: cpu.Seconds()}
 			r.UNetCalls = append(r.UNetCalls, c)
 			o.logf("unet call %d/%d: %.2f s, %.2f GFLOPS", i+1, o.Steps, c.Seconds, c.GFLOPS)
 			r.Finite = r.Finite && finite(out.Data)
@@ -244,14 +265,14 @@ func run(ctx context.Context, p *pipeline.Pipeline, o Options, r *Report) error 
 }
 
 // stage records a finished stage with the memory use at its end.
-func (r *Report) stage(o Options, name string, calls int, d time.Duration, flop int64) {
+func (r *Report) stage(o Options, name string, calls int, d, cpu time.Duration, flop int64) {
 	rss, peak := memory()
-	r.stageMem(o, name, calls, d, flop, rss, peak)
+	r.stageMem(o, name, calls, d, cpu, flop, rss, peak)
 }
 
 // stageMem records a stage with the memory use measured when it ended.
-func (r *Report) stageMem(o Options, name string, calls int, d time.Duration, flop int64, rss, peak int64) {
-	st := Stage{Name: name, Calls: calls, Seconds: d.Seconds(), GFLOP: float64(flop) / 1e9, GFLOPS: gflops(flop, d), RSS: rss, PeakRSS: peak}
+func (r *Report) stageMem(o Options, name string, calls int, d, cpu time.Duration, flop int64, rss, peak int64) {
+	st := Stage{Name: name, Calls: calls, Seconds: d.Seconds(), GFLOP: float64(flop) / 1e9, GFLOPS: gflops(flop, d), RSS: rss, PeakRSS: peak, CPU: cpu.Seconds()}
 	r.Stages = append(r.Stages, st)
 	r.PeakRSS = max(r.PeakRSS, peak)
 	msg := fmt.Sprintf("%s: %.2f s", name, st.Seconds)
@@ -262,6 +283,15 @@ func (r *Report) stageMem(o Options, name string, calls int, d time.Duration, fl
 		msg += ", peak RSS " + fmtBytes(peak)
 	}
 	o.logf("%s", msg)
+}
+
+// busy formats the share of the run's threads that CPU time cpu kept
+// busy over wall seconds, or "-" where it is unknown.
+func (r *Report) busy(cpu, wall float64) string {
+	if cpu <= 0 || wall <= 0 || r.Threads < 1 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*cpu/(wall*float64(r.Threads)))
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -297,7 +327,7 @@ func (r *Report) Table() string {
 	fmt.Fprintf(&b, "run     %dx%d (latent %dx%d), %s, %d steps, cfg %g (%s), %d threads\n",
 		r.Width, r.Height, r.LatentWidth, r.LatentHeight, r.Sampler, r.Steps, r.CFGScale, guidance, r.Threads)
 	fmt.Fprintf(&b, "system  %s/%s, %d CPUs, %s\n\n", r.GOOS, r.GOARCH, r.CPUs, r.GoVersion)
-	fmt.Fprintf(&b, "%-13s %5s %10s %10s %11s %8s %10s %10s\n", "stage", "calls", "wall s", "s/call", "GFLOP/call", "GFLOPS", "RSS", "peak RSS")
+	fmt.Fprintf(&b, "%-13s %5s %10s %10s %11s %8s %6s %10s %10s\n", "stage", "calls", "wall s", "s/call", "GFLOP/call", "GFLOPS", "busy", "RSS", "peak RSS")
 	dash := func(v float64, format string) string {
 		if v == 0 {
 			return "-"
@@ -305,14 +335,14 @@ func (r *Report) Table() string {
 		return fmt.Sprintf(format, v)
 	}
 	for _, s := range r.Stages {
-		fmt.Fprintf(&b, "%-13s %5d %10.2f %10.2f %11s %8s %10s %10s\n", s.Name, s.Calls, s.Seconds, s.Seconds/float64(max(s.Calls, 1)),
-			dash(s.GFLOP/float64(max(s.Calls, 1)), "%.4g"), dash(s.GFLOPS, "%.2f"), memString(s.RSS), memString(s.PeakRSS))
+		fmt.Fprintf(&b, "%-13s %5d %10.2f %10.2f %11s %8s %6s %10s %10s\n", s.Name, s.Calls, s.Seconds, s.Seconds/float64(max(s.Calls, 1)),
+			dash(s.GFLOP/float64(max(s.Calls, 1)), "%.4g"), dash(s.GFLOPS, "%.2f"), r.busy(s.CPU, s.Seconds), memString(s.RSS), memString(s.PeakRSS))
 	}
-	fmt.Fprintf(&b, "%-13s %5s %10.2f %10s %11s %8s %10s %10s\n", "total", "", r.TotalSeconds, "", "", "", "", memString(r.PeakRSS))
+	fmt.Fprintf(&b, "%-13s %5s %10.2f %10s %11s %8s %6s %10s %10s\n", "total", "", r.TotalSeconds, "", "", "", "", "", memString(r.PeakRSS))
 	if len(r.UNetCalls) > 0 {
-		fmt.Fprintf(&b, "\n%-13s %9s %10s %8s\n", "U-Net call", "timestep", "wall s", "GFLOPS")
+		fmt.Fprintf(&b, "\n%-13s %9s %10s %8s %6s\n", "U-Net call", "timestep", "wall s", "GFLOPS", "busy")
 		for _, c := range r.UNetCalls {
-			fmt.Fprintf(&b, "%-13d %9g %10.2f %8.2f\n", c.Index+1, c.Timestep, c.Seconds, c.GFLOPS)
+			fmt.Fprintf(&b, "%-13d %9g %10.2f %8.2f %6s\n", c.Index+1, c.Timestep, c.Seconds, c.GFLOPS, r.busy(c.CPU, c.Seconds))
 		}
 	}
 	if r.CeilingGFLOPS > 0 {
