@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // mapFile maps the file read-only so that a multi-gigabyte checkpoint costs
@@ -52,5 +54,5 @@ func dropPages(b []byte, mapped bool) {
 	if hi <= lo {
 		return
 	}
-	_ = syscall.Madvise(b[lo-start:hi-start], syscall.MADV_DONTNEED)
+	_ = unix.Madvise(b[lo-start:hi-start], unix.MADV_DONTNEED)
 }
