@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/imggen/imggen/internal/kernelset"
 	"github.com/imggen/imggen/internal/reuse"
+	"github.com/imggen/imggen/internal/team"
 	"github.com/imggen/imggen/internal/vmath"
 )
 
@@ -434,16 +434,7 @@ func parallel(n, t int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(t - 1)
-	for i := 1; i < t; i++ {
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(i*n/t, (i+1)*n/t)
-	}
-	fn(0, n/t)
-	wg.Wait()
+	team.Run(t, func(i int) { fn(i*n/t, (i+1)*n/t) })
 }
 
 // worker holds one goroutine's scratch space.

@@ -8,10 +8,10 @@ package nn
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/imggen/imggen/internal/gemm"
+	"github.com/imggen/imggen/internal/team"
 )
 
 var threads atomic.Int32
@@ -62,17 +62,6 @@ func parallelFor(n, minChunk int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
 	chunk := (n + t - 1) / t
-	// The first chunk runs on the calling goroutine.
-	for lo := chunk; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, hi)
-	}
-	fn(0, min(chunk, n))
-	wg.Wait()
+	team.Run((n+chunk-1)/chunk, func(i int) { fn(i*chunk, min((i+1)*chunk, n)) })
 }
