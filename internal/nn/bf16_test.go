@@ -194,8 +194,8 @@ func TestParsePrecision(t *testing.T) {
 
 // poisonScratch puts scratch buffers full of NaN bits into the pools, one
 // of every size class up to 1<<18 elements, so that a word a layer reads
-// without writing it (a padded border) shows. All are made before any is
-// put, so that a collection the making triggers cannot empty the pools.
+// without writing it (a padded border) shows. The pools hand out the
+// buffer put last, so the next request of each class gets poison.
 func poisonScratch() {
 	var words []*[]uint32
 	var floats []*[]float32
