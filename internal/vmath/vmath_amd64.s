@@ -486,6 +486,8 @@ done:
 // Softmax passes. Lane j (0..15) of lanes/acc takes elements i ≡ j mod 16.
 
 // func maxScaledAVX2(src *float32, n int, scale float32, lanes *[16]float32)
+//
+// Two pairs of accumulators, 32 elements a round (see maxScaledAVX512).
 TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-32
 	MOVQ         src+0(FP), SI
 	MOVQ         n+8(FP), CX
@@ -493,30 +495,71 @@ TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-32
 	MOVQ         lanes+24(FP), DX
 	VMOVUPS      (DX), Y0
 	VMOVUPS      32(DX), Y1
+	VMOVAPS      Y0, Y5
+	VMOVAPS      Y1, Y6
 	SHRQ         $4, CX
+	MOVQ         CX, BX
+	SHRQ         $1, BX
+	JZ           tail
+loop2:
+	VMULPS       (SI), Y2, Y3
+	VMULPS       32(SI), Y2, Y4
+	VMULPS       64(SI), Y2, Y7
+	VMULPS       96(SI), Y2, Y8
+	VMAXPS       Y3, Y0, Y0
+	VMAXPS       Y4, Y1, Y1
+	VMAXPS       Y7, Y5, Y5
+	VMAXPS       Y8, Y6, Y6
+	ADDQ         $128, SI
+	DECQ         BX
+	JNZ          loop2
+tail:
+	ANDQ         $1, CX
 	JZ           done
-loop:
 	VMULPS       (SI), Y2, Y3
 	VMULPS       32(SI), Y2, Y4
 	VMAXPS       Y3, Y0, Y0
 	VMAXPS       Y4, Y1, Y1
-	ADDQ         $64, SI
-	DECQ         CX
-	JNZ          loop
 done:
+	VMAXPS       Y5, Y0, Y0
+	VMAXPS       Y6, Y1, Y1
 	VMOVUPS      Y0, (DX)
 	VMOVUPS      Y1, 32(DX)
 	VZEROUPPER
 	RET
 
 // func maxScaledAVX512(src *float32, n int, scale float32, lanes *[16]float32)
+//
+// Four accumulators, 64 elements a round: one VMAXPS chain would wait on
+// its latency every 16 elements. Lane j still sees exactly the elements
+// i ≡ j (mod 16), and a maximum does not depend on their grouping.
 TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-32
 	MOVQ         src+0(FP), SI
 	MOVQ         n+8(FP), CX
 	VBROADCASTSS scale+16(FP), Z2
 	MOVQ         lanes+24(FP), DX
 	VMOVUPS      (DX), Z0
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
 	SHRQ         $4, CX
+	MOVQ         CX, BX
+	SHRQ         $2, BX
+	JZ           tail
+loop4:
+	VMULPS       (SI), Z2, Z3
+	VMULPS       64(SI), Z2, Z7
+	VMULPS       128(SI), Z2, Z8
+	VMULPS       192(SI), Z2, Z9
+	VMAXPS       Z3, Z0, Z0
+	VMAXPS       Z7, Z4, Z4
+	VMAXPS       Z8, Z5, Z5
+	VMAXPS       Z9, Z6, Z6
+	ADDQ         $256, SI
+	DECQ         BX
+	JNZ          loop4
+tail:
+	ANDQ         $3, CX
 	JZ           done
 loop:
 	VMULPS       (SI), Z2, Z3
@@ -525,6 +568,9 @@ loop:
 	DECQ         CX
 	JNZ          loop
 done:
+	VMAXPS       Z4, Z0, Z0
+	VMAXPS       Z6, Z5, Z5
+	VMAXPS       Z5, Z0, Z0
 	VMOVUPS      Z0, (DX)
 	VZEROUPPER
 	RET
