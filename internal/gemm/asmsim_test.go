@@ -71,6 +71,7 @@ func asmListing(t *testing.T) map[string][]simInst {
 
 type simMachine struct {
 	gpr    map[string]int64
+	kreg   map[string]int64 // opmask registers K1..K7
 	vec    [32][16]float32
 	mem    map[int64]float32 // 4-byte cells of the mapped arrays
 	ints   map[int64]int64   // 8-byte cells of the mapped int arrays
@@ -191,7 +192,33 @@ func (m *simMachine) run(prog []simInst) {
 				panic("only zeroing xor is simulated")
 			}
 			m.vec[n] = [16]float32{}
+		case "KMOVW":
+			m.kreg[a[1]] = m.gpr[a[0]] & 0xffff
+		case "VMOVUPS.Z": // masked load, zeroing: VMOVUPS.Z mem, K, Z
+			n, lanes, _ := vreg(a[2])
+			base, mask := m.addr(a[0]), m.kreg[a[1]]
+			m.vec[n] = [16]float32{}
+			for j := 0; j < lanes; j++ {
+				if mask>>j&1 != 0 {
+					m.vec[n][j] = m.load(base + 4*int64(j))
+				}
+			}
 		case "VMOVUPS":
+			if len(a) == 3 { // masked store: VMOVUPS Z, K, mem
+				n, lanes, _ := vreg(a[0])
+				base, mask := m.addr(a[2]), m.kreg[a[1]]
+				for j := 0; j < lanes; j++ {
+					if mask>>j&1 == 0 {
+						continue
+					}
+					if _, ok := m.mem[base+4*int64(j)]; !ok {
+						panic(fmt.Sprintf("store to unmapped address %#x", base+4*int64(j)))
+					}
+					m.mem[base+4*int64(j)] = m.vec[n][j]
+					m.writes[base+4*int64(j)] = true
+				}
+				break
+			}
 			if n, lanes, ok := vreg(a[0]); ok { // store
 				base := m.addr(a[1])
 				for j := 0; j < lanes; j++ {
@@ -235,6 +262,7 @@ func (m *simMachine) run(prog []simInst) {
 // column of C (one for the one-tile kernels), over kc steps.
 type simTile struct {
 	tiles, kc, rs, cs, bn, ldc int
+	v                          int // columns of C written (the 48-wide kernel's mask)
 	load                       bool
 	a, b, c                    []float32
 }
@@ -248,9 +276,13 @@ func newSimTile(r *rand.Rand, w, tiles int) simTile {
 	}
 	alen := (mr*tiles-1)*t.rs + (t.kc-1)*t.cs + 1
 	blen := sw * t.kc
-	if w == 32 {
+	if w > sw {
 		t.bn = sw*t.kc + sw*r.IntN(3)
-		blen += t.bn
+		blen += (w/sw - 1) * t.bn
+	}
+	t.v = w
+	if w == 48 {
+		t.v = 2*sw + 1 + r.IntN(sw)
 	}
 	t.ldc = w + r.IntN(5)
 	gen := func(n int) []float32 {
@@ -260,7 +292,7 @@ func newSimTile(r *rand.Rand, w, tiles int) simTile {
 		}
 		return x
 	}
-	t.a, t.b, t.c = gen(alen), gen(blen), gen((mr*tiles-1)*t.ldc+w)
+	t.a, t.b, t.c = gen(alen), gen(blen), gen((mr*tiles-1)*t.ldc+t.v)
 	return t
 }
 
@@ -268,16 +300,13 @@ func newSimTile(r *rand.Rand, w, tiles int) simTile {
 func (t simTile) want(w int) []float32 {
 	c := append([]float32(nil), t.c...)
 	for i := 0; i < mr*t.tiles; i++ {
-		for j := 0; j < w; j++ {
+		for j := 0; j < t.v; j++ {
 			var acc float32
 			if t.load {
 				acc = c[i*t.ldc+j]
 			}
 			for p := 0; p < t.kc; p++ {
-				bv := t.b[p*sw+j]
-				if j >= sw {
-					bv = t.b[t.bn+p*sw+j-sw]
-				}
+				bv := t.b[j/sw*t.bn+p*sw+j%sw]
 				acc = fma32(t.a[i*t.rs+p*t.cs], bv, acc)
 			}
 			c[i*t.ldc+j] = acc
@@ -294,10 +323,12 @@ func (t simTile) simulate(prog []simInst) []float32 {
 	}
 	m := &simMachine{
 		gpr:    map[string]int64{},
+		kreg:   map[string]int64{},
 		mem:    map[int64]float32{},
 		writes: map[int64]bool{},
 		args: map[string]int64{"tiles": int64(t.tiles), "kc": int64(t.kc), "a": abase, "rs": int64(t.rs), "cs": int64(t.cs),
-			"b": bbase, "bn": int64(t.bn), "c": cbase, "ldc": int64(t.ldc), "flags": flags},
+			"b": bbase, "bn": int64(t.bn), "c": cbase, "ldc": int64(t.ldc), "flags": flags,
+			"mask": int64(1)<<max(0, t.v-2*sw) - 1},
 	}
 	for i := range m.vec {
 		for j := range m.vec[i] {
@@ -327,6 +358,7 @@ func TestKernelsSimulated(t *testing.T) {
 	}{
 		{"kern6x16AVX2", 16, ImplAVX2, false}, {"kern6x16AVX512", 16, ImplAVX512, false},
 		{"kern6x16AVX2N", 16, ImplAVX2, true}, {"kern6x32AVX512N", 32, ImplAVX512, true},
+		{"kern6x48AVX512N", 48, ImplAVX512, true},
 	} {
 		t.Run(k.name, func(t *testing.T) {
 			prog := funcs[k.name]
@@ -345,12 +377,12 @@ func TestKernelsSimulated(t *testing.T) {
 				got := tile.simulate(prog)
 				// want leaves C outside the tile as it was, so this also
 				// checks that the kernel writes nothing else.
-				sameBits(t, fmt.Sprintf("simulated %s trial %d (tiles %d kc %d rs %d cs %d ldc %d load %v)",
-					k.name, trial, tile.tiles, tile.kc, tile.rs, tile.cs, tile.ldc, tile.load), got, want)
+				sameBits(t, fmt.Sprintf("simulated %s trial %d (tiles %d kc %d rs %d cs %d ldc %d load %v v %d)",
+					k.name, trial, tile.tiles, tile.kc, tile.rs, tile.cs, tile.ldc, tile.load, tile.v), got, want)
 				if Supported(k.im) {
 					c := append([]float32(nil), tile.c...)
 					if k.column {
-						microKernelCol(k.im, k.w, tiles, tile.kc, tile.a, tile.rs, tile.cs, tile.b, tile.bn, c, tile.ldc, tile.load, nextTile(tile.a, tile.rs, tile.cs))
+						microKernelCol(k.im, k.w, tile.v, tiles, tile.kc, tile.a, tile.rs, tile.cs, tile.b, tile.bn, c, tile.ldc, tile.load, nextTile(tile.a, tile.rs, tile.cs))
 					} else {
 						microKernel(k.im, k.w, tile.kc, tile.a, tile.rs, tile.cs, tile.b, tile.bn, c, tile.ldc, tile.load)
 					}

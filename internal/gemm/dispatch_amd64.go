@@ -10,6 +10,9 @@ import "golang.org/x/sys/cpu"
 func kern6x32AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
+func kern6x48AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
+
+//go:noescape
 func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
@@ -34,9 +37,9 @@ var (
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 )
 
-// microKernel computes the 6 x w tile (w = 16 or 32) described in
-// kernel_amd64.s with the kernel set im; for w = 32 the second 16 columns
-// of B start at b[bn]. The caller guarantees that every address the kernel
+// microKernel computes the 6 x w tile (w = 16, 32 or, for AVX-512, 48)
+// described in kernel_amd64.s with the kernel set im; for w > 16 strip h
+// of B starts at b[h*bn]. The caller guarantees that every address the kernel
 // touches is inside the slices.
 func microKernel(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool) {
 	microKernelPF(im, w, kc, a, rs, cs, b, bn, c, ldc, load, nextTile(a, rs, cs))
@@ -49,6 +52,8 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 		flags = 1
 	}
 	switch {
+	case im == ImplAVX512 && w == 48:
+		kern6x48AVX512N(1, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, 0xffff)
 	case im == ImplAVX512 && w == 32:
 		kern6x32AVX512N(1, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX512:
@@ -66,18 +71,25 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 
 // microKernelCol runs microKernel on tiles 6-row tiles down one column of
 // C: tile t reads A from a[6*t*rs:] and writes c[6*t*ldc:], and
-// prefetches pf moved down 6*t rows. The AVX2 16-wide and AVX-512 32-wide
-// kernels do it in one call (kern6x16AVX2N, kern6x32AVX512N); the results
-// are those of one call per tile.
-func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, pf prefetch) {
-	if (im == ImplAVX2 && w == 16) || (im == ImplAVX512 && w == 32) {
+// prefetches pf moved down 6*t rows. The AVX2 16-wide and AVX-512 32- and
+// 48-wide kernels do it in one call (kern6x16AVX2N, kern6x32AVX512N,
+// kern6x48AVX512N); the results are those of one call per tile. Only the
+// first v of the w columns are C's (v = w but for the 48-wide kernel,
+// which leaves columns v to 47 alone when v > 32).
+func microKernelCol(im Impl, w, v, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, pf prefetch) {
+	if (im == ImplAVX2 && w == 16) || (im == ImplAVX512 && w >= 32) {
 		flags := 0
 		if load {
 			flags = 1
 		}
 		// The last tile's corners, so that the bounds are checked once.
 		_ = a[(tiles-1)*mr*rs+(mr-1)*rs+(kc-1)*cs]
-		_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+w-1]
+		_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+v-1]
+		if w == 48 {
+			_ = b[2*bn+(kc-1)*sw+sw-1]
+			kern6x48AVX512N(tiles, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, 1<<(v-2*sw)-1)
+			return
+		}
 		if w == 32 {
 			_ = b[bn+(kc-1)*sw+sw-1]
 			kern6x32AVX512N(tiles, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
@@ -90,6 +102,13 @@ func microKernelCol(im Impl, w, tiles, kc int, a []float32, rs, cs int, b []floa
 	for t := 0; t < tiles; t++ {
 		microKernelPF(im, w, kc, a[t*mr*rs:], rs, cs, b, bn, c[t*mr*ldc:], ldc, load, pf.down(t*mr))
 	}
+}
+
+// partialKernel reports whether im's column kernel of width w writes only
+// the first v of its columns (see microKernelCol), so that a last strip
+// partly outside C needs no staging through worker.tmp.
+func partialKernel(im Impl, w, v int) bool {
+	return im == ImplAVX512 && w == 48 && v > 2*sw
 }
 
 // offsetKernel reports whether kernel set im reads an offset A (SgemmOffA)

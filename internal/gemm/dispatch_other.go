@@ -12,11 +12,13 @@ func microKernel(_ Impl, w, kc int, a []float32, rs, cs int, b []float32, bn int
 	kernGo(w, kc, a, rs, cs, b, bn, c, ldc, load)
 }
 
-func microKernelCol(_ Impl, w, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, _ prefetch) {
+func microKernelCol(_ Impl, w, _, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, _ prefetch) {
 	for t := 0; t < tiles; t++ {
 		kernGo(w, kc, a[t*mr*rs:], rs, cs, b, bn, c[t*mr*ldc:], ldc, load)
 	}
 }
+
+func partialKernel(Impl, int, int) bool { return false }
 
 // offsetKernel: without assembly an offset A is always packed.
 func offsetKernel(Impl, int) bool { return false }

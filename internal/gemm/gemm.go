@@ -437,14 +437,17 @@ func parallel(n, t int, fn func(lo, hi int)) {
 	team.Run(t, func(i int) { fn(i*n/t, (i+1)*n/t) })
 }
 
+// tmpWidth is the widest kernel tile (6x48, see stripStepAt).
+const tmpWidth = 3 * sw
+
 // worker holds one goroutine's scratch space.
 type worker struct {
-	bpanel []float32        // packed kc x nc panel of a raw B
-	aedge  []float32        // packed last tile of A if it has fewer than 6 rows
-	ablock []float32        // packed tiles of an offset A (SgemmOffA) without its kernel
-	awide  []float32        // a block of a float16 A, widened (SgemmHalfA)
-	btmp   []float32        // widened rows of a float16 Bᵀ being packed
-	tmp    [mr * nr]float32 // C tile for tiles that overhang C
+	bpanel []float32              // packed kc x nc panel of a raw B
+	aedge  []float32              // packed last tile of A if it has fewer than 6 rows
+	ablock []float32              // packed tiles of an offset A (SgemmOffA) without its kernel
+	awide  []float32              // a block of a float16 A, widened (SgemmHalfA)
+	btmp   []float32              // widened rows of a float16 Bᵀ being packed
+	tmp    [mr * tmpWidth]float32 // C tile for tiles that overhang C
 }
 
 var workers = reuse.Pool[*worker]{New: func() *worker { return new(worker) }}
@@ -591,15 +594,15 @@ func (w *worker) block(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel, next [
 		w.aedge = grow(w.aedge, mr*kw)
 		packAEdge(w.aedge, a, lda, ic+(ts-1)*mr-r0, g.m-r0, pc-c0, kw)
 	}
-	step := stripStep(g.im)
-	for q := 0; q < nq; q += step {
+	for q, step := 0, 0; q < nq; q += step {
+		step = stripStepAt(g.im, nq-q)
 		cw, j, v, b := bp.strip(g, jc, nq, q, step)
 		t := 0
-		if v == cw {
+		if v == cw || partialKernel(g.im, cw, v) {
 			// The tiles wholly inside C, in one call.
 			full := min(ts, (g.m-ic)/mr)
 			if full > 0 {
-				microKernelCol(g.im, cw, full, kw, a[(ic-r0)*lda+pc-c0:], lda, 1, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load, pf)
+				microKernelCol(g.im, cw, v, full, kw, a[(ic-r0)*lda+pc-c0:], lda, 1, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load, pf)
 				t = full
 			}
 		}
@@ -635,12 +638,22 @@ func (pf prefetch) down(rows int) prefetch {
 
 // stripStep is how many 16-column strips one kernel call covers: two for
 // AVX-512 and Go, one for AVX2 (whose kernel is 16 wide). A last odd
-// strip runs a 16-wide kernel.
+// strip runs a 16-wide kernel (but see stripStepAt).
 func stripStep(im Impl) int {
 	if im == ImplAVX2 {
 		return 1
 	}
 	return 2
+}
+
+// stripStepAt is stripStep with left strips still to run in the panel:
+// AVX-512 runs the last three of an odd count in one 48-wide call
+// (kern6x48AVX512N) rather than 32 wide and then 16.
+func stripStepAt(im Impl, left int) int {
+	if im == ImplAVX512 && left == 3 {
+		return 3
+	}
+	return stripStep(im)
 }
 
 // strip locates the kernel call at strip q of the panel (of nq strips from
@@ -697,11 +710,11 @@ func (w *worker) tile(g *problem, i, j, cw, valid, kw int, a []float32, rs, cs i
 	t := w.tmp[:]
 	if load {
 		for r := 0; r < rows; r++ {
-			copy(t[r*nr:r*nr+valid], g.c[(i+r)*g.ldc+j:])
+			copy(t[r*tmpWidth:r*tmpWidth+valid], g.c[(i+r)*g.ldc+j:])
 		}
 	}
-	microKernel(g.im, cw, kw, a, rs, cs, b, bn, t, nr, load)
+	microKernel(g.im, cw, kw, a, rs, cs, b, bn, t, tmpWidth, load)
 	for r := 0; r < rows; r++ {
-		copy(g.c[(i+r)*g.ldc+j:(i+r)*g.ldc+j+valid], t[r*nr:])
+		copy(g.c[(i+r)*g.ldc+j:(i+r)*g.ldc+j+valid], t[r*tmpWidth:])
 	}
 }

@@ -10,7 +10,8 @@
 // is at a + 4*(i*rs + p*cs), rs and cs in elements, so the same code reads
 // A in place (rs = lda, cs = 1) or packed (rs = 1, cs = 6). B is packed in
 // 16-column strips: row p of a strip is the 64 bytes at b + 64*p; the
-// 32-wide kernel reads its second 16 columns from the strip at b + 4*bn.
+// 32- and 48-wide kernels read their next 16 columns from the strips at
+// b + 4*bn and b + 8*bn.
 // C row i starts at c + 4*i*ldc.
 //
 // Every lane runs the same chain of single-rounding FMAs, so neither the
@@ -253,6 +254,185 @@ store32:
 	NEXT_TILE(a+16(FP), c+56(FP), pf+80(FP))
 	DECQ R15
 	JNZ  ntile32
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------
+// AVX-512, 6x48: Z0..Z17 accumulate (row i in Z(3i)..Z(3i+2)), Z18..Z20
+// hold a row of the three B strips (at DX, BX and BX+R14), Z21..Z26 the
+// broadcast A values. It runs the last three strips of an odd count, so
+// that the last strip gets the latency cover of 18 accumulators and the A
+// values are broadcast once for 48 columns, not once for 32 and again for
+// 16: attention's P·V with 40-wide heads (SD 1.x) is all such strips.
+#define STEP6x48(off) \
+	VMOVUPS      off(DX), Z18; \
+	VMOVUPS      off(BX), Z19; \
+	VMOVUPS      off(BX)(R14*1), Z20; \
+	VBROADCASTSS (SI), Z21; \
+	VBROADCASTSS (SI)(R8*1), Z22; \
+	VBROADCASTSS (SI)(R8*2), Z23; \
+	VBROADCASTSS (R12), Z24; \
+	VBROADCASTSS (R12)(R8*1), Z25; \
+	VBROADCASTSS (R12)(R8*2), Z26; \
+	VFMADD231PS  Z21, Z18, Z0; \
+	VFMADD231PS  Z21, Z19, Z1; \
+	VFMADD231PS  Z21, Z20, Z2; \
+	VFMADD231PS  Z22, Z18, Z3; \
+	VFMADD231PS  Z22, Z19, Z4; \
+	VFMADD231PS  Z22, Z20, Z5; \
+	VFMADD231PS  Z23, Z18, Z6; \
+	VFMADD231PS  Z23, Z19, Z7; \
+	VFMADD231PS  Z23, Z20, Z8; \
+	VFMADD231PS  Z24, Z18, Z9; \
+	VFMADD231PS  Z24, Z19, Z10; \
+	VFMADD231PS  Z24, Z20, Z11; \
+	VFMADD231PS  Z25, Z18, Z12; \
+	VFMADD231PS  Z25, Z19, Z13; \
+	VFMADD231PS  Z25, Z20, Z14; \
+	VFMADD231PS  Z26, Z18, Z15; \
+	VFMADD231PS  Z26, Z19, Z16; \
+	VFMADD231PS  Z26, Z20, Z17; \
+	ADDQ         R9, SI; \
+	ADDQ         R9, R12
+
+#define ZERO_C48Z \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z16, Z16, Z16; \
+	VPXORD Z17, Z17, Z17
+
+#define LOAD_C48Z \
+	VMOVUPS (DI), Z0; \
+	VMOVUPS 64(DI), Z1; \
+	VMOVUPS.Z 128(DI), K1, Z2; \
+	VMOVUPS (DI)(R10*1), Z3; \
+	VMOVUPS 64(DI)(R10*1), Z4; \
+	VMOVUPS.Z 128(DI)(R10*1), K1, Z5; \
+	VMOVUPS (DI)(R10*2), Z6; \
+	VMOVUPS 64(DI)(R10*2), Z7; \
+	VMOVUPS.Z 128(DI)(R10*2), K1, Z8; \
+	VMOVUPS (R13), Z9; \
+	VMOVUPS 64(R13), Z10; \
+	VMOVUPS.Z 128(R13), K1, Z11; \
+	VMOVUPS (R13)(R10*1), Z12; \
+	VMOVUPS 64(R13)(R10*1), Z13; \
+	VMOVUPS.Z 128(R13)(R10*1), K1, Z14; \
+	VMOVUPS (R13)(R10*2), Z15; \
+	VMOVUPS 64(R13)(R10*2), Z16; \
+	VMOVUPS.Z 128(R13)(R10*2), K1, Z17
+
+#define STORE_C48Z \
+	VMOVUPS Z0, (DI); \
+	VMOVUPS Z1, 64(DI); \
+	VMOVUPS Z2, K1, 128(DI); \
+	VMOVUPS Z3, (DI)(R10*1); \
+	VMOVUPS Z4, 64(DI)(R10*1); \
+	VMOVUPS Z5, K1, 128(DI)(R10*1); \
+	VMOVUPS Z6, (DI)(R10*2); \
+	VMOVUPS Z7, 64(DI)(R10*2); \
+	VMOVUPS Z8, K1, 128(DI)(R10*2); \
+	VMOVUPS Z9, (R13); \
+	VMOVUPS Z10, 64(R13); \
+	VMOVUPS Z11, K1, 128(R13); \
+	VMOVUPS Z12, (R13)(R10*1); \
+	VMOVUPS Z13, 64(R13)(R10*1); \
+	VMOVUPS Z14, K1, 128(R13)(R10*1); \
+	VMOVUPS Z15, (R13)(R10*2); \
+	VMOVUPS Z16, 64(R13)(R10*2); \
+	VMOVUPS Z17, K1, 128(R13)(R10*2)
+
+// func kern6x48AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
+//
+// kern6x32AVX512N with a third strip at b + 8*bn, and without the
+// prefetch stream (its registers hold the third strip's offset). The
+// third strip's columns are loaded and stored under mask (K1): its valid
+// columns, so that a product 40 wide writes no column past C.
+TEXT ·kern6x48AVX512N(SB), NOSPLIT, $0-88
+	MOVQ  mask+80(FP), AX
+	KMOVW AX, K1
+	MOVQ  tiles+0(FP), R15
+
+ntile48:
+	MOVQ kc+8(FP), CX
+	MOVQ a+16(FP), SI
+	MOVQ rs+24(FP), R8
+	MOVQ cs+32(FP), R9
+	MOVQ b+40(FP), DX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	LEAQ (SI)(R8*2), R12
+	ADDQ R8, R12
+	MOVQ bn+48(FP), R14
+	SHLQ $2, R14
+	LEAQ (DX)(R14*1), BX
+	MOVQ c+56(FP), DI
+	MOVQ ldc+64(FP), R10
+	MOVQ flags+72(FP), R11
+	CROWS
+
+	TESTQ R11, R11
+	JNZ   load48
+	ZERO_C48Z
+	JMP   start48
+
+load48:
+	LOAD_C48Z
+
+start48:
+	PREFETCH_NEXT_C
+	CMPQ CX, $4
+	JLT  tail48
+
+loop48:
+	STEP6x48(0)
+	STEP6x48(64)
+	STEP6x48(128)
+	STEP6x48(192)
+	ADDQ $256, DX
+	ADDQ $256, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop48
+
+tail48:
+	TESTQ CX, CX
+	JZ    store48
+
+loop48t:
+	STEP6x48(0)
+	ADDQ $64, DX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  loop48t
+
+store48:
+	STORE_C48Z
+
+	// The next tile: A and C six rows down.
+	MOVQ a+16(FP), SI
+	LEAQ (SI)(R8*4), SI
+	LEAQ (SI)(R8*2), SI
+	MOVQ SI, a+16(FP)
+	MOVQ c+56(FP), DI
+	LEAQ (DI)(R10*4), DI
+	LEAQ (DI)(R10*2), DI
+	MOVQ DI, c+56(FP)
+	DECQ R15
+	JNZ  ntile48
 	VZEROUPPER
 	RET
 
