@@ -174,6 +174,10 @@ func (m *simMachine) run(prog []simInst) {
 			m.gpr[a[1]] += x
 			flag = m.gpr[a[1]]
 		case "DECQ":
+			if _, ok := m.gpr[a[0]]; !ok && strings.HasSuffix(a[0], "(FP)") {
+				// An argument slot used as a counter.
+				m.gpr[a[0]] = m.args[a[0][:strings.IndexAny(a[0], "+")]]
+			}
 			m.gpr[a[0]]--
 			flag = m.gpr[a[0]]
 		case "TESTQ":
@@ -400,11 +404,22 @@ func TestKernelsSimulated(t *testing.T) {
 // offset, against the FMA chain, in simulation and (where it runs) on this
 // CPU.
 func TestOffsetKernelSimulated(t *testing.T) {
-	prog := asmListing(t)["kern6x32AVX512NOff"]
-	if len(prog) == 0 {
-		t.Fatal("kern6x32AVX512NOff not in the listing")
+	for _, k := range []struct {
+		name string
+		w    int
+	}{{"kern6x32AVX512NOff", 32}, {"kern6x48AVX512NOff", 48}} {
+		t.Run(k.name, func(t *testing.T) { testOffsetKernelSimulated(t, asmListing(t)[k.name], k.name, k.w) })
 	}
-	r := rand.New(rand.NewPCG(32, 6))
+}
+
+// testOffsetKernelSimulated checks the w-wide offset kernel name (its
+// listing prog); the 48-wide one with all of its third strip's columns,
+// as SgemmOffA runs it.
+func testOffsetKernelSimulated(t *testing.T, prog []simInst, name string, w int) {
+	if len(prog) == 0 {
+		t.Fatal(name + " not in the listing")
+	}
+	r := rand.New(rand.NewPCG(uint64(w), 6))
 	gen := func(n int) []float32 {
 		x := make([]float32, n)
 		for i := range x {
@@ -423,21 +438,18 @@ func TestOffsetKernelSimulated(t *testing.T) {
 			off[p] = r.IntN(3*kc + 1)
 		}
 		bn := sw*kc + sw*r.IntN(3)
-		b := gen(bn + sw*kc)
-		ldc := 32 + r.IntN(5)
-		c := gen((6*tiles-1)*ldc + 32)
+		b := gen((w/sw-1)*bn + sw*kc)
+		ldc := w + r.IntN(5)
+		c := gen((6*tiles-1)*ldc + w)
 		want := append([]float32(nil), c...)
 		for i := 0; i < 6*tiles; i++ {
-			for j := 0; j < 32; j++ {
+			for j := 0; j < w; j++ {
 				var acc float32
 				if load {
 					acc = want[i*ldc+j]
 				}
 				for p := 0; p < kc; p++ {
-					bv := b[p*sw+j]
-					if j >= sw {
-						bv = b[bn+p*sw+j-sw]
-					}
+					bv := b[j/sw*bn+p*sw+j%sw]
 					acc = fma32(a[off[p]+i], bv, acc)
 				}
 				want[i*ldc+j] = acc
@@ -448,9 +460,9 @@ func TestOffsetKernelSimulated(t *testing.T) {
 		if load {
 			flags = 1
 		}
-		m := &simMachine{gpr: map[string]int64{}, mem: map[int64]float32{}, ints: map[int64]int64{}, writes: map[int64]bool{},
+		m := &simMachine{gpr: map[string]int64{}, kreg: map[string]int64{}, mem: map[int64]float32{}, ints: map[int64]int64{}, writes: map[int64]bool{},
 			args: map[string]int64{"tiles": int64(tiles), "kc": int64(kc), "a": abase, "off": obase, "b": bbase,
-				"bn": int64(bn), "c": cbase, "ldc": int64(ldc), "flags": flags}}
+				"bn": int64(bn), "c": cbase, "ldc": int64(ldc), "flags": flags, "mask": 0xffff}}
 		for base, arr := range map[int64][]float32{abase: a, bbase: b, cbase: c} {
 			for i, v := range arr {
 				m.mem[base+4*int64(i)] = v
@@ -468,7 +480,7 @@ func TestOffsetKernelSimulated(t *testing.T) {
 		sameBits(t, "simulated "+name, got, want)
 		if Supported(ImplAVX512) {
 			hwc := append([]float32(nil), c...)
-			microKernelColOff(ImplAVX512, 32, tiles, kc, a, off, b, bn, hwc, ldc, load)
+			microKernelColOff(ImplAVX512, w, tiles, kc, a, off, b, bn, hwc, ldc, load)
 			sameBits(t, "this CPU, "+name, hwc, got)
 			hw++
 		}

@@ -10,7 +10,7 @@ import "golang.org/x/sys/cpu"
 func kern6x32AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
-func kern6x48AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
+func kern6x48AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int, mask int)
 
 //go:noescape
 func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
@@ -20,6 +20,9 @@ func kern6x16AVX2(kc int, a *float32, rs int, cs int, b *float32, c *float32, ld
 
 //go:noescape
 func kern6x32AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int)
+
+//go:noescape
+func kern6x48AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
 
 //go:noescape
 func kern6x16AVX2NOff(tiles int, kc int, a *float32, off *int, b *float32, c *float32, ldc int, flags int)
@@ -53,7 +56,7 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 	}
 	switch {
 	case im == ImplAVX512 && w == 48:
-		kern6x48AVX512N(1, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, 0xffff)
+		kern6x48AVX512N(1, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step, 0xffff)
 	case im == ImplAVX512 && w == 32:
 		kern6x32AVX512N(1, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX512:
@@ -87,7 +90,7 @@ func microKernelCol(im Impl, w, v, tiles, kc int, a []float32, rs, cs int, b []f
 		_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+v-1]
 		if w == 48 {
 			_ = b[2*bn+(kc-1)*sw+sw-1]
-			kern6x48AVX512N(tiles, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, 1<<(v-2*sw)-1)
+			kern6x48AVX512N(tiles, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step, 1<<(v-2*sw)-1)
 			return
 		}
 		if w == 32 {
@@ -113,9 +116,10 @@ func partialKernel(im Impl, w, v int) bool {
 
 // offsetKernel reports whether kernel set im reads an offset A (SgemmOffA)
 // in place on a panel of nq strips; otherwise the tiles are packed. The
-// AVX-512 kernel covers two strips per call, so it needs an even count.
+// AVX-512 kernels cover two or three strips per call, so they need two or
+// more.
 func offsetKernel(im Impl, nq int) bool {
-	return im == ImplAVX2 || (im == ImplAVX512 && nq%2 == 0)
+	return im == ImplAVX2 || (im == ImplAVX512 && nq >= 2)
 }
 
 // microKernelColOff runs tiles 6-row tiles down one column of C with
@@ -130,6 +134,11 @@ func microKernelColOff(im Impl, w, tiles, kc int, a []float32, off []int, b []fl
 	}
 	_ = off[kc-1]
 	_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+w-1]
+	if im == ImplAVX512 && w == 48 {
+		_ = b[2*bn+(kc-1)*sw+sw-1]
+		kern6x48AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags, 0xffff)
+		return
+	}
 	if im == ImplAVX512 && w == 32 {
 		_ = b[bn+(kc-1)*sw+sw-1]
 		kern6x32AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)

@@ -1,18 +1,27 @@
 package gemm
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
-// BenchmarkKernel measures a micro-kernel alone on cache-resident data:
-// the ceiling for the blocked product.
+// BenchmarkKernel measures each micro-kernel alone on cache-resident
+// data: the ceiling for the blocked product (Ceiling runs the widest).
 func BenchmarkKernel(b *testing.B) {
-	const kc = 256
+	const kc = 128
 	a, bb, c := kernelOperands(kc)
 	for _, im := range impls() {
-		b.Run(im.String(), func(b *testing.B) {
-			for b.Loop() {
-				microKernel(im, nr, kc, a, 1, mr, bb, sw*kc, c, nr, true)
-			}
-			b.ReportMetric(2*mr*nr*kc*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
-		})
+		widths := []int{nr}
+		if im == ImplAVX512 {
+			widths = append(widths, tmpWidth)
+		}
+		for _, w := range widths {
+			b.Run(fmt.Sprintf("%v/6x%d", im, w), func(b *testing.B) {
+				for b.Loop() {
+					microKernel(im, w, kc, a, 1, mr, bb, sw*kc, c, tmpWidth, true)
+				}
+				b.ReportMetric(2*float64(mr*w*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
 	}
 }

@@ -259,21 +259,13 @@ store32:
 
 // ---------------------------------------------------------------------
 // AVX-512, 6x48: Z0..Z17 accumulate (row i in Z(3i)..Z(3i+2)), Z18..Z20
-// hold a row of the three B strips (at DX, BX and BX+R14), Z21..Z26 the
+// hold a row of the three B strips (at DX, BX and BX+R15), Z21..Z26 the
 // broadcast A values. It runs the last three strips of an odd count, so
 // that the last strip gets the latency cover of 18 accumulators and the A
 // values are broadcast once for 48 columns, not once for 32 and again for
 // 16: attention's P·V with 40-wide heads (SD 1.x) is all such strips.
-#define STEP6x48(off) \
-	VMOVUPS      off(DX), Z18; \
-	VMOVUPS      off(BX), Z19; \
-	VMOVUPS      off(BX)(R14*1), Z20; \
-	VBROADCASTSS (SI), Z21; \
-	VBROADCASTSS (SI)(R8*1), Z22; \
-	VBROADCASTSS (SI)(R8*2), Z23; \
-	VBROADCASTSS (R12), Z24; \
-	VBROADCASTSS (R12)(R8*1), Z25; \
-	VBROADCASTSS (R12)(R8*2), Z26; \
+// FMA6x48: the 18 multiply-adds of one k step of the 6x48 kernels.
+#define FMA6x48 \
 	VFMADD231PS  Z21, Z18, Z0; \
 	VFMADD231PS  Z21, Z19, Z1; \
 	VFMADD231PS  Z21, Z20, Z2; \
@@ -291,7 +283,19 @@ store32:
 	VFMADD231PS  Z25, Z20, Z14; \
 	VFMADD231PS  Z26, Z18, Z15; \
 	VFMADD231PS  Z26, Z19, Z16; \
-	VFMADD231PS  Z26, Z20, Z17; \
+	VFMADD231PS  Z26, Z20, Z17
+
+#define STEP6x48(off) \
+	VMOVUPS      off(DX), Z18; \
+	VMOVUPS      off(BX), Z19; \
+	VMOVUPS      off(BX)(R15*1), Z20; \
+	VBROADCASTSS (SI), Z21; \
+	VBROADCASTSS (SI)(R8*1), Z22; \
+	VBROADCASTSS (SI)(R8*2), Z23; \
+	VBROADCASTSS (R12), Z24; \
+	VBROADCASTSS (R12)(R8*1), Z25; \
+	VBROADCASTSS (R12)(R8*2), Z26; \
+	FMA6x48; \
 	ADDQ         R9, SI; \
 	ADDQ         R9, R12
 
@@ -355,16 +359,15 @@ store32:
 	VMOVUPS Z16, 64(R13)(R10*2); \
 	VMOVUPS Z17, K1, 128(R13)(R10*2)
 
-// func kern6x48AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
+// func kern6x48AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int, mask int)
 //
-// kern6x32AVX512N with a third strip at b + 8*bn, and without the
-// prefetch stream (its registers hold the third strip's offset). The
-// third strip's columns are loaded and stored under mask (K1): its valid
-// columns, so that a product 40 wide writes no column past C.
-TEXT ·kern6x48AVX512N(SB), NOSPLIT, $0-88
-	MOVQ  mask+80(FP), AX
+// kern6x32AVX512N with a third strip at b + 8*bn (R15 holds 4*bn, so the
+// tile count lives in its argument slot). The third strip's columns are
+// loaded and stored under mask (K1): its valid columns, so that a product
+// 33 to 47 wide writes no column past C.
+TEXT ·kern6x48AVX512N(SB), NOSPLIT, $0-112
+	MOVQ  mask+104(FP), AX
 	KMOVW AX, K1
-	MOVQ  tiles+0(FP), R15
 
 ntile48:
 	MOVQ kc+8(FP), CX
@@ -376,9 +379,9 @@ ntile48:
 	SHLQ $2, R9
 	LEAQ (SI)(R8*2), R12
 	ADDQ R8, R12
-	MOVQ bn+48(FP), R14
-	SHLQ $2, R14
-	LEAQ (DX)(R14*1), BX
+	MOVQ bn+48(FP), R15
+	SHLQ $2, R15
+	LEAQ (DX)(R15*1), BX
 	MOVQ c+56(FP), DI
 	MOVQ ldc+64(FP), R10
 	MOVQ flags+72(FP), R11
@@ -394,10 +397,18 @@ load48:
 
 start48:
 	PREFETCH_NEXT_C
-	CMPQ CX, $4
-	JLT  tail48
+	PREFETCHT0 64(AX)
+	PREFETCHT0 64(AX)(R10*1)
+	PREFETCHT0 64(AX)(R10*2)
+	PREFETCHT0 64(R11)
+	PREFETCHT0 64(R11)(R10*1)
+	PREFETCHT0 64(R11)(R10*2)
+	PF_SETUP(pf+80(FP), pfs+88(FP))
+	CMPQ       CX, $4
+	JLT        tail48
 
 loop48:
+	PREFETCH_PF(pstep+96(FP))
 	STEP6x48(0)
 	STEP6x48(64)
 	STEP6x48(128)
@@ -422,16 +433,8 @@ loop48t:
 store48:
 	STORE_C48Z
 
-	// The next tile: A and C six rows down.
-	MOVQ a+16(FP), SI
-	LEAQ (SI)(R8*4), SI
-	LEAQ (SI)(R8*2), SI
-	MOVQ SI, a+16(FP)
-	MOVQ c+56(FP), DI
-	LEAQ (DI)(R10*4), DI
-	LEAQ (DI)(R10*2), DI
-	MOVQ DI, c+56(FP)
-	DECQ R15
+	NEXT_TILE(a+16(FP), c+56(FP), pf+80(FP))
+	DECQ tiles+0(FP)
 	JNZ  ntile48
 	VZEROUPPER
 	RET
@@ -918,6 +921,113 @@ ostore32:
 	LEAQ (DI)(R10*2), DI
 	DECQ AX
 	JNZ  otile32
+	VZEROUPPER
+	RET
+
+#define STEP6x48O(boff, toff) \
+	MOVQ         toff(R14), R15; \
+	VMOVUPS      boff(DX), Z18; \
+	VMOVUPS      boff(BX), Z19; \
+	VMOVUPS      boff(BX)(R8*1), Z20; \
+	VBROADCASTSS (SI)(R15*4), Z21; \
+	VBROADCASTSS 4(SI)(R15*4), Z22; \
+	VBROADCASTSS 8(SI)(R15*4), Z23; \
+	VBROADCASTSS 12(SI)(R15*4), Z24; \
+	VBROADCASTSS 16(SI)(R15*4), Z25; \
+	VBROADCASTSS 20(SI)(R15*4), Z26; \
+	FMA6x48
+
+// func kern6x48AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
+//
+// kern6x32AVX512NOff with a third strip at b + 8*bn (R8 holds 4*bn), its
+// columns loaded and stored under mask as in kern6x48AVX512N.
+TEXT ·kern6x48AVX512NOff(SB), NOSPLIT, $0-80
+	MOVQ  mask+72(FP), AX
+	KMOVW AX, K1
+	MOVQ  tiles+0(FP), AX
+	MOVQ  ldc+56(FP), R10
+	SHLQ  $2, R10
+	MOVQ  a+16(FP), SI
+	MOVQ  c+48(FP), DI
+
+otile48:
+	MOVQ kc+8(FP), CX
+	MOVQ off+24(FP), R14
+	MOVQ b+32(FP), DX
+	MOVQ bn+40(FP), R8
+	SHLQ $2, R8
+	LEAQ (DX)(R8*1), BX
+	MOVQ flags+64(FP), R11
+	LEAQ (DI)(R10*2), R13
+	ADDQ R10, R13
+
+	TESTQ R11, R11
+	JNZ   oload48
+	ZERO_C48Z
+	JMP   ostart48
+
+oload48:
+	LOAD_C48Z
+
+ostart48:
+	// The lines of each row of the next tile's C.
+	LEAQ       (R13)(R10*2), R11
+	ADDQ       R10, R11
+	LEAQ       (R11)(R10*2), R15
+	ADDQ       R10, R15
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	PREFETCHT0 128(R11)
+	PREFETCHT0 (R11)(R10*1)
+	PREFETCHT0 64(R11)(R10*1)
+	PREFETCHT0 128(R11)(R10*1)
+	PREFETCHT0 (R11)(R10*2)
+	PREFETCHT0 64(R11)(R10*2)
+	PREFETCHT0 128(R11)(R10*2)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R15)
+	PREFETCHT0 128(R15)
+	PREFETCHT0 (R15)(R10*1)
+	PREFETCHT0 64(R15)(R10*1)
+	PREFETCHT0 128(R15)(R10*1)
+	PREFETCHT0 (R15)(R10*2)
+	PREFETCHT0 64(R15)(R10*2)
+	PREFETCHT0 128(R15)(R10*2)
+	CMPQ CX, $4
+	JLT  otail48
+
+oloop48:
+	STEP6x48O(0, 0)
+	STEP6x48O(64, 8)
+	STEP6x48O(128, 16)
+	STEP6x48O(192, 24)
+	ADDQ $256, DX
+	ADDQ $256, BX
+	ADDQ $32, R14
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  oloop48
+
+otail48:
+	TESTQ CX, CX
+	JZ    ostore48
+
+oloop48t:
+	STEP6x48O(0, 0)
+	ADDQ $64, DX
+	ADDQ $64, BX
+	ADDQ $8, R14
+	DECQ CX
+	JNZ  oloop48t
+
+ostore48:
+	STORE_C48Z
+
+	ADDQ $24, SI
+	LEAQ (DI)(R10*4), DI
+	LEAQ (DI)(R10*2), DI
+	DECQ AX
+	JNZ  otile48
 	VZEROUPPER
 	RET
 

@@ -47,7 +47,7 @@ func TestSgemmOffAIsSgemm(t *testing.T) {
 	splitTiny(t)
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, im := range impls() {
-		for _, sz := range [][3]int{{1, 1, 1}, {7, 33, 9}, {13, 100, 27}, {64, 48, 90}, {25, 70, 800}, {100, 32, 1000}, {6, 16, 5}, {61, 64, 400}, {30, 128, 200}} {
+		for _, sz := range [][3]int{{1, 1, 1}, {7, 33, 9}, {13, 100, 27}, {64, 48, 90}, {25, 70, 800}, {100, 32, 1000}, {6, 16, 5}, {61, 64, 400}, {30, 128, 200}, {40, 80, 50}, {19, 112, 30}, {13, 96, 20}} {
 			m, n, k := sz[0], sz[1], sz[2]
 			t.Run(fmt.Sprintf("%v/%dx%dx%d", im, m, n, k), func(t *testing.T) {
 				withImpl(t, im)
