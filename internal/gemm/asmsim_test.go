@@ -362,7 +362,7 @@ func TestKernelsSimulated(t *testing.T) {
 	}{
 		{"kern6x16AVX2", 16, ImplAVX2, false}, {"kern6x16AVX512", 16, ImplAVX512, false},
 		{"kern6x16AVX2N", 16, ImplAVX2, true}, {"kern6x32AVX512N", 32, ImplAVX512, true},
-		{"kern6x48AVX512N", 48, ImplAVX512, true},
+		{"kern6x48AVX512N", 48, ImplAVX512, true}, {"kern6x64AVX512N", 64, ImplAVX512, true},
 	} {
 		t.Run(k.name, func(t *testing.T) {
 			prog := funcs[k.name]
@@ -407,7 +407,7 @@ func TestOffsetKernelSimulated(t *testing.T) {
 	for _, k := range []struct {
 		name string
 		w    int
-	}{{"kern6x32AVX512NOff", 32}, {"kern6x48AVX512NOff", 48}} {
+	}{{"kern6x32AVX512NOff", 32}, {"kern6x48AVX512NOff", 48}, {"kern6x64AVX512NOff", 64}} {
 		t.Run(k.name, func(t *testing.T) { testOffsetKernelSimulated(t, asmListing(t)[k.name], k.name, k.w) })
 	}
 }

@@ -13,6 +13,12 @@ func kern6x32AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, 
 func kern6x48AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int, mask int)
 
 //go:noescape
+func kern6x64AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
+
+//go:noescape
+func kern6x64AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int)
+
+//go:noescape
 func kern6x16AVX512(kc int, a *float32, rs int, cs int, b *float32, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
 
 //go:noescape
@@ -40,7 +46,7 @@ var (
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 )
 
-// microKernel computes the 6 x w tile (w = 16, 32 or, for AVX-512, 48)
+// microKernel computes the 6 x w tile (w = 16, 32 or, for AVX-512, 48 or 64)
 // described in kernel_amd64.s with the kernel set im; for w > 16 strip h
 // of B starts at b[h*bn]. The caller guarantees that every address the kernel
 // touches is inside the slices.
@@ -55,6 +61,8 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 		flags = 1
 	}
 	switch {
+	case im == ImplAVX512 && w == 64:
+		kern6x64AVX512N(1, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
 	case im == ImplAVX512 && w == 48:
 		kern6x48AVX512N(1, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step, 0xffff)
 	case im == ImplAVX512 && w == 32:
@@ -74,9 +82,10 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 
 // microKernelCol runs microKernel on tiles 6-row tiles down one column of
 // C: tile t reads A from a[6*t*rs:] and writes c[6*t*ldc:], and
-// prefetches pf moved down 6*t rows. The AVX2 16-wide and AVX-512 32- and
-// 48-wide kernels do it in one call (kern6x16AVX2N, kern6x32AVX512N,
-// kern6x48AVX512N); the results are those of one call per tile. Only the
+// prefetches pf moved down 6*t rows. The AVX2 16-wide and AVX-512 32-,
+// 48- and 64-wide kernels do it in one call (kern6x16AVX2N,
+// kern6x32AVX512N, kern6x48AVX512N, kern6x64AVX512N); the results are
+// those of one call per tile. Only the
 // first v of the w columns are C's (v = w but for the 48-wide kernel,
 // which leaves columns v to 47 alone when v > 32).
 func microKernelCol(im Impl, w, v, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, pf prefetch) {
@@ -88,6 +97,11 @@ func microKernelCol(im Impl, w, v, tiles, kc int, a []float32, rs, cs int, b []f
 		// The last tile's corners, so that the bounds are checked once.
 		_ = a[(tiles-1)*mr*rs+(mr-1)*rs+(kc-1)*cs]
 		_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+v-1]
+		if w == 64 {
+			_ = b[3*bn+(kc-1)*sw+sw-1]
+			kern6x64AVX512N(tiles, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step)
+			return
+		}
 		if w == 48 {
 			_ = b[2*bn+(kc-1)*sw+sw-1]
 			kern6x48AVX512N(tiles, kc, &a[0], rs, cs, &b[0], bn, &c[0], ldc, flags, pf.p, pf.stride, pf.step, 1<<(v-2*sw)-1)
@@ -134,6 +148,11 @@ func microKernelColOff(im Impl, w, tiles, kc int, a []float32, off []int, b []fl
 	}
 	_ = off[kc-1]
 	_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+w-1]
+	if im == ImplAVX512 && w == 64 {
+		_ = b[3*bn+(kc-1)*sw+sw-1]
+		kern6x64AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)
+		return
+	}
 	if im == ImplAVX512 && w == 48 {
 		_ = b[2*bn+(kc-1)*sw+sw-1]
 		kern6x48AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags, 0xffff)

@@ -13,7 +13,7 @@ func BenchmarkKernel(b *testing.B) {
 	for _, im := range impls() {
 		widths := []int{nr}
 		if im == ImplAVX512 {
-			widths = append(widths, tmpWidth)
+			widths = append(widths, 48, 64)
 		}
 		for _, w := range widths {
 			b.Run(fmt.Sprintf("%v/6x%d", im, w), func(b *testing.B) {

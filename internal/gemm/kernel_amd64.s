@@ -105,6 +105,149 @@
 	ADDQ       steparg, AX;  \
 	ADDQ       steparg, R11
 
+// KERN_AVX512N is the body of the AVX-512 column kernels with A read
+// through rs and cs (kern6x32AVX512N and its wider twins), for the tile
+// macros of one width: R15 holds 4*bn (strip h at DX + h*R15), so the
+// tile count lives in its argument slot.
+#define KERN_AVX512N(STEP, ZERO, LOAD, STORE) \
+ntile: \
+	MOVQ       kc+8(FP), CX; \
+	MOVQ       a+16(FP), SI; \
+	MOVQ       rs+24(FP), R8; \
+	MOVQ       cs+32(FP), R9; \
+	MOVQ       b+40(FP), DX; \
+	SHLQ       $2, R8; \
+	SHLQ       $2, R9; \
+	LEAQ       (SI)(R8*2), R12; \
+	ADDQ       R8, R12; \
+	MOVQ       bn+48(FP), R15; \
+	SHLQ       $2, R15; \
+	LEAQ       (DX)(R15*1), BX; \
+	MOVQ       c+56(FP), DI; \
+	MOVQ       ldc+64(FP), R10; \
+	MOVQ       flags+72(FP), R11; \
+	CROWS; \
+	TESTQ      R11, R11; \
+	JNZ        load; \
+	ZERO; \
+	JMP        start; \
+load: \
+	LOAD; \
+start: \
+	PREFETCH_NEXT_C; \
+	PREFETCHT0 64(AX); \
+	PREFETCHT0 64(AX)(R10*1); \
+	PREFETCHT0 64(AX)(R10*2); \
+	PREFETCHT0 64(R11); \
+	PREFETCHT0 64(R11)(R10*1); \
+	PREFETCHT0 64(R11)(R10*2); \
+	PF_SETUP(pf+80(FP), pfs+88(FP)); \
+	CMPQ       CX, $4; \
+	JLT        tail; \
+loop: \
+	PREFETCH_PF(pstep+96(FP)); \
+	STEP(0); \
+	STEP(64); \
+	STEP(128); \
+	STEP(192); \
+	ADDQ       $256, DX; \
+	ADDQ       $256, BX; \
+	SUBQ       $4, CX; \
+	CMPQ       CX, $4; \
+	JGE        loop; \
+tail: \
+	TESTQ      CX, CX; \
+	JZ         store; \
+loopt: \
+	STEP(0); \
+	ADDQ       $64, DX; \
+	ADDQ       $64, BX; \
+	DECQ       CX; \
+	JNZ        loopt; \
+store: \
+	STORE; \
+	NEXT_TILE(a+16(FP), c+56(FP), pf+80(FP)); \
+	DECQ       tiles+0(FP); \
+	JNZ        ntile; \
+	VZEROUPPER; \
+	RET
+
+// KERN_AVX512NOFF is the body of the AVX-512 column kernels with an
+// offset A (kern6x32AVX512NOff and its wider twins), for the tile macros
+// of one width: R8 holds 4*bn (strip h at DX + h*R8), R15 each step's
+// offset.
+#define KERN_AVX512NOFF(STEP, ZERO, LOAD, STORE) \
+	MOVQ       tiles+0(FP), AX; \
+	MOVQ       ldc+56(FP), R10; \
+	SHLQ       $2, R10; \
+	MOVQ       a+16(FP), SI; \
+	MOVQ       c+48(FP), DI; \
+otile: \
+	MOVQ       kc+8(FP), CX; \
+	MOVQ       off+24(FP), R14; \
+	MOVQ       b+32(FP), DX; \
+	MOVQ       bn+40(FP), R8; \
+	SHLQ       $2, R8; \
+	LEAQ       (DX)(R8*1), BX; \
+	MOVQ       flags+64(FP), R11; \
+	LEAQ       (DI)(R10*2), R13; \
+	ADDQ       R10, R13; \
+	TESTQ      R11, R11; \
+	JNZ        oload; \
+	ZERO; \
+	JMP        ostart; \
+oload: \
+	LOAD; \
+ostart: \
+	LEAQ       (R13)(R10*2), R11; \
+	ADDQ       R10, R11; \
+	LEAQ       (R11)(R10*2), R15; \
+	ADDQ       R10, R15; \
+	PREFETCHT0 (R11); \
+	PREFETCHT0 64(R11); \
+	PREFETCHT0 (R11)(R10*1); \
+	PREFETCHT0 64(R11)(R10*1); \
+	PREFETCHT0 (R11)(R10*2); \
+	PREFETCHT0 64(R11)(R10*2); \
+	PREFETCHT0 (R15); \
+	PREFETCHT0 64(R15); \
+	PREFETCHT0 (R15)(R10*1); \
+	PREFETCHT0 64(R15)(R10*1); \
+	PREFETCHT0 (R15)(R10*2); \
+	PREFETCHT0 64(R15)(R10*2); \
+	CMPQ       CX, $4; \
+	JLT        otail; \
+oloop: \
+	STEP(0, 0); \
+	STEP(64, 8); \
+	STEP(128, 16); \
+	STEP(192, 24); \
+	ADDQ       $256, DX; \
+	ADDQ       $256, BX; \
+	ADDQ       $32, R14; \
+	SUBQ       $4, CX; \
+	CMPQ       CX, $4; \
+	JGE        oloop; \
+otail: \
+	TESTQ      CX, CX; \
+	JZ         ostore; \
+oloopt: \
+	STEP(0, 0); \
+	ADDQ       $64, DX; \
+	ADDQ       $64, BX; \
+	ADDQ       $8, R14; \
+	DECQ       CX; \
+	JNZ        oloopt; \
+ostore: \
+	STORE; \
+	ADDQ       $24, SI; \
+	LEAQ       (DI)(R10*4), DI; \
+	LEAQ       (DI)(R10*2), DI; \
+	DECQ       AX; \
+	JNZ        otile; \
+	VZEROUPPER; \
+	RET
+
 // ---------------------------------------------------------------------
 // AVX-512, 6x32: Z0..Z11 accumulate (row i in Z(2i), Z(2i+1)), Z12/Z13
 // hold a row of the two B strips, Z14..Z19 the broadcast A values.
@@ -183,79 +326,10 @@
 // strips, like kern6x16AVX2N: tile t reads A from a + 4*6*t*rs and writes
 // C at c + 4*6*t*ldc, each with exactly the one-tile chain. One call per
 // column of tiles saves a Go call and set-up per tile, a quarter of the
-// time of the k = 40 attention scores. R15 counts tiles; a, c and pf
-// advance in their argument slots.
+// time of the k = 40 attention scores. The tile count, a, c and pf
+// advance in their argument slots (KERN_AVX512N).
 TEXT ·kern6x32AVX512N(SB), NOSPLIT, $0-104
-	MOVQ tiles+0(FP), R15
-
-ntile32:
-	MOVQ kc+8(FP), CX
-	MOVQ a+16(FP), SI
-	MOVQ rs+24(FP), R8
-	MOVQ cs+32(FP), R9
-	MOVQ b+40(FP), DX
-	SHLQ $2, R8
-	SHLQ $2, R9
-	LEAQ (SI)(R8*2), R12
-	ADDQ R8, R12
-	MOVQ bn+48(FP), BX
-	LEAQ (DX)(BX*4), BX
-	MOVQ c+56(FP), DI
-	MOVQ ldc+64(FP), R10
-	MOVQ flags+72(FP), R11
-	CROWS
-
-	TESTQ R11, R11
-	JNZ   load32
-	ZERO_C32Z
-	JMP    start32
-
-load32:
-	LOAD_C32Z
-
-start32:
-	PREFETCH_NEXT_C
-	PREFETCHT0 64(AX)
-	PREFETCHT0 64(AX)(R10*1)
-	PREFETCHT0 64(AX)(R10*2)
-	PREFETCHT0 64(R11)
-	PREFETCHT0 64(R11)(R10*1)
-	PREFETCHT0 64(R11)(R10*2)
-	PF_SETUP(pf+80(FP), pfs+88(FP))
-	CMPQ       CX, $4
-	JLT        tail32
-
-loop32:
-	PREFETCH_PF(pstep+96(FP))
-	STEP6x32(0)
-	STEP6x32(64)
-	STEP6x32(128)
-	STEP6x32(192)
-	ADDQ $256, DX
-	ADDQ $256, BX
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  loop32
-
-tail32:
-	TESTQ CX, CX
-	JZ    store32
-
-loop32t:
-	STEP6x32(0)
-	ADDQ $64, DX
-	ADDQ $64, BX
-	DECQ CX
-	JNZ  loop32t
-
-store32:
-	STORE_C32Z
-
-	NEXT_TILE(a+16(FP), c+56(FP), pf+80(FP))
-	DECQ R15
-	JNZ  ntile32
-	VZEROUPPER
-	RET
+	KERN_AVX512N(STEP6x32, ZERO_C32Z, LOAD_C32Z, STORE_C32Z)
 
 // ---------------------------------------------------------------------
 // AVX-512, 6x48: Z0..Z17 accumulate (row i in Z(3i)..Z(3i+2)), Z18..Z20
@@ -300,18 +374,7 @@ store32:
 	ADDQ         R9, R12
 
 #define ZERO_C48Z \
-	VPXORD Z0, Z0, Z0; \
-	VPXORD Z1, Z1, Z1; \
-	VPXORD Z2, Z2, Z2; \
-	VPXORD Z3, Z3, Z3; \
-	VPXORD Z4, Z4, Z4; \
-	VPXORD Z5, Z5, Z5; \
-	VPXORD Z6, Z6, Z6; \
-	VPXORD Z7, Z7, Z7; \
-	VPXORD Z8, Z8, Z8; \
-	VPXORD Z9, Z9, Z9; \
-	VPXORD Z10, Z10, Z10; \
-	VPXORD Z11, Z11, Z11; \
+	ZERO_C32Z; \
 	VPXORD Z12, Z12, Z12; \
 	VPXORD Z13, Z13, Z13; \
 	VPXORD Z14, Z14, Z14; \
@@ -361,83 +424,134 @@ store32:
 
 // func kern6x48AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int, mask int)
 //
-// kern6x32AVX512N with a third strip at b + 8*bn (R15 holds 4*bn, so the
-// tile count lives in its argument slot). The third strip's columns are
+// kern6x32AVX512N with a third strip at b + 8*bn. The third strip's columns are
 // loaded and stored under mask (K1): its valid columns, so that a product
 // 33 to 47 wide writes no column past C.
 TEXT ·kern6x48AVX512N(SB), NOSPLIT, $0-112
 	MOVQ  mask+104(FP), AX
 	KMOVW AX, K1
+	KERN_AVX512N(STEP6x48, ZERO_C48Z, LOAD_C48Z, STORE_C48Z)
 
-ntile48:
-	MOVQ kc+8(FP), CX
-	MOVQ a+16(FP), SI
-	MOVQ rs+24(FP), R8
-	MOVQ cs+32(FP), R9
-	MOVQ b+40(FP), DX
-	SHLQ $2, R8
-	SHLQ $2, R9
-	LEAQ (SI)(R8*2), R12
-	ADDQ R8, R12
-	MOVQ bn+48(FP), R15
-	SHLQ $2, R15
-	LEAQ (DX)(R15*1), BX
-	MOVQ c+56(FP), DI
-	MOVQ ldc+64(FP), R10
-	MOVQ flags+72(FP), R11
-	CROWS
+// ---------------------------------------------------------------------
+// AVX-512, 6x64: Z0..Z23 accumulate (row i in Z(4i)..Z(4i+3)), Z24..Z27
+// hold a row of the four B strips (at DX, BX, BX+R15 and BX+2*R15),
+// Z28..Z31 the broadcast A values (rows 4 and 5 reuse the first two). It
+// takes panels four strips at a time, so that channel counts that are
+// multiples of 64 (every layer of SD's U-Nets and VAEs) need no 32-wide
+// call (see stripStepAt).
+// FMA6x64A and FMA6x64B: the multiply-adds of one k step of the 6x64
+// kernels, rows 0-3 and rows 4-5 (whose A values reuse Z28 and Z29).
+#define FMA6x64A \
+	VFMADD231PS  Z28, Z24, Z0; \
+	VFMADD231PS  Z28, Z25, Z1; \
+	VFMADD231PS  Z28, Z26, Z2; \
+	VFMADD231PS  Z28, Z27, Z3; \
+	VFMADD231PS  Z29, Z24, Z4; \
+	VFMADD231PS  Z29, Z25, Z5; \
+	VFMADD231PS  Z29, Z26, Z6; \
+	VFMADD231PS  Z29, Z27, Z7; \
+	VFMADD231PS  Z30, Z24, Z8; \
+	VFMADD231PS  Z30, Z25, Z9; \
+	VFMADD231PS  Z30, Z26, Z10; \
+	VFMADD231PS  Z30, Z27, Z11; \
+	VFMADD231PS  Z31, Z24, Z12; \
+	VFMADD231PS  Z31, Z25, Z13; \
+	VFMADD231PS  Z31, Z26, Z14; \
+	VFMADD231PS  Z31, Z27, Z15
 
-	TESTQ R11, R11
-	JNZ   load48
-	ZERO_C48Z
-	JMP   start48
+#define FMA6x64B \
+	VFMADD231PS  Z28, Z24, Z16; \
+	VFMADD231PS  Z28, Z25, Z17; \
+	VFMADD231PS  Z28, Z26, Z18; \
+	VFMADD231PS  Z28, Z27, Z19; \
+	VFMADD231PS  Z29, Z24, Z20; \
+	VFMADD231PS  Z29, Z25, Z21; \
+	VFMADD231PS  Z29, Z26, Z22; \
+	VFMADD231PS  Z29, Z27, Z23
 
-load48:
-	LOAD_C48Z
+#define STEP6x64(off) \
+	VMOVUPS      off(DX), Z24; \
+	VMOVUPS      off(BX), Z25; \
+	VMOVUPS      off(BX)(R15*1), Z26; \
+	VMOVUPS      off(BX)(R15*2), Z27; \
+	VBROADCASTSS (SI), Z28; \
+	VBROADCASTSS (SI)(R8*1), Z29; \
+	VBROADCASTSS (SI)(R8*2), Z30; \
+	VBROADCASTSS (R12), Z31; \
+	FMA6x64A; \
+	VBROADCASTSS (R12)(R8*1), Z28; \
+	VBROADCASTSS (R12)(R8*2), Z29; \
+	FMA6x64B; \
+	ADDQ         R9, SI; \
+	ADDQ         R9, R12
 
-start48:
-	PREFETCH_NEXT_C
-	PREFETCHT0 64(AX)
-	PREFETCHT0 64(AX)(R10*1)
-	PREFETCHT0 64(AX)(R10*2)
-	PREFETCHT0 64(R11)
-	PREFETCHT0 64(R11)(R10*1)
-	PREFETCHT0 64(R11)(R10*2)
-	PF_SETUP(pf+80(FP), pfs+88(FP))
-	CMPQ       CX, $4
-	JLT        tail48
+#define ZERO_C64Z \
+	ZERO_C48Z; \
+	VPXORD Z18, Z18, Z18; \
+	VPXORD Z19, Z19, Z19; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD Z22, Z22, Z22; \
+	VPXORD Z23, Z23, Z23
 
-loop48:
-	PREFETCH_PF(pstep+96(FP))
-	STEP6x48(0)
-	STEP6x48(64)
-	STEP6x48(128)
-	STEP6x48(192)
-	ADDQ $256, DX
-	ADDQ $256, BX
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  loop48
+#define LOAD_C64Z \
+	VMOVUPS (DI), Z0; \
+	VMOVUPS 64(DI), Z1; \
+	VMOVUPS 128(DI), Z2; \
+	VMOVUPS 192(DI), Z3; \
+	VMOVUPS (DI)(R10*1), Z4; \
+	VMOVUPS 64(DI)(R10*1), Z5; \
+	VMOVUPS 128(DI)(R10*1), Z6; \
+	VMOVUPS 192(DI)(R10*1), Z7; \
+	VMOVUPS (DI)(R10*2), Z8; \
+	VMOVUPS 64(DI)(R10*2), Z9; \
+	VMOVUPS 128(DI)(R10*2), Z10; \
+	VMOVUPS 192(DI)(R10*2), Z11; \
+	VMOVUPS (R13), Z12; \
+	VMOVUPS 64(R13), Z13; \
+	VMOVUPS 128(R13), Z14; \
+	VMOVUPS 192(R13), Z15; \
+	VMOVUPS (R13)(R10*1), Z16; \
+	VMOVUPS 64(R13)(R10*1), Z17; \
+	VMOVUPS 128(R13)(R10*1), Z18; \
+	VMOVUPS 192(R13)(R10*1), Z19; \
+	VMOVUPS (R13)(R10*2), Z20; \
+	VMOVUPS 64(R13)(R10*2), Z21; \
+	VMOVUPS 128(R13)(R10*2), Z22; \
+	VMOVUPS 192(R13)(R10*2), Z23
 
-tail48:
-	TESTQ CX, CX
-	JZ    store48
+#define STORE_C64Z \
+	VMOVUPS Z0, (DI); \
+	VMOVUPS Z1, 64(DI); \
+	VMOVUPS Z2, 128(DI); \
+	VMOVUPS Z3, 192(DI); \
+	VMOVUPS Z4, (DI)(R10*1); \
+	VMOVUPS Z5, 64(DI)(R10*1); \
+	VMOVUPS Z6, 128(DI)(R10*1); \
+	VMOVUPS Z7, 192(DI)(R10*1); \
+	VMOVUPS Z8, (DI)(R10*2); \
+	VMOVUPS Z9, 64(DI)(R10*2); \
+	VMOVUPS Z10, 128(DI)(R10*2); \
+	VMOVUPS Z11, 192(DI)(R10*2); \
+	VMOVUPS Z12, (R13); \
+	VMOVUPS Z13, 64(R13); \
+	VMOVUPS Z14, 128(R13); \
+	VMOVUPS Z15, 192(R13); \
+	VMOVUPS Z16, (R13)(R10*1); \
+	VMOVUPS Z17, 64(R13)(R10*1); \
+	VMOVUPS Z18, 128(R13)(R10*1); \
+	VMOVUPS Z19, 192(R13)(R10*1); \
+	VMOVUPS Z20, (R13)(R10*2); \
+	VMOVUPS Z21, 64(R13)(R10*2); \
+	VMOVUPS Z22, 128(R13)(R10*2); \
+	VMOVUPS Z23, 192(R13)(R10*2)
 
-loop48t:
-	STEP6x48(0)
-	ADDQ $64, DX
-	ADDQ $64, BX
-	DECQ CX
-	JNZ  loop48t
-
-store48:
-	STORE_C48Z
-
-	NEXT_TILE(a+16(FP), c+56(FP), pf+80(FP))
-	DECQ tiles+0(FP)
-	JNZ  ntile48
-	VZEROUPPER
-	RET
+// func kern6x64AVX512N(tiles int, kc int, a *float32, rs int, cs int, b *float32, bn int, c *float32, ldc int, flags int, pf uintptr, pfs int, pstep int)
+//
+// kern6x48AVX512N with a fourth strip at b + 12*bn and without a mask:
+// it runs only where all 64 columns are C's.
+TEXT ·kern6x64AVX512N(SB), NOSPLIT, $0-104
+	KERN_AVX512N(STEP6x64, ZERO_C64Z, LOAD_C64Z, STORE_C64Z)
 
 // ---------------------------------------------------------------------
 // AVX-512, 6x16: Z0..Z5 accumulate, Z6 holds a row of the B strip,
@@ -843,86 +957,7 @@ ostore16y:
 // kern6x16AVX2NOff. Packing each tile of such an A first (six floats per
 // k step, one copy each) cost more than a tenth of a 3x3 convolution.
 TEXT ·kern6x32AVX512NOff(SB), NOSPLIT, $0-72
-	MOVQ tiles+0(FP), AX
-	MOVQ ldc+56(FP), R10
-	SHLQ $2, R10
-	MOVQ a+16(FP), SI
-	MOVQ c+48(FP), DI
-
-otile32:
-	MOVQ kc+8(FP), CX
-	MOVQ off+24(FP), R14
-	MOVQ b+32(FP), DX
-	MOVQ bn+40(FP), BX
-	LEAQ (DX)(BX*4), BX
-	MOVQ flags+64(FP), R11
-	LEAQ (DI)(R10*2), R13
-	ADDQ R10, R13
-
-	TESTQ R11, R11
-	JNZ   oload32
-	ZERO_C32Z
-	JMP    ostart32
-
-oload32:
-	LOAD_C32Z
-
-ostart32:
-	// Both lines of each row of the next tile's C (PREFETCH_NEXT_C
-	// would take AX, the tile count).
-	LEAQ       (R13)(R10*2), R11
-	ADDQ       R10, R11
-	LEAQ       (R11)(R10*2), R15
-	ADDQ       R10, R15
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	PREFETCHT0 (R11)(R10*1)
-	PREFETCHT0 64(R11)(R10*1)
-	PREFETCHT0 (R11)(R10*2)
-	PREFETCHT0 64(R11)(R10*2)
-	PREFETCHT0 (R15)
-	PREFETCHT0 64(R15)
-	PREFETCHT0 (R15)(R10*1)
-	PREFETCHT0 64(R15)(R10*1)
-	PREFETCHT0 (R15)(R10*2)
-	PREFETCHT0 64(R15)(R10*2)
-	CMPQ CX, $4
-	JLT  otail32
-
-oloop32:
-	STEP6x32O(0, 0)
-	STEP6x32O(64, 8)
-	STEP6x32O(128, 16)
-	STEP6x32O(192, 24)
-	ADDQ $256, DX
-	ADDQ $256, BX
-	ADDQ $32, R14
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  oloop32
-
-otail32:
-	TESTQ CX, CX
-	JZ    ostore32
-
-oloop32t:
-	STEP6x32O(0, 0)
-	ADDQ $64, DX
-	ADDQ $64, BX
-	ADDQ $8, R14
-	DECQ CX
-	JNZ  oloop32t
-
-ostore32:
-	STORE_C32Z
-
-	ADDQ $24, SI
-	LEAQ (DI)(R10*4), DI
-	LEAQ (DI)(R10*2), DI
-	DECQ AX
-	JNZ  otile32
-	VZEROUPPER
-	RET
+	KERN_AVX512NOFF(STEP6x32O, ZERO_C32Z, LOAD_C32Z, STORE_C32Z)
 
 #define STEP6x48O(boff, toff) \
 	MOVQ         toff(R14), R15; \
@@ -944,92 +979,28 @@ ostore32:
 TEXT ·kern6x48AVX512NOff(SB), NOSPLIT, $0-80
 	MOVQ  mask+72(FP), AX
 	KMOVW AX, K1
-	MOVQ  tiles+0(FP), AX
-	MOVQ  ldc+56(FP), R10
-	SHLQ  $2, R10
-	MOVQ  a+16(FP), SI
-	MOVQ  c+48(FP), DI
+	KERN_AVX512NOFF(STEP6x48O, ZERO_C48Z, LOAD_C48Z, STORE_C48Z)
 
-otile48:
-	MOVQ kc+8(FP), CX
-	MOVQ off+24(FP), R14
-	MOVQ b+32(FP), DX
-	MOVQ bn+40(FP), R8
-	SHLQ $2, R8
-	LEAQ (DX)(R8*1), BX
-	MOVQ flags+64(FP), R11
-	LEAQ (DI)(R10*2), R13
-	ADDQ R10, R13
+#define STEP6x64O(boff, toff) \
+	MOVQ         toff(R14), R15; \
+	VMOVUPS      boff(DX), Z24; \
+	VMOVUPS      boff(BX), Z25; \
+	VMOVUPS      boff(BX)(R8*1), Z26; \
+	VMOVUPS      boff(BX)(R8*2), Z27; \
+	VBROADCASTSS (SI)(R15*4), Z28; \
+	VBROADCASTSS 4(SI)(R15*4), Z29; \
+	VBROADCASTSS 8(SI)(R15*4), Z30; \
+	VBROADCASTSS 12(SI)(R15*4), Z31; \
+	FMA6x64A; \
+	VBROADCASTSS 16(SI)(R15*4), Z28; \
+	VBROADCASTSS 20(SI)(R15*4), Z29; \
+	FMA6x64B
 
-	TESTQ R11, R11
-	JNZ   oload48
-	ZERO_C48Z
-	JMP   ostart48
-
-oload48:
-	LOAD_C48Z
-
-ostart48:
-	// The lines of each row of the next tile's C.
-	LEAQ       (R13)(R10*2), R11
-	ADDQ       R10, R11
-	LEAQ       (R11)(R10*2), R15
-	ADDQ       R10, R15
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	PREFETCHT0 128(R11)
-	PREFETCHT0 (R11)(R10*1)
-	PREFETCHT0 64(R11)(R10*1)
-	PREFETCHT0 128(R11)(R10*1)
-	PREFETCHT0 (R11)(R10*2)
-	PREFETCHT0 64(R11)(R10*2)
-	PREFETCHT0 128(R11)(R10*2)
-	PREFETCHT0 (R15)
-	PREFETCHT0 64(R15)
-	PREFETCHT0 128(R15)
-	PREFETCHT0 (R15)(R10*1)
-	PREFETCHT0 64(R15)(R10*1)
-	PREFETCHT0 128(R15)(R10*1)
-	PREFETCHT0 (R15)(R10*2)
-	PREFETCHT0 64(R15)(R10*2)
-	PREFETCHT0 128(R15)(R10*2)
-	CMPQ CX, $4
-	JLT  otail48
-
-oloop48:
-	STEP6x48O(0, 0)
-	STEP6x48O(64, 8)
-	STEP6x48O(128, 16)
-	STEP6x48O(192, 24)
-	ADDQ $256, DX
-	ADDQ $256, BX
-	ADDQ $32, R14
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  oloop48
-
-otail48:
-	TESTQ CX, CX
-	JZ    ostore48
-
-oloop48t:
-	STEP6x48O(0, 0)
-	ADDQ $64, DX
-	ADDQ $64, BX
-	ADDQ $8, R14
-	DECQ CX
-	JNZ  oloop48t
-
-ostore48:
-	STORE_C48Z
-
-	ADDQ $24, SI
-	LEAQ (DI)(R10*4), DI
-	LEAQ (DI)(R10*2), DI
-	DECQ AX
-	JNZ  otile48
-	VZEROUPPER
-	RET
+// func kern6x64AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int)
+//
+// kern6x48AVX512NOff with a fourth strip at b + 12*bn and without a mask.
+TEXT ·kern6x64AVX512NOff(SB), NOSPLIT, $0-72
+	KERN_AVX512NOFF(STEP6x64O, ZERO_C64Z, LOAD_C64Z, STORE_C64Z)
 
 // func fmaPeak(n int)
 //
