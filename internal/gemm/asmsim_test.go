@@ -407,14 +407,14 @@ func TestOffsetKernelSimulated(t *testing.T) {
 	for _, k := range []struct {
 		name string
 		w    int
-	}{{"kern6x32AVX512NOff", 32}, {"kern6x48AVX512NOff", 48}, {"kern6x64AVX512NOff", 64}} {
+	}{{"kern6x16AVX512NOff", 16}, {"kern6x32AVX512NOff", 32}, {"kern6x48AVX512NOff", 48}, {"kern6x64AVX512NOff", 64}} {
 		t.Run(k.name, func(t *testing.T) { testOffsetKernelSimulated(t, asmListing(t)[k.name], k.name, k.w) })
 	}
 }
 
 // testOffsetKernelSimulated checks the w-wide offset kernel name (its
-// listing prog); the 48-wide one with all of its third strip's columns,
-// as SgemmOffA runs it.
+// listing prog); the 16- and 48-wide ones also with a last strip only
+// partly inside C, under their mask.
 func testOffsetKernelSimulated(t *testing.T, prog []simInst, name string, w int) {
 	if len(prog) == 0 {
 		t.Fatal(name + " not in the listing")
@@ -440,10 +440,15 @@ func testOffsetKernelSimulated(t *testing.T, prog []simInst, name string, w int)
 		bn := sw*kc + sw*r.IntN(3)
 		b := gen((w/sw-1)*bn + sw*kc)
 		ldc := w + r.IntN(5)
-		c := gen((6*tiles-1)*ldc + w)
+		v, mask := w, int64(0xffff) // columns of C, and the last strip's mask
+		if (w == 16 || w == 48) && r.IntN(2) == 0 {
+			last := 1 + r.IntN(sw)
+			v, mask = w-sw+last, 1<<last-1
+		}
+		c := gen((6*tiles-1)*ldc + v)
 		want := append([]float32(nil), c...)
 		for i := 0; i < 6*tiles; i++ {
-			for j := 0; j < w; j++ {
+			for j := 0; j < v; j++ {
 				var acc float32
 				if load {
 					acc = want[i*ldc+j]
@@ -462,7 +467,7 @@ func testOffsetKernelSimulated(t *testing.T, prog []simInst, name string, w int)
 		}
 		m := &simMachine{gpr: map[string]int64{}, kreg: map[string]int64{}, mem: map[int64]float32{}, ints: map[int64]int64{}, writes: map[int64]bool{},
 			args: map[string]int64{"tiles": int64(tiles), "kc": int64(kc), "a": abase, "off": obase, "b": bbase,
-				"bn": int64(bn), "c": cbase, "ldc": int64(ldc), "flags": flags, "mask": 0xffff}}
+				"bn": int64(bn), "c": cbase, "ldc": int64(ldc), "flags": flags, "mask": mask}}
 		for base, arr := range map[int64][]float32{abase: a, bbase: b, cbase: c} {
 			for i, v := range arr {
 				m.mem[base+4*int64(i)] = v
@@ -476,11 +481,11 @@ func testOffsetKernelSimulated(t *testing.T, prog []simInst, name string, w int)
 		for i := range got {
 			got[i] = m.mem[cbase+4*int64(i)]
 		}
-		name := fmt.Sprintf("trial %d (tiles %d kc %d ldc %d load %v)", trial, tiles, kc, ldc, load)
+		name := fmt.Sprintf("trial %d (tiles %d kc %d ldc %d load %v columns %d)", trial, tiles, kc, ldc, load, v)
 		sameBits(t, "simulated "+name, got, want)
 		if Supported(ImplAVX512) {
 			hwc := append([]float32(nil), c...)
-			microKernelColOff(ImplAVX512, w, tiles, kc, a, off, b, bn, hwc, ldc, load)
+			microKernelColOff(ImplAVX512, w, v, tiles, kc, a, off, b, bn, hwc, ldc, load)
 			sameBits(t, "this CPU, "+name, hwc, got)
 			hw++
 		}

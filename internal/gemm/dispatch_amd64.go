@@ -31,6 +31,9 @@ func kern6x32AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn 
 func kern6x48AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
 
 //go:noescape
+func kern6x16AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
+
+//go:noescape
 func kern6x16AVX2NOff(tiles int, kc int, a *float32, off *int, b *float32, c *float32, ldc int, flags int)
 
 // fmaPeak runs n rounds of 12 register-only AVX2 FMAs (BenchmarkFMAPeak).
@@ -129,39 +132,48 @@ func partialKernel(im Impl, w, v int) bool {
 }
 
 // offsetKernel reports whether kernel set im reads an offset A (SgemmOffA)
-// in place on a panel of nq strips; otherwise the tiles are packed. The
-// AVX-512 kernels cover two or three strips per call, so they need two or
-// more.
-func offsetKernel(im Impl, nq int) bool {
-	return im == ImplAVX2 || (im == ImplAVX512 && nq >= 2)
+// in place on a panel of nq strips whose last valid columns end v into
+// the last strip; otherwise the tiles are packed. The AVX-512 kernels
+// cover one to four strips per call, and the 16- and 48-wide ones mask
+// the last strip's columns, so only a partial last pair needs packing;
+// AVX2 runs a strip at a time and cannot mask.
+func offsetKernel(im Impl, nq, v int) bool {
+	switch im {
+	case ImplAVX2:
+		return v == sw
+	case ImplAVX512:
+		last := nq
+		for q := 0; q < nq; q += last {
+			last = min(stripStepAt(im, nq-q), nq-q)
+		}
+		return v == sw || last%2 == 1
+	}
+	return false
 }
 
-// microKernelColOff runs tiles 6-row tiles down one column of C with
-// A(i, p) = a[off[p]+i] read in place: the 16-column AVX2 kernel (w = 16)
-// or the 32-column AVX-512 one (w = 32, its second strip at b[bn]). The
-// caller guarantees that off[p] + 6*tiles <= len(a) for every p < kc
-// (SgemmOffA checks it).
-func microKernelColOff(im Impl, w, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
+func microKernelColOff(im Impl, w, v, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
 	flags := 0
 	if load {
 		flags = 1
 	}
 	_ = off[kc-1]
-	_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+w-1]
-	if im == ImplAVX512 && w == 64 {
-		_ = b[3*bn+(kc-1)*sw+sw-1]
-		kern6x64AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)
-		return
-	}
-	if im == ImplAVX512 && w == 48 {
-		_ = b[2*bn+(kc-1)*sw+sw-1]
-		kern6x48AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags, 0xffff)
-		return
-	}
-	if im == ImplAVX512 && w == 32 {
-		_ = b[bn+(kc-1)*sw+sw-1]
-		kern6x32AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)
-		return
+	_ = c[(tiles-1)*mr*ldc+(mr-1)*ldc+v-1]
+	if im == ImplAVX512 {
+		_ = b[(w/sw-1)*bn+(kc-1)*sw+sw-1]
+		switch w {
+		case 64:
+			kern6x64AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)
+			return
+		case 48:
+			kern6x48AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags, 1<<(v-2*sw)-1)
+			return
+		case 32:
+			kern6x32AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags)
+			return
+		case 16:
+			kern6x16AVX512NOff(tiles, kc, &a[0], &off[0], &b[0], bn, &c[0], ldc, flags, 1<<v-1)
+			return
+		}
 	}
 	if im != ImplAVX2 || w != sw {
 		panic("gemm: no offset kernel for this width and kernel set")

@@ -21,9 +21,9 @@ func microKernelCol(_ Impl, w, _, tiles, kc int, a []float32, rs, cs int, b []fl
 func partialKernel(Impl, int, int) bool { return false }
 
 // offsetKernel: without assembly an offset A is always packed.
-func offsetKernel(Impl, int) bool { return false }
+func offsetKernel(Impl, int, int) bool { return false }
 
-func microKernelColOff(_ Impl, w, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
+func microKernelColOff(_ Impl, w, _, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
 	panic("gemm: no offset kernel in this build")
 }
 

@@ -680,14 +680,15 @@ func (bp *panel) strip(g *problem, jc, nq, q, step int) (cw, j, v int, b []float
 
 // blockOff is block for an offset A (SgemmOffA). The AVX2 and AVX-512
 // kernels read full tiles in place; a last tile of fewer than 6 rows, and
-// every tile for the Go kernels, when B has a narrow last strip or (for
-// AVX-512) an odd number of strips, is packed first (as dst[p*6+r], zero
-// past row m) and run through tile.
+// every tile for the Go kernels and wherever the panel's narrow last strip
+// cannot be masked (see offsetKernel), is packed first (as dst[p*6+r],
+// zero past row m) and run through tile.
 func (w *worker) blockOff(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel, load bool) {
 	off := g.aOff[pc : pc+kw]
 	ts := (iw + mr - 1) / mr
 	full := min(ts, (g.m-ic)/mr)
-	inPlace := offsetKernel(g.im, nq) && jc+nq*sw <= g.n
+	last := min(sw, g.n-jc-(nq-1)*sw) // valid columns of the last strip
+	inPlace := offsetKernel(g.im, nq, last)
 	first := 0 // tiles [first, ts) are packed
 	if inPlace {
 		first = full
@@ -700,7 +701,7 @@ func (w *worker) blockOff(g *problem, ic, iw, jc, nq, pc, kw int, bp *panel, loa
 		step = stripStepAt(g.im, nq-q)
 		cw, j, v, b := bp.strip(g, jc, nq, q, step)
 		if inPlace && full > 0 {
-			microKernelColOff(g.im, cw, full, kw, g.a[ic:], off, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
+			microKernelColOff(g.im, cw, v, full, kw, g.a[ic:], off, b, bp.sstride, g.c[ic*g.ldc+j:], g.ldc, load)
 		}
 		for t := first; t < ts; t++ {
 			at := w.ablock[(t-first)*mr*kw:]

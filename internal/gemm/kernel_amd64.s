@@ -950,6 +950,56 @@ ostore16y:
 	VFMADD231PS  Z19, Z12, Z10;      \
 	VFMADD231PS  Z19, Z13, Z11
 
+// ---------------------------------------------------------------------
+// AVX-512, 6x16 with an offset A: the product of a convolution with few
+// output channels (a VAE's last, 3), one strip whose columns are loaded and
+// stored under mask (K1), so that no A tile has to be packed first.
+#define ZERO_C16Z \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5
+
+#define LOAD_C16ZK \
+	VMOVUPS.Z (DI), K1, Z0; \
+	VMOVUPS.Z (DI)(R10*1), K1, Z1; \
+	VMOVUPS.Z (DI)(R10*2), K1, Z2; \
+	VMOVUPS.Z (R13), K1, Z3; \
+	VMOVUPS.Z (R13)(R10*1), K1, Z4; \
+	VMOVUPS.Z (R13)(R10*2), K1, Z5
+
+#define STORE_C16ZK \
+	VMOVUPS Z0, K1, (DI); \
+	VMOVUPS Z1, K1, (DI)(R10*1); \
+	VMOVUPS Z2, K1, (DI)(R10*2); \
+	VMOVUPS Z3, K1, (R13); \
+	VMOVUPS Z4, K1, (R13)(R10*1); \
+	VMOVUPS Z5, K1, (R13)(R10*2)
+
+#define STEP6x16ZO(boff, toff) \
+	MOVQ         toff(R14), R15; \
+	VMOVUPS      boff(DX), Z6; \
+	VBROADCASTSS (SI)(R15*4), Z7; \
+	VBROADCASTSS 4(SI)(R15*4), Z8; \
+	VBROADCASTSS 8(SI)(R15*4), Z9; \
+	VBROADCASTSS 12(SI)(R15*4), Z10; \
+	VBROADCASTSS 16(SI)(R15*4), Z11; \
+	VBROADCASTSS 20(SI)(R15*4), Z12; \
+	VFMADD231PS  Z7, Z6, Z0; \
+	VFMADD231PS  Z8, Z6, Z1; \
+	VFMADD231PS  Z9, Z6, Z2; \
+	VFMADD231PS  Z10, Z6, Z3; \
+	VFMADD231PS  Z11, Z6, Z4; \
+	VFMADD231PS  Z12, Z6, Z5
+
+// func kern6x16AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int, mask int)
+TEXT ·kern6x16AVX512NOff(SB), NOSPLIT, $0-80
+	MOVQ  mask+72(FP), AX
+	KMOVW AX, K1
+	KERN_AVX512NOFF(STEP6x16ZO, ZERO_C16Z, LOAD_C16ZK, STORE_C16ZK)
+
 // func kern6x32AVX512NOff(tiles int, kc int, a *float32, off *int, b *float32, bn int, c *float32, ldc int, flags int)
 //
 // kern6x32AVX512 on tiles 6-row tiles down the same two B strips (the
