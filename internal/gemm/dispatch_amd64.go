@@ -88,9 +88,9 @@ func microKernelPF(im Impl, w, kc int, a []float32, rs, cs int, b []float32, bn 
 // prefetches pf moved down 6*t rows. The AVX2 16-wide and AVX-512 32-,
 // 48- and 64-wide kernels do it in one call (kern6x16AVX2N,
 // kern6x32AVX512N, kern6x48AVX512N, kern6x64AVX512N); the results are
-// those of one call per tile. Only the
-// first v of the w columns are C's (v = w but for the 48-wide kernel,
-// which leaves columns v to 47 alone when v > 32).
+// those of one call per tile. Only the first v of the w columns are C's
+// (v = w but for the 48-wide kernel, which leaves columns v to 47 alone
+// when v > 32).
 func microKernelCol(im Impl, w, v, tiles, kc int, a []float32, rs, cs int, b []float32, bn int, c []float32, ldc int, load bool, pf prefetch) {
 	if (im == ImplAVX2 && w == 16) || (im == ImplAVX512 && w >= 32) {
 		flags := 0
@@ -151,6 +151,12 @@ func offsetKernel(im Impl, nq, v int) bool {
 	return false
 }
 
+// microKernelColOff runs tiles 6-row tiles down one column of C with
+// A(i, p) = a[off[p]+i] read in place: the 16-column AVX2 kernel (w = 16)
+// or an AVX-512 one (w = 16, 32, 48 or 64, strip h at b[h*bn]). Only the
+// first v of the w columns are C's: v = w but for the 16- and 48-wide
+// AVX-512 kernels, which mask their last strip. The caller guarantees
+// that off[p] + 6*tiles <= len(a) for every p < kc (SgemmOffA checks it).
 func microKernelColOff(im Impl, w, v, tiles, kc int, a []float32, off []int, b []float32, bn int, c []float32, ldc int, load bool) {
 	flags := 0
 	if load {
